@@ -1,0 +1,184 @@
+"""Settings of every service, read from the environment by a function (never at import time).
+
+Shared variables carry explicit names (``KAFKA_BOOTSTRAP_SERVERS``, ``PLATFORM_*``); each
+service's own variables carry its prefix (``APPROVAL_``, ``SUPERVISION_``, ``NOTIFY_``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import ClassVar, TypeVar
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_BROKER_PORT = 9092
+REAL_DAY_SECONDS = 86_400.0
+
+
+class PlatformSettings(BaseSettings):
+    """What every process of the platform needs to know."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers"),
+        description="Kafka cluster to use; unset means the embedded broker on BROKER_PORT.",
+    )
+    broker_port: int = Field(
+        default=DEFAULT_BROKER_PORT,
+        validation_alias=AliasChoices("BROKER_PORT", "broker_port"),
+        description="Port of the embedded broker (used when KAFKA_BOOTSTRAP_SERVERS is unset).",
+    )
+    topic_partitions: int = Field(
+        default=6,
+        ge=1,
+        validation_alias=AliasChoices("KAFKA_TOPIC_PARTITIONS", "topic_partitions"),
+    )
+    topic_replication: int = Field(
+        default=1,
+        ge=1,
+        validation_alias=AliasChoices("KAFKA_REPLICATION_FACTOR", "topic_replication"),
+    )
+    kafka_rebalance_timeout_s: float = Field(
+        default=4.0,
+        gt=0,
+        validation_alias=AliasChoices("KAFKA_REBALANCE_TIMEOUT_S", "kafka_rebalance_timeout_s"),
+        description="Consumer-group rebalance timeout; short so a first join is quick locally.",
+    )
+    jwt_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("PLATFORM_JWT_SECRET", "jwt_secret"),
+    )
+    day_seconds: float = Field(
+        default=REAL_DAY_SECONDS,
+        gt=0,
+        validation_alias=AliasChoices("PLATFORM_DAY_SECONDS", "day_seconds"),
+        description="How many real seconds one platform day lasts (compressed time for demos).",
+    )
+    clock_epoch: datetime | None = Field(
+        default=None,
+        validation_alias=AliasChoices("PLATFORM_CLOCK_EPOCH", "clock_epoch"),
+        description="Instant where compressed time starts; all processes must share it.",
+    )
+    data_dir: Path = Field(
+        default=Path("data"),
+        validation_alias=AliasChoices("PLATFORM_DATA_DIR", "data_dir"),
+    )
+    log_level: str = Field(
+        default="INFO", validation_alias=AliasChoices("PLATFORM_LOG_LEVEL", "log_level")
+    )
+    log_json: bool = Field(
+        default=True, validation_alias=AliasChoices("PLATFORM_LOG_JSON", "log_json")
+    )
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.kafka_bootstrap_servers or f"127.0.0.1:{self.broker_port}"
+
+    @property
+    def embedded_broker(self) -> bool:
+        return not self.kafka_bootstrap_servers
+
+    def require_jwt_secret(self) -> str:
+        """The shared signing secret; a service refuses to start without one."""
+        if self.jwt_secret is None or not self.jwt_secret.get_secret_value():
+            raise RuntimeError(
+                "PLATFORM_JWT_SECRET is not set: refusing to start without a token secret "
+                "(`make run` generates a development secret for you)"
+            )
+        return self.jwt_secret.get_secret_value()
+
+
+class ServiceSettings(PlatformSettings):
+    """A service: its own database, port and name on top of the platform settings."""
+
+    service_name: ClassVar[str] = "service"
+    default_port: ClassVar[int] = 8000
+
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; unset means a SQLite file in the data dir."
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=0, validate_default=True, ge=0, le=65535)
+    outbox_batch_size: int = Field(default=500, ge=1)
+    outbox_poll_interval_s: float = Field(default=0.5, gt=0)
+    consumer_batch_size: int = Field(default=500, ge=1)
+
+    @field_validator("port", mode="after")
+    @classmethod
+    def _default_port(cls, value: int) -> int:
+        return value or cls.default_port
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / f'{self.service_name}.db').as_posix()}"
+
+
+class ApprovalSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="APPROVAL_", extra="ignore", populate_by_name=True)
+    service_name: ClassVar[str] = "approval"
+    default_port: ClassVar[int] = 8001
+
+    catalogue_path: Path | None = Field(
+        default=None, description="Catalogue data file; unset means the bundled one."
+    )
+    sweep_interval_days: float = Field(
+        default=0.01, gt=0, description="How often (in platform days) deemed consent is swept."
+    )
+
+
+class SupervisionSettings(ServiceSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SUPERVISION_", extra="ignore", populate_by_name=True
+    )
+    service_name: ClassVar[str] = "supervision"
+    default_port: ClassVar[int] = 8002
+
+    sweep_interval_days: float = Field(
+        default=0.01, gt=0, description="How often (in platform days) overdue rules are swept."
+    )
+
+
+class NotifySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="NOTIFY_", extra="ignore", populate_by_name=True)
+    service_name: ClassVar[str] = "notify"
+    default_port: ClassVar[int] = 8003
+
+    webhook_timeout_s: float = Field(default=5.0, gt=0)
+    webhook_max_attempts: int = Field(default=5, ge=1)
+
+
+S = TypeVar("S", bound=PlatformSettings)
+
+
+def build_settings(cls: type[S], **overrides: object) -> S:
+    """Read settings from the environment now; keyword overrides win (tests, composition)."""
+    return cls(**overrides)  # type: ignore[arg-type]
+
+
+def get_platform_settings(**overrides: object) -> PlatformSettings:
+    return build_settings(PlatformSettings, **overrides)
+
+
+def get_approval_settings(**overrides: object) -> ApprovalSettings:
+    return build_settings(ApprovalSettings, **overrides)
+
+
+def get_supervision_settings(**overrides: object) -> SupervisionSettings:
+    return build_settings(SupervisionSettings, **overrides)
+
+
+def get_notify_settings(**overrides: object) -> NotifySettings:
+    return build_settings(NotifySettings, **overrides)
+
+
+SERVICE_SETTINGS: dict[str, type[ServiceSettings]] = {
+    "approval": ApprovalSettings,
+    "supervision": SupervisionSettings,
+    "notify": NotifySettings,
+}
