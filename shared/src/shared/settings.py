@@ -106,6 +106,13 @@ class ServiceSettings(PlatformSettings):
     outbox_batch_size: int = Field(default=500, ge=1)
     outbox_poll_interval_s: float = Field(default=0.5, gt=0)
     consumer_batch_size: int = Field(default=500, ge=1)
+    consumer_group: str | None = Field(
+        default=None, description="Kafka consumer group; unset means '<service>-svc'."
+    )
+
+    @property
+    def group_id(self) -> str:
+        return self.consumer_group or f"{self.service_name}-svc"
 
     @field_validator("port", mode="after")
     @classmethod

@@ -1,0 +1,15 @@
+"""`python -m approval_svc migrate | serve`."""
+
+from pathlib import Path
+
+from shared.cli import service_main
+from shared.settings import get_approval_settings
+
+from approval_svc.app import create_app
+
+if __name__ == "__main__":
+    service_main(
+        settings_factory=get_approval_settings,
+        app_factory=create_app,  # type: ignore[arg-type]
+        migrations=Path(__file__).parent / "migrations",
+    )

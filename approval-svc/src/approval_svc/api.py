@@ -1,0 +1,243 @@
+"""Thin HTTP routes of the approval service: parse, authorise, call a handler or a query."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
+from fastapi.responses import JSONResponse
+from shared.auth import CurrentPrincipal, DepartmentPrincipal, EnterprisePrincipal, Role
+from shared.clock import Clock
+from shared.events import ProjectData, TaskData
+from shared.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from shared.problems import ProblemError, field_error, not_found, problem_response
+from shared.runtime import ServiceRuntime
+
+from approval_svc import handlers, queries
+from approval_svc.domain.catalogue import Catalogue
+from approval_svc.domain.errors import Conflict, DomainError, NotFound
+from approval_svc.domain.identifiers import is_project_code
+from approval_svc.domain.workdays import WorkCalendar
+from approval_svc.schemas import (
+    DecisionIn,
+    DepartmentOut,
+    ProjectIn,
+    PublicResult,
+    SupplementIn,
+    TimelineItem,
+)
+
+ProjectStatusQ = Literal[
+    "submitted", "in_review", "supplement_required", "approved", "rejected", "filed", "withdrawn"
+]
+TaskStatusQ = Literal["pending", "supplement_required", "approved", "rejected", "withdrawn"]
+
+
+@dataclass(frozen=True)
+class Deps:
+    runtime: ServiceRuntime
+    catalogue: Catalogue
+    calendar: WorkCalendar
+
+    @property
+    def clock(self) -> Clock:
+        return self.runtime.clock
+
+
+def get_deps(request: Request) -> Deps:
+    deps: Deps = request.app.state.deps
+    return deps
+
+
+AppDeps = Annotated[Deps, Depends(get_deps)]
+
+
+def project_code_param(code: Annotated[str, Path(max_length=32)]) -> str:
+    # Both the current and the legacy format may be looked up.
+    if not is_project_code(code):
+        raise field_error(
+            ["path", "code"],
+            "not a project code (YYMM-RRRRRR-DD-TT-NNNNNC, or legacy YYYY-RRRRRR-II-TT-NNNNNN)",
+        )
+    return code
+
+
+ProjectCode = Annotated[str, Depends(project_code_param)]
+TaskId = Annotated[str, Path(max_length=40)]
+router = APIRouter(prefix="/api/v1")
+
+
+def domain_problem(exc: DomainError) -> ProblemError:
+    loc = ["body", exc.field] if exc.field and exc.field != "task_id" else ["path", "task_id"]
+    if isinstance(exc, NotFound):
+        return not_found(exc.message.removesuffix(" not found"))
+    if isinstance(exc, Conflict):
+        return ProblemError(status=409, title="Conflict", detail=exc.message)
+    return ProblemError(
+        status=422,
+        title="Validation Error",
+        detail=f"{'.'.join(loc)}: {exc.message}",
+        errors=[{"loc": loc, "msg": exc.message}],
+    )
+
+
+@router.post("/projects", status_code=201, response_model=ProjectData, tags=["projects"])
+async def submit_project(
+    body: ProjectIn,
+    principal: EnterprisePrincipal,
+    deps: AppDeps,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)
+    ] = None,
+) -> JSONResponse:
+    """Submit a project: a code is assigned and every required department gets its task."""
+    async with deps.runtime.uow() as uow:
+        created, project = await handlers.submit_project(
+            uow=uow,
+            catalogue=deps.catalogue,
+            calendar=deps.calendar,
+            clock=deps.clock,
+            principal=principal,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
+    headers = {"Location": f"/api/v1/projects/{project['project_code']}"}
+    if not created:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(project, status_code=201, headers=headers)
+
+
+@router.get("/projects", response_model=Page[ProjectData], tags=["projects"])
+async def list_projects(
+    principal: CurrentPrincipal,
+    deps: AppDeps,
+    status: ProjectStatusQ | None = None,
+    region_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    procedure: Literal["approval", "verification", "filing"] | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> Page[ProjectData]:
+    async with deps.runtime.sessions() as session:
+        return await queries.list_projects(
+            session,
+            principal,
+            status=status,
+            region_code=region_code,
+            procedure=procedure,
+            limit=limit,
+            cursor=cursor,
+        )
+
+
+@router.get("/projects/{code}", response_model=ProjectData, tags=["projects"])
+async def get_project(code: ProjectCode, principal: CurrentPrincipal, deps: AppDeps) -> Any:
+    async with deps.runtime.sessions() as session:
+        return await queries.get_project(session, code, principal)
+
+
+@router.get("/projects/{code}/timeline", response_model=Page[TimelineItem], tags=["projects"])
+async def project_timeline(
+    code: ProjectCode,
+    principal: CurrentPrincipal,
+    deps: AppDeps,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> Page[TimelineItem]:
+    """Every step of the project in order: who did what, when (the audit trail)."""
+    async with deps.runtime.sessions() as session:
+        return await queries.timeline(session, code, principal, limit=limit, cursor=cursor)
+
+
+@router.post("/projects/{code}/withdraw", response_model=ProjectData, tags=["projects"])
+async def withdraw_project(code: ProjectCode, principal: EnterprisePrincipal, deps: AppDeps) -> Any:
+    async with deps.runtime.uow() as uow:
+        return await handlers.withdraw_project(
+            uow=uow, clock=deps.clock, code=code, principal=principal
+        )
+
+
+@router.get("/departments", response_model=Page[DepartmentOut], tags=["departments"])
+async def list_departments(
+    _: CurrentPrincipal, deps: AppDeps, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+) -> Page[DepartmentOut]:
+    """The catalogue: departments, their matters and time limits (in days of `day_kind`)."""
+    async with deps.runtime.sessions() as session:
+        return await queries.departments(session, limit=limit, cursor=cursor)
+
+
+@router.get("/departments/{dept}/tasks", response_model=Page[TaskData], tags=["departments"])
+async def department_tasks(
+    dept: Annotated[str, Path(max_length=16)],
+    principal: CurrentPrincipal,
+    deps: AppDeps,
+    status: TaskStatusQ | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> Page[TaskData]:
+    if principal.role is Role.ENTERPRISE:
+        raise ProblemError(status=403, title="Forbidden", detail="departments' task lists only")
+    if principal.role is Role.DEPARTMENT and principal.department != dept:
+        raise not_found(f"department {dept}")
+    if not deps.catalogue.has_department(dept):
+        raise not_found(f"department {dept}")
+    async with deps.runtime.sessions() as session:
+        return await queries.department_tasks(
+            session, dept, status=status, limit=limit, cursor=cursor
+        )
+
+
+@router.post("/tasks/{task_id}/decision", response_model=TaskData, tags=["tasks"])
+async def decide(
+    task_id: TaskId, body: DecisionIn, principal: DepartmentPrincipal, deps: AppDeps
+) -> TaskData:
+    """A department decides its pending task; `supplement_required` lists every missing item."""
+    async with deps.runtime.uow() as uow:
+        return await handlers.decide_task(
+            uow=uow,
+            clock=deps.clock,
+            task_id=task_id,
+            department=principal.department or "",
+            body=body,
+            actor=handlers.Actor.of(principal),
+        )
+
+
+@router.post("/tasks/{task_id}/supplement", response_model=TaskData, tags=["tasks"])
+async def supplement(
+    task_id: TaskId, body: SupplementIn, principal: EnterprisePrincipal, deps: AppDeps
+) -> TaskData:
+    """The enterprise supplies the missing materials; the task's clock resumes."""
+    async with deps.runtime.uow() as uow:
+        return await handlers.supplement_task(
+            uow=uow,
+            clock=deps.clock,
+            calendar=deps.calendar,
+            task_id=task_id,
+            principal=principal,
+            materials=body.materials,
+        )
+
+
+@router.get("/public/results", response_model=Page[PublicResult], tags=["public"])
+async def disclosed_results(
+    deps: AppDeps,
+    project_code: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> Page[PublicResult]:
+    """Decisions disclosed to the public (no token needed)."""
+    if project_code is not None and not is_project_code(project_code):
+        raise field_error(["query", "project_code"], "not a project code")
+    async with deps.runtime.sessions() as session:
+        return await queries.public_results(
+            session, project_code=project_code, limit=limit, cursor=cursor
+        )
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(router)
+
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        return problem_response(domain_problem(exc))

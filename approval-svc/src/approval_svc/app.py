@@ -1,0 +1,76 @@
+"""Composition root of the approval service."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+from shared.clock import Clock
+from shared.http import create_service_app
+from shared.metrics import CALENDAR_FALLBACK
+from shared.runtime import ServiceRuntime
+from shared.settings import ApprovalSettings
+from shared.topics import APPROVAL_DECISIONS
+
+from approval_svc import api
+from approval_svc.catalogue_store import sync_catalogue
+from approval_svc.domain.catalogue import Catalogue, load_catalogue
+from approval_svc.handlers import deem_silent_consultations
+from approval_svc.stream import decision_handlers
+
+SECONDS_PER_DAY = 86_400
+
+
+def create_app(
+    settings: ApprovalSettings,
+    *,
+    clock: Clock | None = None,
+    catalogue: Catalogue | None = None,
+    consume: bool = True,
+) -> FastAPI:
+    runtime = ServiceRuntime(settings, clock=clock, consume=consume)
+    catalogue = catalogue or load_catalogue(settings.catalogue_path)
+    calendar = catalogue.work_calendar(
+        on_unknown_year=lambda year: CALENDAR_FALLBACK.labels("approval", str(year)).inc()
+    )
+
+    runtime.consume(
+        "decisions", topics=[APPROVAL_DECISIONS], handlers=decision_handlers(clock=runtime.clock)
+    )
+
+    async def consultation_sweep() -> None:
+        # Silence of consulted departments becomes consent: a sweep that really runs.
+        while True:
+            async with runtime.uow() as uow:
+                await deem_silent_consultations(uow=uow, clock=runtime.clock)
+            await runtime.clock.sleep(settings.sweep_interval_days * SECONDS_PER_DAY)
+
+    runtime.background("consultation-sweep", consultation_sweep)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        await sync_catalogue(runtime.sessions, catalogue, now=runtime.clock.now())
+        async with runtime.lifespan(app):
+            yield
+
+    app = _http_app(runtime, lifespan)
+    app.state.jwt_secret = settings.require_jwt_secret()
+    app.state.runtime = runtime
+    app.state.deps = api.Deps(runtime=runtime, catalogue=catalogue, calendar=calendar)
+    api.install(app)
+    return app
+
+
+def _http_app(runtime: ServiceRuntime, lifespan: Any) -> FastAPI:
+    return create_service_app(
+        service="approval",
+        title="Approval service",
+        description=(
+            "Enterprises submit investment projects; every department a project needs reviews "
+            "it in parallel; decisions, supplements and disclosure of results."
+        ),
+        readiness=runtime.readiness,
+        lifespan=lifespan,
+    )

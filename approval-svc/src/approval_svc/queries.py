@@ -1,0 +1,263 @@
+"""Read side of the approval service: what each caller may see, paginated."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from shared.auth import Principal, Role
+from shared.events import ProjectData, TaskData
+from shared.pagination import Page, decode_cursor, encode_cursor
+from shared.problems import field_error, not_found
+from sqlalchemy import and_, exists, or_
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from approval_svc.domain.workdays import CHINA_TZ
+from approval_svc.models import DepartmentRow, MatterRow, Project, Task, TimelineEntry
+from approval_svc.repository import project_data, task_data
+from approval_svc.schemas import DepartmentOut, MatterOut, PublicResult, TimelineItem
+
+
+def _visible(query: Any, principal: Principal) -> Any:
+    """Tenant filter: an enterprise sees its projects, a department those it reviews."""
+    if principal.role is Role.ENTERPRISE:
+        return query.where(Project.credit_code == principal.credit_code)
+    if principal.role is Role.DEPARTMENT:
+        return query.where(
+            exists()
+            .where(col(Task.project_code) == col(Project.project_code))
+            .where(col(Task.department) == principal.department)
+        )
+    return query
+
+
+async def get_project(session: AsyncSession, code: str, principal: Principal) -> ProjectData:
+    project = (
+        await session.exec(_visible(select(Project).where(Project.project_code == code), principal))
+    ).first()
+    if project is None:
+        raise not_found(f"project {code}")
+    tasks = (
+        await session.exec(
+            select(Task).where(Task.project_code == code).order_by(col(Task.position))
+        )
+    ).all()
+    return project_data(project, list(tasks))
+
+
+def _cursor_datetime(position: list[Any], name: str = "cursor") -> tuple[datetime, str]:
+    try:
+        return datetime.fromisoformat(str(position[0])), str(position[1])
+    except (IndexError, ValueError):
+        raise field_error(["query", name], "not a cursor this API issued") from None
+
+
+async def list_projects(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    status: str | None,
+    region_code: str | None,
+    procedure: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[ProjectData]:
+    query = _visible(select(Project), principal)
+    if status:
+        query = query.where(Project.status == status)
+    if region_code:
+        query = query.where(Project.region_code == region_code)
+    if procedure:
+        query = query.where(Project.procedure == procedure)
+    position = decode_cursor(cursor)
+    if position is not None:
+        at, code = _cursor_datetime(position)
+        query = query.where(
+            or_(
+                col(Project.submitted_at) < at,
+                and_(col(Project.submitted_at) == at, col(Project.project_code) < code),
+            )
+        )
+    query = query.order_by(col(Project.submitted_at).desc(), col(Project.project_code).desc())
+    projects = list((await session.exec(query.limit(limit + 1))).all())
+    more = len(projects) > limit
+    projects = projects[:limit]
+    tasks_by_project: dict[str, list[Task]] = defaultdict(list)
+    if projects:
+        rows = await session.exec(
+            select(Task)
+            .where(col(Task.project_code).in_([p.project_code for p in projects]))
+            .order_by(col(Task.position))
+        )
+        for task in rows.all():
+            tasks_by_project[task.project_code].append(task)
+    last = projects[-1] if projects else None
+    return Page(
+        items=[project_data(p, tasks_by_project[p.project_code]) for p in projects],
+        next_cursor=encode_cursor([last.submitted_at.isoformat(), last.project_code])
+        if more and last
+        else None,
+    )
+
+
+async def timeline(
+    session: AsyncSession, code: str, principal: Principal, *, limit: int, cursor: str | None
+) -> Page[TimelineItem]:
+    await get_project(session, code, principal)  # 404 unless visible
+    query = select(TimelineEntry).where(TimelineEntry.project_code == code)
+    position = decode_cursor(cursor)
+    if position is not None:
+        if not position or not isinstance(position[0], int):
+            raise field_error(["query", "cursor"], "not a cursor this API issued")
+        query = query.where(col(TimelineEntry.id) > position[0])
+    entries = list(
+        (await session.exec(query.order_by(col(TimelineEntry.id)).limit(limit + 1))).all()
+    )
+    more = len(entries) > limit
+    entries = entries[:limit]
+    return Page(
+        items=[
+            TimelineItem(
+                at=e.at,
+                action=e.action,
+                actor=e.actor,
+                actor_role=e.actor_role,
+                task_id=e.task_id,
+                department=e.department,
+                detail=e.detail,
+            )
+            for e in entries
+        ],
+        next_cursor=encode_cursor([entries[-1].id]) if more and entries else None,
+    )
+
+
+async def department_tasks(
+    session: AsyncSession,
+    department: str,
+    *,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[TaskData]:
+    query = select(Task).where(Task.department == department)
+    if status:
+        query = query.where(Task.status == status)
+    position = decode_cursor(cursor)
+    if position is not None:
+        at, task_id = _cursor_datetime(position)
+        query = query.where(
+            or_(
+                col(Task.assigned_at) > at,
+                and_(col(Task.assigned_at) == at, col(Task.task_id) > task_id),
+            )
+        )
+    query = query.order_by(col(Task.assigned_at), col(Task.task_id)).limit(limit + 1)
+    tasks = list((await session.exec(query)).all())
+    more = len(tasks) > limit
+    tasks = tasks[:limit]
+    last = tasks[-1] if tasks else None
+    return Page(
+        items=[task_data(t) for t in tasks],
+        next_cursor=encode_cursor([last.assigned_at.isoformat(), last.task_id])
+        if more and last
+        else None,
+    )
+
+
+async def public_results(
+    session: AsyncSession, *, project_code: str | None, limit: int, cursor: str | None
+) -> Page[PublicResult]:
+    """Final decisions with their document numbers, newest first (public disclosure)."""
+    query = (
+        select(Task, Project, DepartmentRow)
+        .join(Project, col(Project.project_code) == col(Task.project_code))
+        .join(DepartmentRow, col(DepartmentRow.code) == col(Task.department), isouter=True)
+        .where(col(Task.document_number).is_not(None))
+    )
+    if project_code:
+        query = query.where(Task.project_code == project_code)
+    position = decode_cursor(cursor)
+    if position is not None:
+        at, task_id = _cursor_datetime(position)
+        query = query.where(
+            or_(
+                col(Task.decided_at) < at,
+                and_(col(Task.decided_at) == at, col(Task.task_id) < task_id),
+            )
+        )
+    query = query.order_by(col(Task.decided_at).desc(), col(Task.task_id).desc())
+    rows = list((await session.exec(query.limit(limit + 1))).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = []
+    for task, project, department in rows:
+        assert task.decided_at is not None
+        assert task.document_number is not None
+        items.append(
+            PublicResult(
+                project_name=project.name,
+                project_code=project.project_code,
+                department=task.department,
+                issuing_department=department.name if department else task.department,
+                matter_code=task.matter_code,
+                matter=task.matter_name,
+                decision=task.decision or "",
+                decided_date=task.decided_at.astimezone(CHINA_TZ).date(),
+                document_number=task.document_number,
+            )
+        )
+    last_task = rows[-1][0] if rows else None
+    return Page(
+        items=items,
+        next_cursor=encode_cursor([last_task.decided_at.isoformat(), last_task.task_id])
+        if more and last_task and last_task.decided_at
+        else None,
+    )
+
+
+async def departments(
+    session: AsyncSession, *, limit: int, cursor: str | None
+) -> Page[DepartmentOut]:
+    query = select(DepartmentRow).order_by(col(DepartmentRow.code))
+    position = decode_cursor(cursor)
+    if position is not None:
+        query = query.where(col(DepartmentRow.code) > str(position[0] if position else ""))
+    depts = list((await session.exec(query.limit(limit + 1))).all())
+    more = len(depts) > limit
+    depts = depts[:limit]
+    matters: dict[str, list[MatterRow]] = defaultdict(list)
+    if depts:
+        rows = await session.exec(
+            select(MatterRow)
+            .where(col(MatterRow.department).in_([d.code for d in depts]))
+            .order_by(col(MatterRow.position))
+        )
+        for m in rows.all():
+            matters[m.department].append(m)
+    return Page(
+        items=[
+            DepartmentOut(
+                code=d.code,
+                name=d.name,
+                name_zh=d.name_zh,
+                matters=[
+                    MatterOut(
+                        matter_code=m.code,
+                        name=m.name,
+                        name_zh=m.name_zh,
+                        legal_limit=m.legal_limit,
+                        promised_limit=m.promised_limit,
+                        day_kind=m.day_kind,  # type: ignore[arg-type]
+                        consultative=m.consultative,
+                        estimated=m.estimated,
+                    )
+                    for m in matters[d.code]
+                ],
+            )
+            for d in depts
+        ],
+        next_cursor=encode_cursor([depts[-1].code]) if more and depts else None,
+    )

@@ -1,0 +1,133 @@
+"""Request bodies and responses of the approval API (the contract's shapes)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from shared.events import ProjectData, TaskData
+
+from approval_svc.domain.errors import InvalidIdentifier
+from approval_svc.domain.identifiers import validate_industry_code, validate_region_code
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+# Yuan with at most fen precision; never a float on the way in or out.
+Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2, allow_inf_nan=False)]
+Measure = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4, allow_inf_nan=False)]
+
+
+class Strict(BaseModel):
+    # Unknown fields are refused: a misspelt trigger field would otherwise silently skip a
+    # department's review.
+    model_config = ConfigDict(extra="forbid")
+
+
+class LandIn(Strict):
+    needs_new_land: bool = False
+    area_m2: Measure | None = None
+
+
+class ProjectIn(Strict):
+    name: Annotated[Text, StringConstraints(max_length=200)]
+    region_code: Annotated[str, StringConstraints(pattern=r"^\d{6}$")]
+    industry_code: Annotated[str, StringConstraints(max_length=8)]
+    procedure: Literal["approval", "verification", "filing"]
+    total_investment: Money
+    location: Annotated[Text, StringConstraints(max_length=500)]
+    planned_start: date
+    description: Annotated[str, StringConstraints(max_length=5000)] = ""
+    land: LandIn = Field(default_factory=LandIn)
+    eia_category: Literal["report", "table", "registration", "none"] = "none"
+    annual_energy_tce: Measure | None = None
+    building_area_m2: Measure | None = None
+    water_withdrawal: bool = False
+    uses_forest_land: bool = False
+    near_cultural_relics: bool = False
+    hazardous_chemicals: bool = False
+    in_flood_zone: bool = False
+    foreign_investment: bool = False
+
+    @field_validator("region_code")
+    @classmethod
+    def _real_region(cls, value: str) -> str:
+        try:
+            return validate_region_code(value)
+        except InvalidIdentifier as exc:
+            raise ValueError(exc.message) from None
+
+    @field_validator("industry_code")
+    @classmethod
+    def _real_industry(cls, value: str) -> str:
+        try:
+            return validate_industry_code(value)
+        except InvalidIdentifier as exc:
+            raise ValueError(exc.message) from None
+
+
+class DecisionIn(Strict):
+    decision: Literal["approved", "rejected", "supplement_required"]
+    opinion: Annotated[str, StringConstraints(max_length=5000)] | None = None
+    missing_materials: list[Annotated[Text, StringConstraints(max_length=500)]] = Field(
+        default_factory=list, max_length=100
+    )
+
+
+class SupplementIn(Strict):
+    materials: list[Annotated[Text, StringConstraints(max_length=500)]] = Field(
+        min_length=1, max_length=100
+    )
+
+
+class TimelineItem(BaseModel):
+    at: datetime
+    action: str
+    actor: str
+    actor_role: str
+    task_id: str | None = None
+    department: str | None = None
+    detail: dict[str, object] = Field(default_factory=dict)
+
+
+class MatterOut(BaseModel):
+    matter_code: str
+    name: str
+    name_zh: str
+    legal_limit: int
+    promised_limit: int
+    day_kind: Literal["working", "calendar"]
+    consultative: bool
+    estimated: bool
+
+
+class DepartmentOut(BaseModel):
+    code: str
+    name: str
+    name_zh: str
+    matters: list[MatterOut]
+
+
+class PublicResult(BaseModel):
+    project_name: str
+    project_code: str
+    department: str
+    issuing_department: str
+    matter_code: str
+    matter: str
+    decision: str
+    decided_date: date
+    document_number: str
+
+
+__all__ = [
+    "DecisionIn",
+    "DepartmentOut",
+    "MatterOut",
+    "ProjectData",
+    "ProjectIn",
+    "PublicResult",
+    "SupplementIn",
+    "TaskData",
+    "TimelineItem",
+]

@@ -1,0 +1,288 @@
+"""Idempotent, batched event consumption on top of faust.
+
+Each batch is applied in one database transaction: the effects, the ids of the events (so a
+redelivery changes nothing) and any dead letters commit together. A message that cannot be
+processed goes to `<topic>.dlq` with the error; a transient failure (database or broker away)
+retries the whole batch until it succeeds, so nothing is acknowledged before it is applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlmodel import col, select
+
+from shared.db import ProcessedEvent, SessionFactory, utcnow
+from shared.events import CloudEvent
+from shared.logs import correlation_id
+from shared.metrics import DEAD_LETTERS, DUPLICATES_DROPPED, EVENT_PROCESSING, EVENTS_CONSUMED
+from shared.outbox import UnitOfWork
+from shared.topics import dlq_topic
+
+log = logging.getLogger(__name__)
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    ConnectionError,
+    TimeoutError,
+    OSError,
+)
+
+
+class RejectEvent(Exception):
+    """A handler's verdict that this event can never be applied: it goes to the DLQ."""
+
+
+Handler = Callable[[CloudEvent, UnitOfWork], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, TRANSIENT_ERRORS)
+
+
+def dead_letter_payload(message: RawMessage, error: str, *, service: str, consumer: str) -> bytes:
+    """The failing message (parsed when it is JSON) plus the error, readable by any client."""
+    try:
+        value: Any = json.loads(message.value)
+    except ValueError:
+        value = message.value.decode("utf-8", errors="replace")
+    return json.dumps(
+        {
+            "error": error,
+            "service": service,
+            "consumer": consumer,
+            "original_topic": message.topic,
+            "partition": message.partition,
+            "offset": message.offset,
+            "key": message.key.decode("utf-8", errors="replace") if message.key else None,
+            "value": value,
+            "failed_at": utcnow().isoformat(),
+        }
+    ).encode()
+
+
+class EventProcessor:
+    """Applies batches of raw messages through per-type handlers, exactly once in effect."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        service: str,
+        session_factory: SessionFactory,
+        handlers: Mapping[str, Handler],
+        on_commit: Callable[[], None] | None = None,
+        max_backoff_s: float = 5.0,
+    ) -> None:
+        self.name = name
+        self.service = service
+        self._factory = session_factory
+        self._handlers = dict(handlers)
+        self._on_commit = on_commit
+        self._max_backoff = max_backoff_s
+        self.last_error: str | None = None
+
+    async def process(self, messages: Sequence[RawMessage]) -> None:
+        """Apply a batch; retries transient failures forever (until cancelled)."""
+        backoff = 0.1
+        while True:
+            try:
+                await self._process_once(messages)
+                self.last_error = None
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # Never give up on a batch: raising would let faust acknowledge it unapplied.
+                # Handler errors were already isolated into dead letters; what is left is the
+                # database or the broker being away, which retrying outlasts.
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning(
+                    "%s: batch failed, retrying in %.1fs: %s",
+                    self.name,
+                    backoff,
+                    exc,
+                    exc_info=not _is_transient(exc),
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+
+    async def _process_once(self, messages: Sequence[RawMessage]) -> None:
+        started = time.perf_counter()
+        parsed: list[tuple[RawMessage, CloudEvent]] = []
+        invalid: list[tuple[RawMessage, str]] = []
+        for message in messages:
+            try:
+                parsed.append((message, CloudEvent.from_json(message.value)))
+            except (ValidationError, ValueError) as exc:
+                invalid.append((message, f"not a CloudEvents 1.0 JSON document: {exc}"))
+
+        outcomes: Counter[tuple[str, str]] = Counter()
+        uow = UnitOfWork(self._factory, on_commit=self._on_commit)
+        async with uow:
+            fresh = await self._drop_duplicates(uow, parsed, outcomes)
+            try:
+                await self._apply(uow, fresh, outcomes, isolate=False)
+                self._dead_letters(uow, invalid, outcomes)
+                await uow.commit()
+            except Exception as exc:
+                if _is_transient(exc):
+                    raise
+                # One bad event must not block its batch: redo it event by event.
+                await uow.rollback()
+                outcomes.clear()
+                fresh = await self._drop_duplicates(uow, parsed, outcomes)
+                await self._apply(uow, fresh, outcomes, isolate=True)
+                self._dead_letters(uow, invalid, outcomes)
+                await uow.commit()
+        self._record(outcomes, time.perf_counter() - started)
+
+    async def _drop_duplicates(
+        self,
+        uow: UnitOfWork,
+        parsed: list[tuple[RawMessage, CloudEvent]],
+        outcomes: Counter[tuple[str, str]],
+    ) -> list[tuple[RawMessage, CloudEvent]]:
+        ids = list({event.id for _, event in parsed})
+        seen: set[str] = set()
+        if ids:
+            rows = await uow.session.exec(
+                select(ProcessedEvent.event_id)
+                .where(ProcessedEvent.consumer == self.name)
+                .where(col(ProcessedEvent.event_id).in_(ids))
+            )
+            seen = set(rows.all())
+        fresh = []
+        for message, event in parsed:
+            if event.id in seen:
+                outcomes[(event.type, "duplicate")] += 1
+                continue
+            seen.add(event.id)
+            fresh.append((message, event))
+        return fresh
+
+    async def _apply(
+        self,
+        uow: UnitOfWork,
+        events: list[tuple[RawMessage, CloudEvent]],
+        outcomes: Counter[tuple[str, str]],
+        *,
+        isolate: bool,
+    ) -> None:
+        now = utcnow()
+        for message, event in events:
+            handler = self._handlers.get(event.type)
+            token = correlation_id.set(event.correlationid or event.id)
+            try:
+                if handler is None:
+                    outcomes[(event.type, "ignored")] += 1
+                elif not isolate:
+                    await handler(event, uow)
+                    outcomes[(event.type, "processed")] += 1
+                else:
+                    try:
+                        async with uow.session.begin_nested():
+                            await handler(event, uow)
+                        outcomes[(event.type, "processed")] += 1
+                    except Exception as exc:
+                        if _is_transient(exc):
+                            raise
+                        reason = (
+                            str(exc)
+                            if isinstance(exc, RejectEvent)
+                            else f"{type(exc).__name__}: {exc}"
+                        )
+                        log.warning(
+                            "%s: dead-lettering %s %s: %s", self.name, event.type, event.id, reason
+                        )
+                        self._dead_letters(
+                            uow, [(message, reason)], outcomes, event_type=event.type
+                        )
+            finally:
+                correlation_id.reset(token)
+            uow.session.add(ProcessedEvent(consumer=self.name, event_id=event.id, processed_at=now))
+
+    def _dead_letters(
+        self,
+        uow: UnitOfWork,
+        failures: list[tuple[RawMessage, str]],
+        outcomes: Counter[tuple[str, str]],
+        *,
+        event_type: str = "invalid",
+    ) -> None:
+        for message, reason in failures:
+            uow.emit_raw(
+                topic=dlq_topic(message.topic),
+                key=message.key.decode("utf-8", errors="replace") if message.key else None,
+                payload=dead_letter_payload(
+                    message, reason, service=self.service, consumer=self.name
+                ),
+                event_type=f"{event_type}.dead_letter",
+            )
+            outcomes[(event_type, "dead_lettered")] += 1
+            DEAD_LETTERS.labels(self.service, message.topic).inc()
+
+    def _record(self, outcomes: Counter[tuple[str, str]], elapsed: float) -> None:
+        total = sum(outcomes.values()) or 1
+        per_event = elapsed / total
+        for (event_type, outcome), n in outcomes.items():
+            EVENTS_CONSUMED.labels(self.service, event_type, outcome).inc(n)
+            if outcome == "duplicate":
+                DUPLICATES_DROPPED.labels(self.service, event_type).inc(n)
+            for _ in range(min(n, 50)):  # bounded: a histogram sample per event is enough
+                EVENT_PROCESSING.labels(self.service, event_type).observe(per_event)
+
+
+def attach_processor(
+    app: faust.App,
+    processor: EventProcessor,
+    *,
+    topics: Sequence[str],
+    batch_size: int = 500,
+    within_s: float = 0.05,
+) -> None:
+    """Run `processor` as a faust agent over `topics` in batches."""
+    channel = app.topic(
+        *topics, value_type=bytes, key_type=bytes, value_serializer="raw", key_serializer="raw"
+    )
+
+    async def agent(stream: faust.StreamT[bytes]) -> None:
+        # take_events acks a batch only after the loop body returns, and process() returns
+        # only once the batch is committed: nothing is acknowledged before it is applied.
+        async for events in stream.take_events(batch_size, within_s):  # type: ignore[attr-defined]
+            await processor.process(
+                [
+                    RawMessage(
+                        topic=e.message.topic,
+                        partition=e.message.partition,
+                        offset=e.message.offset,
+                        key=e.message.key,
+                        value=e.message.value,
+                    )
+                    for e in events
+                ]
+            )
+
+    app.agent(channel, name=f"{processor.service}.{processor.name}")(agent)

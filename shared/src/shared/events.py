@@ -1,0 +1,262 @@
+"""The event contract: CloudEvents 1.0 structured JSON with pydantic models of each `data`.
+
+The wire format is plain JSON (no framework metadata), so any Kafka client in any language can
+read the topics. Models ignore unknown fields so producers may add fields without breaking
+consumers.
+"""
+
+from __future__ import annotations
+
+import builtins
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+SPECVERSION = "1.0"
+JSON = "application/json"
+
+
+class ContractModel(BaseModel):
+    """Base of every `data` model: tolerant reader (unknown fields are ignored)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+# --- data models -------------------------------------------------------------------------
+
+TaskStatus = Literal["pending", "supplement_required", "approved", "rejected", "withdrawn"]
+ProjectStatus = Literal[
+    "submitted", "in_review", "supplement_required", "approved", "rejected", "filed", "withdrawn"
+]
+Procedure = Literal["approval", "verification", "filing"]
+Decision = Literal["approved", "rejected", "supplement_required"]
+
+
+class TaskData(ContractModel):
+    task_id: str
+    project_code: str
+    department: str
+    matter_code: str
+    matter_name: str
+    status: TaskStatus
+    assigned_at: datetime
+    due_at: datetime
+    promised_due_at: datetime
+    paused_days: int = 0
+    decided_at: datetime | None = None
+    decision: Decision | None = None
+    opinion: str | None = None
+    missing_materials: list[str] = Field(default_factory=list)
+    document_number: str | None = None
+    deemed: bool = False
+    day_kind: Literal["working", "calendar"] = "working"
+    legal_limit_days: int | None = None
+    promised_limit_days: int | None = None
+
+
+class LandData(ContractModel):
+    needs_new_land: bool = False
+    area_m2: Decimal | None = None
+
+
+class ProjectData(ContractModel):
+    project_code: str
+    credit_code: str
+    name: str
+    region_code: str
+    industry_code: str
+    procedure: Procedure
+    status: ProjectStatus
+    total_investment: Decimal
+    location: str | None = None
+    planned_start: date | None = None
+    description: str | None = None
+    land: LandData = Field(default_factory=LandData)
+    eia_category: Literal["report", "table", "registration", "none"] = "none"
+    annual_energy_tce: Decimal | None = None
+    building_area_m2: Decimal | None = None
+    water_withdrawal: bool = False
+    uses_forest_land: bool = False
+    near_cultural_relics: bool = False
+    hazardous_chemicals: bool = False
+    in_flood_zone: bool = False
+    foreign_investment: bool = False
+    submitted_at: datetime
+    updated_at: datetime | None = None
+    tasks: list[TaskData] = Field(default_factory=list)
+
+
+class DecisionSubmittedData(ContractModel):
+    task_id: str
+    department: str
+    decision: Decision
+    opinion: str | None = None
+    missing_materials: list[str] = Field(default_factory=list)
+
+
+class ReportData(ContractModel):
+    report_id: str
+    project_code: str
+    kind: Literal["start", "progress", "completion", "change"]
+    report_date: date
+    progress_percent: Decimal | None = None
+    invested_to_date: Decimal | None = None
+    note: str | None = None
+    credit_code: str | None = None
+    filed_at: datetime
+
+
+class AlertData(ContractModel):
+    alert_id: str
+    project_code: str
+    kind: str
+    level: Literal["yellow", "red"]
+    raised_at: datetime
+    detail: str
+    resolved_at: datetime | None = None
+    credit_code: str | None = None
+    department: str | None = None
+    task_id: str | None = None
+
+
+class CreditRecordData(ContractModel):
+    record_id: str
+    credit_code: str
+    severity: Literal["ordinary", "serious"]
+    reason: str
+    project_code: str | None = None
+    recorded_at: datetime
+    corrected_at: datetime | None = None
+
+
+class DeliveryData(ContractModel):
+    delivery_id: str
+    subscription_id: str
+    event_id: str
+    event_type: str
+    channel: str
+    target: str
+    status: Literal["delivered", "failed"]
+    attempts: int
+    error: str | None = None
+    at: datetime
+
+
+# Event type -> model of its `data`. A type missing here is still carried, just not typed.
+EVENT_DATA_MODELS: dict[str, type[ContractModel]] = {
+    "project.submitted": ProjectData,
+    "project.filed": ProjectData,
+    "project.supplement_requested": ProjectData,
+    "project.supplement_provided": ProjectData,
+    "project.approved": ProjectData,
+    "project.rejected": ProjectData,
+    "project.withdrawn": ProjectData,
+    "approval.task.assigned": TaskData,
+    "approval.task.withdrawn": TaskData,
+    "approval.decision.recorded": TaskData,
+    "approval.decision.submitted": DecisionSubmittedData,
+    "supervision.report.filed": ReportData,
+    "supervision.alert.raised": AlertData,
+    "supervision.alert.resolved": AlertData,
+    "credit.record.added": CreditRecordData,
+    "notification.delivered": DeliveryData,
+    "notification.failed": DeliveryData,
+}
+
+
+# --- envelope ----------------------------------------------------------------------------
+
+
+class CloudEvent(BaseModel):
+    """A CloudEvents 1.0 event in structured JSON mode, plus correlation extensions."""
+
+    model_config = ConfigDict(extra="allow")
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()), min_length=1)
+    source: str = Field(min_length=1)
+    type: str = Field(min_length=1)
+    time: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    subject: str | None = None
+    datacontenttype: str = JSON
+    data: Any = None
+    correlationid: str | None = None
+    causationid: str | None = None
+
+    def data_as(self, model: builtins.type[ContractModel]) -> Any:
+        return model.model_validate(self.data)
+
+    def typed_data(self) -> ContractModel | Any:
+        """`data` parsed by the registry (raises `ValidationError` on a contract breach)."""
+        return parse_data(self.type, self.data)
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(exclude_none=False).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> CloudEvent:
+        return cls.model_validate_json(raw)
+
+    def caused(
+        self, *, type: str, source: str, data: Any, subject: str | None = None
+    ) -> CloudEvent:
+        """A follow-up event: same correlation, caused by this one."""
+        return new_event(
+            type=type,
+            source=source,
+            subject=subject if subject is not None else self.subject,
+            data=data,
+            correlationid=self.correlationid or self.id,
+            causationid=self.id,
+        )
+
+
+def parse_data(event_type: str, data: Any) -> ContractModel | Any:
+    model = EVENT_DATA_MODELS.get(event_type)
+    return model.model_validate(data) if model else data
+
+
+def new_event(
+    *,
+    type: str,
+    source: str,
+    subject: str | None,
+    data: Any,
+    correlationid: str | None = None,
+    causationid: str | None = None,
+    time: datetime | None = None,
+) -> CloudEvent:
+    """Build an event; `data` may be a contract model (dumped in JSON mode) or plain JSON."""
+    if isinstance(data, BaseModel):
+        data = data.model_dump(mode="json")
+    event_id = str(uuid.uuid4())
+    return CloudEvent(
+        id=event_id,
+        source=source,
+        type=type,
+        time=time or datetime.now(UTC),
+        subject=subject,
+        data=data,
+        correlationid=correlationid or event_id,
+        causationid=causationid,
+    )
+
+
+__all__ = [
+    "EVENT_DATA_MODELS",
+    "AlertData",
+    "CloudEvent",
+    "ContractModel",
+    "CreditRecordData",
+    "DecisionSubmittedData",
+    "DeliveryData",
+    "LandData",
+    "ProjectData",
+    "ReportData",
+    "TaskData",
+    "ValidationError",
+    "new_event",
+]

@@ -1,0 +1,126 @@
+"""Kafka plumbing for services: the producer the outbox relay uses and the faust app factory.
+
+Timeouts are short on purpose: the embedded broker makes a consumer group's first join wait
+about half the rebalance timeout, and faust/aiokafka defaults (minutes) would stall start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from shared.settings import PlatformSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+class KafkaProducer:
+    """An aiokafka producer with acks=all that publishes batches and waits for every ack."""
+
+    def __init__(self, bootstrap_servers: str, *, client_id: str) -> None:
+        self._bootstrap = bootstrap_servers
+        self._client_id = client_id
+        self._producer: AIOKafkaProducer | None = None
+
+    async def _ensure(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self._bootstrap,
+                client_id=self._client_id,
+                acks="all",
+                linger_ms=2,
+                max_batch_size=512 * 1024,
+                request_timeout_ms=10_000,
+                retry_backoff_ms=200,
+            )
+            try:
+                await producer.start()
+            except Exception:
+                await producer.stop()
+                raise
+            self._producer = producer
+        return self._producer
+
+    async def send_batch(self, messages: Sequence[OutgoingMessage]) -> None:
+        """Send in order and wait for all acks; raises if any message was not acknowledged."""
+        producer = await self._ensure()
+        futures = [
+            await producer.send(m.topic, m.value, key=m.key, headers=list(m.headers) or None)
+            for m in messages
+        ]
+        await asyncio.gather(*futures)
+
+    async def reset(self) -> None:
+        """Drop the connection after a failure so the next batch starts clean."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            try:
+                await asyncio.wait_for(producer.stop(), timeout=5)
+            except Exception:  # the broker is down anyway; nothing more to flush
+                log.debug("producer stop failed", exc_info=True)
+
+    async def stop(self) -> None:
+        await self.reset()
+
+
+async def broker_reachable(bootstrap_servers: str, timeout_s: float = 3.0) -> str | None:
+    """None when the cluster answers a metadata request, else the reason it does not."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_s * 1000)
+    )
+    try:
+        await asyncio.wait_for(admin.start(), timeout=timeout_s)
+        await asyncio.wait_for(admin.list_topics(), timeout=timeout_s)
+        return None
+    except Exception as exc:
+        return f"broker {bootstrap_servers} unreachable: {type(exc).__name__}: {exc}".strip()
+    finally:
+        try:
+            await asyncio.wait_for(admin.close(), timeout=timeout_s)
+        except Exception:
+            log.debug("admin close failed", exc_info=True)
+
+
+def make_faust_app(app_id: str, settings: PlatformSettings, **overrides: Any) -> faust.App:
+    """A faust app that only consumes (publishing goes through the outbox).
+
+    Values are raw bytes: we parse CloudEvents ourselves, so no faust metadata is on the wire.
+    Topics are created by the platform's admin step, never declared by faust.
+    """
+    rebalance = settings.kafka_rebalance_timeout_s
+    options: dict[str, Any] = {
+        "broker": f"kafka://{settings.bootstrap_servers}",
+        "value_serializer": "raw",
+        "key_serializer": "raw",
+        "store": "memory://",
+        "web_enabled": False,
+        "topic_allow_declare": False,
+        "topic_disable_leader": True,
+        "topic_partitions": settings.topic_partitions,
+        "broker_rebalance_timeout": rebalance,
+        "broker_session_timeout": max(rebalance * 1.5, 6.0),
+        "broker_heartbeat_interval": 1.0,
+        "broker_request_timeout": max(rebalance * 3, 30.0),
+        "broker_commit_every": 500,
+        "broker_commit_interval": 1.0,
+        "consumer_auto_offset_reset": "earliest",
+        "stream_wait_empty": False,
+        "producer_acks": -1,
+    }
+    options.update(overrides)
+    return faust.App(app_id, **options)

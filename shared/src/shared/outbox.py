@@ -1,0 +1,285 @@
+"""Transactional outbox: state changes and the events they cause commit together.
+
+`UnitOfWork` collects events into the `outbox` table inside the caller's transaction; the
+`OutboxRelay` publishes committed rows in id order and marks them sent. While the broker is
+down requests keep succeeding and events wait; the relay retries until they are acknowledged
+(at-least-once: consumers drop redeliveries by event id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from types import TracebackType
+
+from sqlalchemy import delete, func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.db import OutboxMessage, RelayLease, SessionFactory, utcnow
+from shared.events import CloudEvent
+from shared.kafka import KafkaProducer, OutgoingMessage
+from shared.metrics import EVENTS_PRODUCED, OUTBOX_BACKLOG
+
+log = logging.getLogger(__name__)
+
+
+def outbox_row(
+    event: CloudEvent, topic: str, key: str | None = None, payload: bytes | None = None
+) -> OutboxMessage:
+    return OutboxMessage(
+        event_id=event.id,
+        event_type=event.type,
+        topic=topic,
+        message_key=key if key is not None else event.subject,
+        payload=payload if payload is not None else event.to_json(),
+        created_at=utcnow(),
+    )
+
+
+class UnitOfWork:
+    """One database transaction plus the events it emits.
+
+    `on_commit` is called after a successful commit (the relay's wake-up), so events leave
+    within milliseconds instead of the next poll.
+    """
+
+    def __init__(
+        self, session_factory: SessionFactory, *, on_commit: Callable[[], None] | None = None
+    ) -> None:
+        self._factory = session_factory
+        self._on_commit = on_commit
+        self._session: AsyncSession | None = None
+        self.emitted: list[CloudEvent] = []
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("UnitOfWork used outside `async with`")
+        return self._session
+
+    async def __aenter__(self) -> UnitOfWork:
+        self._session = self._factory()
+        self.emitted = []
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._session is not None
+        try:
+            if exc_type is not None:
+                await self._session.rollback()
+        finally:
+            await self._session.close()
+            self._session = None
+
+    def emit(self, event: CloudEvent, topic: str, *, key: str | None = None) -> None:
+        """Queue `event` for `topic`; it is published only if the transaction commits."""
+        self.session.add(outbox_row(event, topic, key))
+        self.emitted.append(event)
+
+    def emit_raw(self, *, topic: str, key: str | None, payload: bytes, event_type: str) -> None:
+        """Queue a message that is not one of our events (a dead letter)."""
+        self.session.add(
+            OutboxMessage(
+                event_id=str(uuid.uuid4()),
+                event_type=event_type,
+                topic=topic,
+                message_key=key,
+                payload=payload,
+                created_at=utcnow(),
+            )
+        )
+
+    async def commit(self) -> None:
+        await self.session.commit()
+        if self._on_commit is not None:
+            self._on_commit()
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows; one relay per database holds the lease at a time."""
+
+    LEASE = "outbox-relay"
+
+    def __init__(
+        self,
+        *,
+        session_factory: SessionFactory,
+        producer: KafkaProducer,
+        service: str,
+        batch_size: int = 500,
+        poll_interval_s: float = 0.5,
+        lease_ttl_s: float = 10.0,
+        retention: timedelta = timedelta(hours=1),
+    ) -> None:
+        self._factory = session_factory
+        self._producer = producer
+        self._service = service
+        self._batch_size = batch_size
+        self._poll = poll_interval_s
+        self._lease_ttl = timedelta(seconds=lease_ttl_s)
+        self._retention = retention
+        self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self.last_error: str | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        backoff = 0.2
+        last_purge = 0.0
+        loop = asyncio.get_running_loop()
+        while not self._stopping:
+            try:
+                if not await self._hold_lease():
+                    await self._sleep(self._lease_ttl.total_seconds() / 2)
+                    continue
+                sent = await self.publish_pending()
+                self.last_error = None
+                backoff = 0.2
+                if loop.time() - last_purge > 60:
+                    await self._purge()
+                    last_purge = loop.time()
+                if sent < self._batch_size:
+                    await self._sleep(self._poll)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # Broker or database away: keep the rows, retry with a capped backoff.
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("outbox relay: publish failed, will retry: %s", self.last_error)
+                await self._producer.reset()
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+        self._wake.clear()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of unsent rows in id order; returns how many were sent."""
+        async with self._factory() as session:
+            rows = (
+                await session.exec(
+                    select(OutboxMessage)
+                    .where(col(OutboxMessage.sent_at).is_(None))
+                    .order_by(col(OutboxMessage.id))
+                    .limit(self._batch_size)
+                )
+            ).all()
+            if not rows:
+                OUTBOX_BACKLOG.labels(self._service).set(0)
+                return 0
+            # Read everything needed while the rows are attached to the session.
+            ids = [r.id for r in rows]
+            types = [r.event_type for r in rows]
+            messages = [
+                OutgoingMessage(
+                    topic=r.topic,
+                    key=r.message_key.encode() if r.message_key is not None else None,
+                    value=r.payload,
+                )
+                for r in rows
+            ]
+        try:
+            await self._producer.send_batch(messages)
+        except Exception:
+            for event_type in types:
+                EVENTS_PRODUCED.labels(self._service, event_type, "failed").inc()
+            raise
+        async with self._factory() as session:
+            await session.execute(
+                update(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).values(sent_at=utcnow())
+            )
+            backlog = (
+                await session.exec(
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .where(col(OutboxMessage.sent_at).is_(None))
+                )
+            ).one()
+            await session.commit()
+        OUTBOX_BACKLOG.labels(self._service).set(_scalar(backlog))
+        for event_type in types:
+            EVENTS_PRODUCED.labels(self._service, event_type, "sent").inc()
+        return len(ids)
+
+    async def backlog(self) -> int:
+        async with self._factory() as session:
+            result = (
+                await session.exec(
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .where(col(OutboxMessage.sent_at).is_(None))
+                )
+            ).one()
+            await session.rollback()
+        return _scalar(result)
+
+    async def _hold_lease(self) -> bool:
+        now = utcnow()
+        expires = now + self._lease_ttl
+        async with self._factory() as session:
+            result = await session.execute(
+                update(RelayLease)
+                .where(col(RelayLease.name) == self.LEASE)
+                .where((col(RelayLease.owner) == self._owner) | (col(RelayLease.expires_at) < now))
+                .values(owner=self._owner, expires_at=expires)
+            )
+            if result.rowcount:  # type: ignore[attr-defined]
+                await session.commit()
+                return True
+            exists = await session.get(RelayLease, self.LEASE)
+            if exists is not None:
+                await session.rollback()
+                return False
+            session.add(RelayLease(name=self.LEASE, owner=self._owner, expires_at=expires))
+            try:
+                await session.commit()
+            except IntegrityError:
+                await session.rollback()
+                return False
+            return True
+
+    async def release(self) -> None:
+        async with self._factory() as session:
+            await session.execute(
+                delete(RelayLease)
+                .where(col(RelayLease.name) == self.LEASE)
+                .where(col(RelayLease.owner) == self._owner)
+            )
+            await session.commit()
+
+    async def _purge(self) -> None:
+        cutoff = utcnow() - self._retention
+        async with self._factory() as session:
+            await session.execute(delete(OutboxMessage).where(col(OutboxMessage.sent_at) < cutoff))
+            await session.commit()
+
+
+def _scalar(value: object) -> int:
+    if isinstance(value, tuple | list):
+        value = value[0]
+    return int(str(value))

@@ -1,0 +1,160 @@
+"""The moving parts every service composes: database, outbox relay, faust consumers, clock.
+
+A service's `create_app(settings, ...)` builds one `ServiceRuntime`, registers its event
+handlers on it and hands `runtime.lifespan` to FastAPI. Nothing here starts at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import faust
+
+from shared.clock import Clock, clock_from_settings
+from shared.consumer import EventProcessor, Handler, attach_processor
+from shared.db import SessionFactory, make_engine, make_session_factory, ping
+from shared.kafka import KafkaProducer, broker_reachable, make_faust_app
+from shared.outbox import OutboxRelay, UnitOfWork
+from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+BackgroundJob = Callable[[], Awaitable[None]]
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        clock: Clock | None = None,
+        consume: bool = True,
+        relay: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.service = settings.service_name
+        self.clock: Clock = clock or clock_from_settings(settings)
+        self.engine = make_engine(settings.resolved_database_url)
+        self.sessions: SessionFactory = make_session_factory(self.engine)
+        self.producer = KafkaProducer(settings.bootstrap_servers, client_id=f"{self.service}-svc")
+        self.relay = OutboxRelay(
+            session_factory=self.sessions,
+            producer=self.producer,
+            service=self.service,
+            batch_size=settings.outbox_batch_size,
+            poll_interval_s=settings.outbox_poll_interval_s,
+        )
+        self.faust: faust.App = make_faust_app(settings.group_id, settings)
+        self.processors: list[EventProcessor] = []
+        self._consume = consume
+        self._relay_enabled = relay
+        self._jobs: list[tuple[str, BackgroundJob]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._faust_started = False
+        self._broker_check: tuple[float, str | None] = (0.0, None)
+
+    # --- composition -----------------------------------------------------------------
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.sessions, on_commit=self.relay.wake)
+
+    def consume(
+        self, name: str, *, topics: Sequence[str], handlers: Mapping[str, Handler]
+    ) -> EventProcessor:
+        """Register an idempotent consumer (its own dedupe namespace `name`)."""
+        processor = EventProcessor(
+            name=name,
+            service=self.service,
+            session_factory=self.sessions,
+            handlers=handlers,
+            on_commit=self.relay.wake,
+        )
+        attach_processor(
+            self.faust, processor, topics=topics, batch_size=self.settings.consumer_batch_size
+        )
+        self.processors.append(processor)
+        return processor
+
+    def background(self, name: str, job: BackgroundJob) -> None:
+        """A periodic sweep or worker; it runs for the life of the app and is restarted on error."""
+        self._jobs.append((name, job))
+
+    # --- life cycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._relay_enabled:
+            self._spawn("outbox-relay", self.relay.run)
+        if self._consume and self.processors:
+            self._spawn("faust", self._run_faust)
+        for name, job in self._jobs:
+            self._spawn(name, job)
+
+    async def stop(self) -> None:
+        self.relay.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        if self._faust_started:
+            try:
+                await asyncio.wait_for(self.faust.stop(), timeout=15)
+            except Exception:
+                log.warning("faust did not stop cleanly", exc_info=True)
+        await self.producer.stop()
+        await self.engine.dispose()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _app: Any) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    def _spawn(self, name: str, job: BackgroundJob) -> None:
+        async def supervised() -> None:
+            while True:
+                try:
+                    await job()
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("background job %s failed; restarting in 1s", name)
+                    await asyncio.sleep(1)
+
+        self._tasks.append(asyncio.create_task(supervised(), name=f"{self.service}:{name}"))
+
+    async def _run_faust(self) -> None:
+        # The broker may be away at start: wait for it instead of failing the whole service.
+        while await broker_reachable(self.settings.bootstrap_servers) is not None:  # noqa: ASYNC110
+            await asyncio.sleep(1)
+        # Flag before awaiting: a stop during a slow first group join must still stop faust,
+        # or its half-started services outlive the app.
+        self._faust_started = True
+        await self.faust.start()
+        await asyncio.Event().wait()
+
+    # --- health ------------------------------------------------------------------------
+
+    async def readiness(self) -> list[str]:
+        problems: list[str] = []
+        try:
+            await asyncio.wait_for(ping(self.engine), timeout=3)
+        except Exception as exc:
+            problems.append(f"database unreachable: {type(exc).__name__}: {exc}")
+        now = time.monotonic()
+        checked_at, reason = self._broker_check
+        if now - checked_at > 2.0:  # readiness probes are frequent; the broker check is not free
+            reason = await broker_reachable(self.settings.bootstrap_servers)
+            self._broker_check = (now, reason)
+        if reason:
+            problems.append(reason)
+        return problems

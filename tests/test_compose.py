@@ -1,0 +1,195 @@
+"""docker-compose.yml, the Dockerfiles and Prometheus' targets agree with shared.settings."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import AliasChoices
+from shared.settings import (
+    SERVICE_SETTINGS,
+    PlatformSettings,
+    ServiceSettings,
+    build_settings,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVICES = {f"{name}-svc": cls for name, cls in SERVICE_SETTINGS.items()}
+INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def env_names(cls: type[PlatformSettings]) -> set[str]:
+    """The environment variable each field of `cls` is read from (its canonical name)."""
+    prefix = str(cls.model_config.get("env_prefix", ""))
+    names = set()
+    for name, field in cls.model_fields.items():
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            names.add(str(alias.choices[0]).upper())
+        elif isinstance(alias, str):
+            names.add(alias.upper())
+        else:
+            names.add(f"{prefix}{name}".upper())
+    return names
+
+
+def environment(service: dict) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {str(k): str(v) for k, v in env.items()}
+
+
+def interpolate(value: str) -> str:
+    """What compose makes of `${VAR:-default}` / `${VAR:?error}` with nothing set."""
+
+    def replace(match: re.Match[str]) -> str:
+        if match["op"] and "?" in match["op"]:
+            return "x" * 32
+        return match["arg"] or ""
+
+    return INTERPOLATION.sub(replace, value)
+
+
+def ports(service: dict) -> list[tuple[str, str]]:
+    pairs = []
+    for spec in service.get("ports", []):
+        host, _, container = interpolate(str(spec)).rpartition(":")
+        pairs.append((host, container.split("/")[0]))
+    return pairs
+
+
+def test_the_expected_services_exist(compose):
+    assert set(compose["services"]) == {
+        "kafka",
+        "postgres",
+        "init-topics",
+        "prometheus",
+        *SERVICES,
+    }
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_service_environment_names_are_settings(compose, name):
+    cls = SERVICES[name]
+    env = environment(compose["services"][name])
+    unknown = set(env) - env_names(cls)
+    assert not unknown, f"{name}: not settings of {cls.__name__}: {sorted(unknown)}"
+    prefix = str(cls.model_config["env_prefix"])
+    for required in (
+        "KAFKA_BOOTSTRAP_SERVERS",
+        "PLATFORM_JWT_SECRET",
+        "PLATFORM_CLOCK_EPOCH",
+        "PLATFORM_DAY_SECONDS",
+        f"{prefix}DATABASE_URL",
+        f"{prefix}HOST",
+        f"{prefix}PORT",
+    ):
+        assert required in env, f"{name} lacks {required}"
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_service_settings_load_from_compose_env(compose, name, monkeypatch):
+    cls: type[ServiceSettings] = SERVICES[name]
+    for key in env_names(cls):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in environment(compose["services"][name]).items():
+        monkeypatch.setenv(key, interpolate(value))
+    settings = build_settings(cls)
+    assert settings.port == cls.default_port
+    assert settings.host == "0.0.0.0"
+    assert settings.bootstrap_servers == "kafka:19092"
+    assert settings.clock_epoch is not None
+    assert settings.require_jwt_secret()
+    database = (settings.database_url or "").rsplit("/", 1)[-1]
+    assert database == cls.service_name
+    assert settings.resolved_database_url.startswith("postgresql://")
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_service_port_dependencies_and_healthcheck(compose, name):
+    cls = SERVICES[name]
+    service = compose["services"][name]
+    port = str(cls.default_port)
+    assert ports(service) == [(port, port)]
+    assert environment(service)[f"{cls.model_config['env_prefix']}PORT"] == port
+    depends = service["depends_on"]
+    assert depends["kafka"]["condition"] == "service_healthy"
+    assert depends["postgres"]["condition"] == "service_healthy"
+    assert depends["init-topics"]["condition"] == "service_completed_successfully"
+    test = " ".join(service["healthcheck"]["test"])
+    assert f"127.0.0.1:{port}/readyz" in test
+    assert service["build"] == {"context": ".", "dockerfile": f"{name}/Dockerfile"}
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_dockerfile(name):
+    cls = SERVICES[name]
+    dockerfile = ROOT / name / "Dockerfile"
+    assert dockerfile.is_file()
+    text = dockerfile.read_text()
+    assert re.search(r"^FROM python:3\.11-slim\b", text, re.M)
+    assert re.search(rf"^EXPOSE {cls.default_port}$", text, re.M)
+    assert f"uv sync --locked --no-dev --package {name}" in text
+    healthcheck = text[text.index("HEALTHCHECK") :]
+    assert "/readyz" in healthcheck.split("\n\n")[0]
+    package = name.replace("-", "_")
+    assert f"python -m {package} migrate && exec python -m {package} serve" in text
+    for source in re.findall(r"^COPY (\S+)", text, re.M):
+        assert (ROOT / source).exists(), f"{name}/Dockerfile copies missing {source}"
+
+
+def test_every_long_running_service_has_a_healthcheck(compose):
+    for name, service in compose["services"].items():
+        if name != "init-topics":
+            assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
+
+
+def test_kafka_is_kraft_and_advertises_the_bootstrap_address(compose):
+    kafka = compose["services"]["kafka"]
+    assert kafka["image"].startswith("apache/kafka:")
+    env = environment(kafka)
+    assert "controller" in env["KAFKA_PROCESS_ROLES"]
+    assert "kafka-topics.sh" in " ".join(kafka["healthcheck"]["test"])
+    bootstrap = environment(compose["services"]["approval-svc"])["KAFKA_BOOTSTRAP_SERVERS"]
+    assert f"//{bootstrap}" in env["KAFKA_ADVERTISED_LISTENERS"]
+
+
+def test_postgres_creates_each_service_database(compose):
+    postgres = compose["services"]["postgres"]
+    assert postgres["image"].startswith("postgres:16")
+    assert "pg_isready" in " ".join(postgres["healthcheck"]["test"])
+    script = next(v.split(":")[0] for v in postgres["volumes"] if "initdb.d" in v)
+    sql = (ROOT / script).read_text()
+    for cls in SERVICES.values():
+        assert f"CREATE DATABASE {cls.service_name};" in sql
+
+
+def test_init_topics_creates_the_platform_topics(compose):
+    init = compose["services"]["init-topics"]
+    command = init.get("entrypoint", []) + init.get("command", [])
+    assert command[:4] == ["python", "-m", "shared.broker", "create-topics"]
+    assert set(environment(init)) <= env_names(PlatformSettings)
+    assert init["depends_on"]["kafka"]["condition"] == "service_healthy"
+    assert init["build"]["dockerfile"] == "approval-svc/Dockerfile"
+
+
+def test_prometheus_scrapes_every_service(compose):
+    prometheus = compose["services"]["prometheus"]
+    assert any(v.startswith("./deploy/prometheus:") for v in prometheus["volumes"])
+    config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    targets = {
+        target
+        for job in config["scrape_configs"]
+        for static in job.get("static_configs", [])
+        for target in static["targets"]
+    }
+    for name, cls in SERVICES.items():
+        assert f"{name}:{cls.default_port}" in targets
