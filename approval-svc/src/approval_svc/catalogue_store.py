@@ -8,6 +8,7 @@ from datetime import datetime
 
 from shared.db import SessionFactory
 from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
 
 from approval_svc.domain.catalogue import Catalogue
 from approval_svc.models import CatalogueMeta, DepartmentRow, MatterRow
@@ -53,5 +54,10 @@ async def sync_catalogue(sessions: SessionFactory, catalogue: Catalogue, *, now:
             )
         else:
             meta.version, meta.digest, meta.loaded_at = catalogue.version, digest, now
-        await session.commit()
+        try:
+            await session.commit()
+        except IntegrityError:
+            # Another process of this service loaded the same file at the same moment.
+            await session.rollback()
+            return False
         return True

@@ -65,7 +65,8 @@ class ManualClock:
         return 0.0
 
     async def sleep(self, platform_seconds: float) -> None:
-        await asyncio.sleep(0)
+        # Time only moves by advance(); a short real pause keeps sweeps from spinning.
+        await asyncio.sleep(min(platform_seconds, 0.05))
 
 
 def clock_from_settings(settings: PlatformSettings) -> ScaledClock:

@@ -1,0 +1,319 @@
+"""The approval API through HTTP, on the real database and broker."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from conftest import (
+    CREDIT_A,
+    ENTERPRISE_A,
+    ENTERPRISE_B,
+    OPS,
+    Service,
+    dept,
+    events_of,
+    project_body,
+    read_topic,
+)
+from sqlalchemy import func, select
+
+from approval_svc.models import Project
+from shared.db import make_engine
+
+pytestmark = pytest.mark.integration
+
+
+async def _submit(service: Service, **overrides: object) -> dict:
+    response = await service.client.post(
+        "/api/v1/projects", json=project_body(**overrides), headers=ENTERPRISE_A
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def _count_projects(url: str) -> int:
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return int((await conn.execute(select(func.count()).select_from(Project))).scalar_one())
+    finally:
+        await engine.dispose()
+
+
+async def test_submission_assigns_code_and_parallel_tasks(service: Service) -> None:
+    project = await _submit(service)
+    code = project["project_code"]
+    assert len(code) == 24
+    assert code.split("-")[1] == "440300"
+    assert project["status"] == "in_review"
+    assert project["credit_code"] == CREDIT_A
+    assert project["total_investment"] == "250000000.00"
+    departments = sorted(t["department"] for t in project["tasks"])
+    assert departments == ["MEE", "MOHURD", "NDRC"]
+    for task in project["tasks"]:
+        assert task["status"] == "pending"
+        assert task["assigned_at"] == project["tasks"][0]["assigned_at"]  # all at once
+        assert task["promised_due_at"] <= task["due_at"]
+
+    records = await read_topic(
+        service.bootstrap,
+        "approval.projects",
+        until=lambda rs: len(events_of(rs, code)) >= 4,
+    )
+    events = events_of(records, code)
+    assert [e["type"] for e in events] == ["project.submitted"] + ["approval.task.assigned"] * 3
+    for event in events:
+        assert event["specversion"] == "1.0"
+        assert event["subject"] == code
+        assert event["correlationid"]
+    mee = await read_topic(
+        service.bootstrap,
+        "approval.tasks.MEE",
+        until=lambda rs: len(events_of(rs, code)) >= 1,
+    )
+    assert [e["data"]["matter_code"] for e in events_of(mee, code)] == ["MEE-EIA-REPORT"]
+
+
+async def test_plain_filing_is_filed_at_once(service: Service) -> None:
+    project = await _submit(
+        service, procedure="filing", eia_category="registration", building_area_m2=None
+    )
+    assert project["status"] == "filed"
+    assert project["tasks"] == []
+    assert project["project_code"].split("-")[3] == "03"
+
+
+async def test_bad_input_is_422_naming_the_field_and_creates_nothing(service: Service) -> None:
+    before = await _count_projects(service.database_url)
+    cases = {
+        "region_code": {"region_code": "999999"},
+        "total_investment": {"total_investment": "-5"},
+        "procedure": {"procedure": "approve-please"},
+        "hazardous_chemical": {"hazardous_chemical": True},
+        "planned_start": {"planned_start": "next spring"},
+        "industry_code": {"industry_code": "ZZ"},
+    }
+    for field, override in cases.items():
+        response = await service.client.post(
+            "/api/v1/projects", json=project_body(**override), headers=ENTERPRISE_A
+        )
+        assert response.status_code == 422, (field, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        problem = response.json()
+        assert {"type", "title", "status", "detail", "errors"} <= problem.keys()
+        assert field in problem["detail"]
+        assert any(field in e["loc"] for e in problem["errors"])
+    missing = project_body()
+    del missing["name"]
+    response = await service.client.post("/api/v1/projects", json=missing, headers=ENTERPRISE_A)
+    assert response.status_code == 422
+    assert ["body", "name"] in [e["loc"] for e in response.json()["errors"]]
+    assert await _count_projects(service.database_url) == before
+
+
+async def test_idempotency_key_replays_the_first_response(service: Service) -> None:
+    headers = {**ENTERPRISE_A, "Idempotency-Key": "order-42"}
+    first = await service.client.post("/api/v1/projects", json=project_body(), headers=headers)
+    again = await service.client.post("/api/v1/projects", json=project_body(), headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    other_body = await service.client.post(
+        "/api/v1/projects", json=project_body(name="Different"), headers=headers
+    )
+    assert other_body.status_code == 422
+    # Concurrent retries with one key still create one project.
+    before = await _count_projects(service.database_url)
+    burst = {**ENTERPRISE_A, "Idempotency-Key": "burst-1"}
+    responses = await asyncio.gather(
+        *(
+            service.client.post("/api/v1/projects", json=project_body(), headers=burst)
+            for _ in range(5)
+        )
+    )
+    assert {r.status_code for r in responses} == {201}
+    assert len({r.json()["project_code"] for r in responses}) == 1
+    assert await _count_projects(service.database_url) == before + 1
+
+
+async def test_tenants_are_isolated(service: Service) -> None:
+    project = await _submit(service)
+    code = project["project_code"]
+    mee_task = next(t for t in project["tasks"] if t["department"] == "MEE")
+
+    assert (await service.client.get(f"/api/v1/projects/{code}", headers=ENTERPRISE_B)).status_code == 404
+    assert (await service.client.get(f"/api/v1/projects/{code}", headers=ENTERPRISE_A)).status_code == 200
+    assert (await service.client.get(f"/api/v1/projects/{code}", headers=OPS)).status_code == 200
+    assert (await service.client.get(f"/api/v1/projects/{code}", headers=dept("MEE"))).status_code == 200
+    assert (await service.client.get(f"/api/v1/projects/{code}", headers=dept("NCHA"))).status_code == 404
+    listed = (await service.client.get("/api/v1/projects", headers=ENTERPRISE_B)).json()
+    assert code not in [p["project_code"] for p in listed["items"]]
+
+    # A department cannot see or decide another department's task.
+    other = await service.client.post(
+        f"/api/v1/tasks/{mee_task['task_id']}/decision",
+        json={"decision": "approved"},
+        headers=dept("NDRC"),
+    )
+    assert other.status_code == 404
+    assert (await service.client.get("/api/v1/departments/MEE/tasks", headers=dept("NDRC"))).status_code == 404
+    # Enterprises cannot decide; ops is read-only.
+    for headers in (ENTERPRISE_A, OPS):
+        denied = await service.client.post(
+            f"/api/v1/tasks/{mee_task['task_id']}/decision",
+            json={"decision": "approved"},
+            headers=headers,
+        )
+        assert denied.status_code == 403
+    # Another enterprise cannot supplement or withdraw.
+    assert (
+        await service.client.post(f"/api/v1/projects/{code}/withdraw", headers=ENTERPRISE_B)
+    ).status_code == 404
+    # No token: 401 problem.
+    unauthenticated = await service.client.get(f"/api/v1/projects/{code}")
+    assert unauthenticated.status_code == 401
+    assert unauthenticated.headers["content-type"] == "application/problem+json"
+    bad = await service.client.get(
+        f"/api/v1/projects/{code}", headers={"Authorization": "Bearer not-a-jwt"}
+    )
+    assert bad.status_code == 401
+
+
+async def test_parallel_decisions_join_to_approval(service: Service) -> None:
+    project = await _submit(service)
+    code = project["project_code"]
+    decisions = [
+        service.client.post(
+            f"/api/v1/tasks/{t['task_id']}/decision",
+            json={"decision": "approved", "opinion": f"{t['department']} agrees"},
+            headers=dept(t["department"]),
+        )
+        for t in project["tasks"]
+    ]
+    responses = await asyncio.gather(*decisions)
+    assert [r.status_code for r in responses] == [200, 200, 200]
+    assert all(r.json()["document_number"] for r in responses)
+
+    final = (await service.client.get(f"/api/v1/projects/{code}", headers=ENTERPRISE_A)).json()
+    assert final["status"] == "approved"
+    again = await service.client.post(
+        f"/api/v1/tasks/{project['tasks'][0]['task_id']}/decision",
+        json={"decision": "rejected"},
+        headers=dept(project["tasks"][0]["department"]),
+    )
+    assert again.status_code == 409
+
+    timeline = (
+        await service.client.get(f"/api/v1/projects/{code}/timeline", headers=ENTERPRISE_A)
+    ).json()["items"]
+    actions = [step["action"] for step in timeline]
+    assert actions[0] == "project.submitted"
+    assert actions.count("approval.decision.recorded") == 3
+    assert actions[-1] == "project.approved"
+    assert all(step["actor"] and step["at"] for step in timeline)
+
+    results = (
+        await service.client.get("/api/v1/public/results", params={"project_code": code})
+    ).json()["items"]
+    assert len(results) == 3
+    for result in results:
+        assert result["project_name"] == "Riverside logistics park"
+        assert result["document_number"].startswith(result["department"] + "-")
+        assert result["issuing_department"]
+
+    records = await read_topic(
+        service.bootstrap,
+        "approval.projects",
+        until=lambda rs: any(
+            e["type"] == "project.approved" for e in events_of(rs, code)
+        ),
+    )
+    types = [e["type"] for e in events_of(records, code)]
+    assert types.count("project.approved") == 1
+    assert types.index("project.approved") == len(types) - 1
+
+
+async def test_rejection_withdraws_the_other_tasks(service: Service) -> None:
+    project = await _submit(service)
+    ndrc = next(t for t in project["tasks"] if t["department"] == "NDRC")
+    response = await service.client.post(
+        f"/api/v1/tasks/{ndrc['task_id']}/decision",
+        json={"decision": "rejected", "opinion": "not on the catalogue"},
+        headers=dept("NDRC"),
+    )
+    assert response.status_code == 200
+    final = (
+        await service.client.get(f"/api/v1/projects/{project['project_code']}", headers=OPS)
+    ).json()
+    assert final["status"] == "rejected"
+    assert sorted(t["status"] for t in final["tasks"]) == ["rejected", "withdrawn", "withdrawn"]
+
+
+async def test_supplement_pauses_and_resumes(service: Service) -> None:
+    project = await _submit(service)
+    mee = next(t for t in project["tasks"] if t["department"] == "MEE")
+    url = f"/api/v1/tasks/{mee['task_id']}/decision"
+    missing = await service.client.post(url, json={"decision": "supplement_required"}, headers=dept("MEE"))
+    assert missing.status_code == 422
+    assert "missing_materials" in missing.json()["detail"]
+    notice = await service.client.post(
+        url,
+        json={"decision": "supplement_required", "missing_materials": ["noise study", "site plan"]},
+        headers=dept("MEE"),
+    )
+    assert notice.status_code == 200
+    waiting = (
+        await service.client.get(f"/api/v1/projects/{project['project_code']}", headers=ENTERPRISE_A)
+    ).json()
+    assert waiting["status"] == "supplement_required"
+    supplied = await service.client.post(
+        f"/api/v1/tasks/{mee['task_id']}/supplement",
+        json={"materials": ["noise study", "site plan"]},
+        headers=ENTERPRISE_A,
+    )
+    assert supplied.status_code == 200
+    assert supplied.json()["status"] == "pending"
+    resumed = (
+        await service.client.get(f"/api/v1/projects/{project['project_code']}", headers=ENTERPRISE_A)
+    ).json()
+    assert resumed["status"] == "in_review"
+    twice = await service.client.post(
+        f"/api/v1/tasks/{mee['task_id']}/supplement", json={"materials": ["x"]}, headers=ENTERPRISE_A
+    )
+    assert twice.status_code == 409
+
+
+async def test_withdrawal_and_catalogue_and_pagination(service: Service) -> None:
+    codes = [(await _submit(service))["project_code"] for _ in range(3)]
+    withdrawn = await service.client.post(f"/api/v1/projects/{codes[0]}/withdraw", headers=ENTERPRISE_A)
+    assert withdrawn.status_code == 200
+    assert withdrawn.json()["status"] == "withdrawn"
+    assert {t["status"] for t in withdrawn.json()["tasks"]} == {"withdrawn"}
+    assert (
+        await service.client.post(f"/api/v1/projects/{codes[0]}/withdraw", headers=ENTERPRISE_A)
+    ).status_code == 409
+
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = (await service.client.get("/api/v1/projects", params=params, headers=ENTERPRISE_A)).json()
+        seen += [p["project_code"] for p in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert set(codes) <= set(seen)
+    assert len(seen) == len(set(seen))
+    too_big = await service.client.get("/api/v1/projects", params={"limit": 501}, headers=OPS)
+    assert too_big.status_code == 422
+
+    departments = (await service.client.get("/api/v1/departments", headers=OPS)).json()["items"]
+    assert len(departments) == 18
+    mee = next(d for d in departments if d["code"] == "MEE")
+    report = next(m for m in mee["matters"] if m["matter_code"] == "MEE-EIA-REPORT")
+    assert (report["legal_limit"], report["promised_limit"], report["day_kind"]) == (60, 30, "calendar")
+    legacy = await service.client.get("/api/v1/projects/2020-451421-88-03-016343", headers=OPS)
+    assert legacy.status_code == 404  # a legacy code is looked up, and simply not here
+    malformed = await service.client.get("/api/v1/projects/not-a-code", headers=OPS)
+    assert malformed.status_code == 422

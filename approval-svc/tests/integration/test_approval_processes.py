@@ -1,0 +1,158 @@
+"""Two approval processes on one database: project codes never collide; silence is consent."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from importlib import resources
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from conftest import ENTERPRISE_A, MIGRATIONS, OPS, SECRET, dept, project_body
+
+from approval_svc.app import create_app
+from approval_svc.domain.catalogue import load_catalogue
+from shared.broker import free_port
+from shared.clock import ManualClock
+from shared.migrations import upgrade
+from shared.settings import get_approval_settings
+from shared.testing import unique_group
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def two_processes(
+    kafka_bootstrap: str, database_factory: Callable[[str], str], tmp_path: Path
+) -> Iterator[list[str]]:
+    url = database_factory("approval")
+    upgrade(MIGRATIONS, url)
+    procs: list[subprocess.Popen[bytes]] = []
+    urls = []
+    for _ in range(2):
+        port = free_port()
+        env = {
+            **os.environ,
+            "APPROVAL_DATABASE_URL": url,
+            "APPROVAL_PORT": str(port),
+            "APPROVAL_CONSUMER_GROUP": unique_group("approval-proc"),
+            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+            "PLATFORM_JWT_SECRET": SECRET,
+            "PLATFORM_DATA_DIR": str(tmp_path),
+            "PLATFORM_LOG_LEVEL": "WARNING",
+        }
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "approval_svc", "serve"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        )
+        urls.append(f"http://127.0.0.1:{port}")
+    try:
+        deadline = time.monotonic() + 60
+        for base in urls:
+            while True:
+                try:
+                    if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, f"{base} never became ready"
+                time.sleep(0.3)
+        yield urls
+    finally:
+        for proc in procs:
+            os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            proc.wait(timeout=30)
+
+
+async def test_two_processes_never_hand_out_the_same_code(two_processes: list[str]) -> None:
+    per_process = 40
+
+    async def submit_many(base: str) -> list[str]:
+        async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+            responses = await asyncio.gather(
+                *(
+                    client.post("/api/v1/projects", json=project_body(), headers=ENTERPRISE_A)
+                    for _ in range(per_process)
+                )
+            )
+        assert {r.status_code for r in responses} == {201}, [r.text for r in responses][:3]
+        return [r.json()["project_code"] for r in responses]
+
+    first, second = await asyncio.gather(*(submit_many(base) for base in two_processes))
+    codes = first + second
+    assert len(set(codes)) == len(codes) == 2 * per_process
+    # Same prefix for all of them, so serials are one gap-free run.
+    prefixes = {c.rsplit("-", 1)[0] for c in codes}
+    assert len(prefixes) == 1
+    serials = sorted(int(c[-6:-1]) for c in codes)
+    assert serials == list(range(serials[0], serials[0] + len(codes)))
+
+
+async def test_silent_consultation_is_deemed_consent(
+    approval_factory: Callable[..., object], tmp_path: Path
+) -> None:
+    # The default catalogue has no consultative matter; mark one, as a deployment may.
+    source = load_catalogue()
+    text = resources.files("approval_svc.data").joinpath("catalogue.yaml").read_text("utf-8")
+    marked = text.replace("code: MOHURD-BUILD-PERMIT\n", "code: MOHURD-BUILD-PERMIT\n    consultative: true\n", 1)
+    assert marked != text
+    path = tmp_path / "catalogue.yaml"
+    path.write_text(marked)
+    assert load_catalogue(path).matter("MOHURD-BUILD-PERMIT").consultative
+    assert not source.matter("MOHURD-BUILD-PERMIT").consultative
+
+    clock = ManualClock(datetime(2026, 3, 2, 2, 0, tzinfo=UTC))  # a Monday, 10:00 in Beijing
+    app = approval_factory(clock=clock, catalogue_path=path, sweep_interval_days=0.0001)
+    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://approval"
+        ) as client:
+            project = (
+                await client.post("/api/v1/projects", json=project_body(), headers=ENTERPRISE_A)
+            ).json()
+            code = project["project_code"]
+            for task in project["tasks"]:
+                if task["department"] != "MOHURD":
+                    await client.post(
+                        f"/api/v1/tasks/{task['task_id']}/decision",
+                        json={"decision": "approved"},
+                        headers=dept(task["department"]),
+                    )
+            clock.advance(timedelta(days=6))  # 4 working days: not yet
+            await asyncio.sleep(0.5)
+            current = (await client.get(f"/api/v1/projects/{code}", headers=OPS)).json()
+            assert current["status"] == "in_review"
+            clock.advance(timedelta(days=4))  # past 7 working days of silence
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                current = (await client.get(f"/api/v1/projects/{code}", headers=OPS)).json()
+                if current["status"] == "approved":
+                    break
+                await asyncio.sleep(0.2)
+            assert current["status"] == "approved"
+            mohurd = next(t for t in current["tasks"] if t["department"] == "MOHURD")
+            assert mohurd["deemed"] is True
+            assert mohurd["decision"] == "approved"
+            assert mohurd["document_number"]
+            timeline = (await client.get(f"/api/v1/projects/{code}/timeline", headers=OPS)).json()
+            deemed = [s for s in timeline["items"] if s["detail"].get("deemed")]
+            assert deemed and deemed[0]["actor_role"] == "system"
+
+
+def test_settings_secret_is_required(database_factory: Callable[[str], str]) -> None:
+    settings = get_approval_settings(database_url=database_factory("approval"), jwt_secret=None)
+    with pytest.raises(RuntimeError, match="PLATFORM_JWT_SECRET"):
+        create_app(settings)

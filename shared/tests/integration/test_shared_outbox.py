@@ -1,0 +1,311 @@
+"""Transactional outbox on a real database and the real broker: order, outage, lease."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+import sqlalchemy
+from prometheus_client import REGISTRY
+from sqlmodel import Field, SQLModel, col, select
+
+from shared.broker import EmbeddedBroker, ensure_topics, free_port
+from shared.db import ExactDecimal, OutboxMessage, UTCDateTime
+from shared.events import CloudEvent, new_event
+from shared.kafka import KafkaProducer, OutgoingMessage, broker_reachable
+from shared.outbox import OutboxRelay, UnitOfWork
+
+pytestmark = pytest.mark.integration
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], timeout_s: float, what: str, step: float = 0.05
+) -> float:
+    """Wait until `check()` is true; return the seconds it took."""
+    started = time.monotonic()
+    while not await check():
+        if time.monotonic() - started > timeout_s:
+            raise AssertionError(f"not within {timeout_s}s: {what}")
+        await asyncio.sleep(step)
+    return time.monotonic() - started
+
+
+def _events(n: int, keys: Sequence[str] = ("P-A", "P-B", "P-C")) -> list[CloudEvent]:
+    return [
+        new_event(
+            type="project.submitted", source="/test", subject=keys[i % len(keys)], data={"n": i}
+        )
+        for i in range(n)
+    ]
+
+
+async def _emit(sessions, events: Sequence[CloudEvent], topic: str, **kw) -> None:
+    async with UnitOfWork(sessions, **kw) as uow:
+        for event in events:
+            uow.emit(event, topic)
+        await uow.commit()
+
+
+async def _rows(sessions) -> list[OutboxMessage]:
+    async with sessions() as session:
+        return list(
+            (await session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))).all()
+        )
+
+
+def _service() -> str:
+    return f"outbox-test-{uuid.uuid4().hex[:6]}"
+
+
+class RecordingProducer:
+    """Stands in for KafkaProducer where only the relay's choices matter."""
+
+    def __init__(self) -> None:
+        self.sent: list[OutgoingMessage] = []
+
+    async def send_batch(self, messages: Sequence[OutgoingMessage]) -> None:
+        self.sent.extend(messages)
+
+    async def reset(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+
+async def test_committed_events_are_published_in_id_order(
+    shared_db, kafka_bootstrap, fresh_topic, topic_reader
+) -> None:
+    topic = fresh_topic()
+    service = _service()
+    events = _events(7)
+    woken: list[int] = []
+    producer = KafkaProducer(kafka_bootstrap, client_id="outbox-test")
+    relay = OutboxRelay(
+        session_factory=shared_db.sessions, producer=producer, service=service, batch_size=3
+    )
+    try:
+        await _emit(shared_db.sessions, events[:4], topic, on_commit=lambda: woken.append(1))
+        await _emit(shared_db.sessions, events[4:], topic, on_commit=lambda: woken.append(2))
+        assert woken == [1, 2]
+        assert await relay.backlog() == 7
+
+        batches = [await relay.publish_pending() for _ in range(4)]
+
+        assert batches == [3, 3, 1, 0]
+        assert await relay.backlog() == 0
+        records = await topic_reader(topic, 7)
+    finally:
+        await producer.stop()
+
+    assert [r.value for r in records] == [e.to_json() for e in events]  # exact bytes, in order
+    assert [r.key for r in records] == [e.subject.encode() for e in events]
+    assert [CloudEvent.from_json(r.value) for r in records] == events
+    rows = await _rows(shared_db.sessions)
+    assert [r.event_id for r in rows] == [e.id for e in events]
+    assert all(r.sent_at is not None and r.sent_at.tzinfo is not None for r in rows)
+    assert REGISTRY.get_sample_value("outbox_backlog", {"service": service}) == 0
+    sent = REGISTRY.get_sample_value(
+        "events_produced_total",
+        {"service": service, "type": "project.submitted", "outcome": "sent"},
+    )
+    assert sent == 7
+
+
+async def test_explicit_key_overrides_the_subject(shared_db) -> None:
+    producer = RecordingProducer()
+    relay = OutboxRelay(session_factory=shared_db.sessions, producer=producer, service=_service())
+    event = _events(1)[0]
+
+    async with UnitOfWork(shared_db.sessions) as uow:
+        uow.emit(event, "approval.tasks.MEE", key="other-key")
+        uow.emit_raw(topic="x.dlq", key=None, payload=b'{"error":"e"}', event_type="t.dead_letter")
+        await uow.commit()
+    await relay.publish_pending()
+
+    assert [(m.topic, m.key, m.value) for m in producer.sent] == [
+        ("approval.tasks.MEE", b"other-key", event.to_json()),
+        ("x.dlq", None, b'{"error":"e"}'),
+    ]
+
+
+async def test_a_rolled_back_unit_of_work_publishes_nothing(shared_db) -> None:
+    producer = RecordingProducer()
+    relay = OutboxRelay(session_factory=shared_db.sessions, producer=producer, service=_service())
+    woken: list[int] = []
+
+    with pytest.raises(RuntimeError, match="handler failed"):
+        async with UnitOfWork(shared_db.sessions, on_commit=lambda: woken.append(1)) as uow:
+            uow.emit(_events(1)[0], "t")
+            raise RuntimeError("handler failed")
+    async with UnitOfWork(shared_db.sessions) as uow:
+        uow.emit(_events(1)[0], "t")
+        await uow.rollback()
+    async with UnitOfWork(shared_db.sessions) as uow:  # left without commit
+        uow.emit(_events(1)[0], "t")
+
+    assert await relay.backlog() == 0
+    assert await relay.publish_pending() == 0
+    assert producer.sent == []
+    assert woken == []
+    assert await _rows(shared_db.sessions) == []
+
+
+async def test_unit_of_work_outside_its_block_refuses() -> None:
+    uow = UnitOfWork(lambda: None)  # type: ignore[arg-type,return-value]
+
+    with pytest.raises(RuntimeError, match="outside"):
+        uow.emit(_events(1)[0], "t")
+
+
+async def test_exact_types_round_trip_through_the_real_database(shared_db) -> None:
+    class Measure(SQLModel, table=True):
+        __tablename__ = f"measure_{uuid.uuid4().hex[:6]}"
+        id: int | None = Field(default=None, primary_key=True)
+        amount: Decimal = Field(sa_column=sqlalchemy.Column(ExactDecimal(), nullable=False))
+        at: datetime = Field(sa_column=sqlalchemy.Column(UTCDateTime(), nullable=False))
+
+    try:
+        async with shared_db.engine.begin() as conn:
+            await conn.run_sync(Measure.__table__.create)
+        local = datetime(2025, 6, 30, 23, 30, 0, 123_456, tzinfo=timezone(timedelta(hours=8)))
+        amounts = [Decimal("12345678901234.56"), Decimal("0.000001"), Decimal("1.10")]
+        async with shared_db.sessions() as session:
+            session.add_all([Measure(amount=a, at=local) for a in amounts])
+            await session.commit()
+        async with shared_db.sessions() as session:
+            rows = (await session.exec(select(Measure).order_by(col(Measure.id)))).all()
+            later = (
+                await session.exec(
+                    select(Measure).where(col(Measure.at) > datetime(2025, 6, 30, 15, tzinfo=UTC))
+                )
+            ).all()
+    finally:
+        SQLModel.metadata.remove(Measure.__table__)
+
+    assert [r.amount for r in rows] == amounts
+    assert all(isinstance(r.amount, Decimal) for r in rows)
+    assert all(r.at == local and r.at.tzinfo is not None for r in rows)
+    assert rows[0].at.utcoffset() == timedelta(0)
+    assert len(later) == 3  # compared as instants (15:30 UTC > 15:00 UTC)
+
+
+async def test_relay_survives_a_broker_outage_and_publishes_when_it_returns(
+    shared_db, topic_reader
+) -> None:
+    port = free_port()
+    bootstrap = f"127.0.0.1:{port}"
+    topic = f"shared.outage.{uuid.uuid4().hex[:8]}"
+    events = _events(5)
+    producer = KafkaProducer(bootstrap, client_id="outage-test")
+    relay = OutboxRelay(
+        session_factory=shared_db.sessions,
+        producer=producer,
+        service=_service(),
+        poll_interval_s=0.05,
+    )
+    await _emit(shared_db.sessions, events, topic)
+    task = asyncio.create_task(relay.run())
+    broker = EmbeddedBroker(port=port, die_with_parent=False)
+    try:
+
+        async def failed() -> bool:
+            return relay.last_error is not None
+
+        await eventually(failed, 10, "the relay notices the broker is away")
+        await asyncio.sleep(0.5)
+        assert not task.done(), "the relay must keep running while the broker is away"
+        assert await relay.backlog() == 5
+        assert all(r.sent_at is None for r in await _rows(shared_db.sessions))
+        assert await broker_reachable(bootstrap, timeout_s=1) is not None
+
+        await asyncio.to_thread(broker.start)
+        await asyncio.to_thread(ensure_topics, bootstrap, [topic], 1)
+
+        async def drained() -> bool:
+            return await relay.backlog() == 0
+
+        await eventually(drained, 20, "the backlog is published once the broker is back")
+        records = await topic_reader(topic, 5, bootstrap=bootstrap)
+        assert relay.last_error is None
+        assert not task.done()
+    finally:
+        relay.stop()
+        await asyncio.wait_for(task, timeout=10)
+        await producer.stop()
+        await asyncio.to_thread(broker.stop)
+
+    assert [r.value for r in records] == [e.to_json() for e in events]
+    assert all(r.sent_at is not None for r in await _rows(shared_db.sessions))
+
+
+async def test_only_the_lease_holder_publishes_and_another_takes_over_after_expiry(
+    shared_db,
+) -> None:
+    producers = [RecordingProducer(), RecordingProducer()]
+    relays = [
+        OutboxRelay(
+            session_factory=shared_db.sessions,
+            producer=p,  # type: ignore[arg-type]
+            service=_service(),
+            poll_interval_s=0.05,
+            lease_ttl_s=1.0,
+        )
+        for p in producers
+    ]
+    tasks = [asyncio.create_task(r.run()) for r in relays]
+    first_batch, second_batch = _events(6), _events(4)
+    try:
+        for event in first_batch:  # several commits while both relays compete
+            await _emit(shared_db.sessions, [event], "t")
+            await asyncio.sleep(0.05)
+
+        async def drained() -> bool:
+            return await relays[0].backlog() == 0
+
+        await eventually(drained, 10, "the first batch is published")
+        await asyncio.sleep(0.3)  # the idle relay gets its chances too
+        holder = 0 if producers[0].sent else 1
+        other = 1 - holder
+        assert [m.value for m in producers[holder].sent] == [e.to_json() for e in first_batch]
+        assert producers[other].sent == []
+
+        tasks[holder].cancel()  # the holder dies without releasing its lease
+        with pytest.raises(asyncio.CancelledError):
+            await tasks[holder]
+        await _emit(shared_db.sessions, second_batch, "t")
+        took = await eventually(drained, 10, "the other relay takes over")
+    finally:
+        for relay in relays:
+            relay.stop()
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), timeout=10)
+
+    assert took > 0.3, "the other relay must wait for the lease to expire"
+    assert [m.value for m in producers[other].sent] == [e.to_json() for e in second_batch]
+    assert len(producers[holder].sent) == len(first_batch)
+
+
+async def test_lease_is_exclusive_renewable_and_released(shared_db) -> None:
+    def relay() -> OutboxRelay:
+        return OutboxRelay(
+            session_factory=shared_db.sessions,
+            producer=RecordingProducer(),  # type: ignore[arg-type]
+            service=_service(),
+            lease_ttl_s=0.6,
+        )
+
+    a, b = relay(), relay()
+
+    assert await a._hold_lease()
+    assert not await b._hold_lease()
+    assert await a._hold_lease()  # renewal by the holder
+    await asyncio.sleep(0.7)
+    assert await b._hold_lease()  # expired: taken over
+    assert not await a._hold_lease()
+    await b.release()
+    assert await a._hold_lease()  # released: free at once

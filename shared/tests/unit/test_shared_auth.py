@@ -1,0 +1,246 @@
+"""HS256 bearer tokens with role and tenant claims; 401/403 as problem+json."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from shared.auth import (
+    ALGORITHM,
+    CurrentPrincipal,
+    DepartmentPrincipal,
+    EnterprisePrincipal,
+    InvalidToken,
+    OpsPrincipal,
+    Principal,
+    Role,
+    decode_token,
+    mint_token,
+)
+from shared.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
+
+SECRET = "unit-test-secret-of-sufficient-length"
+CREDIT = "91440300708461136T"
+
+
+def test_round_trip_of_each_role() -> None:
+    enterprise = decode_token(
+        mint_token(SECRET, sub="u1", role="enterprise", credit_code=CREDIT), SECRET
+    )
+    department = decode_token(
+        mint_token(SECRET, sub="u2", role="department", department="MEE"), SECRET
+    )
+    ops = decode_token(mint_token(SECRET, sub="u3", role="ops"), SECRET)
+
+    assert enterprise == Principal(sub="u1", role=Role.ENTERPRISE, credit_code=CREDIT)
+    assert department == Principal(sub="u2", role=Role.DEPARTMENT, department="MEE")
+    assert ops == Principal(sub="u3", role=Role.OPS)
+    assert ops.is_ops and not enterprise.is_ops
+
+
+def test_token_is_hs256_with_exp_and_contract_claims() -> None:
+    token = mint_token(SECRET, sub="u1", role="enterprise", credit_code=CREDIT, ttl_seconds=60)
+
+    header = jwt.get_unverified_header(token)
+    claims = jwt.decode(token, SECRET, algorithms=[ALGORITHM])
+
+    assert header["alg"] == "HS256"
+    assert claims["sub"] == "u1"
+    assert claims["role"] == "enterprise"
+    assert claims["credit_code"] == CREDIT
+    assert claims["exp"] - claims["iat"] == 60
+    assert "department" not in claims
+
+
+def test_tenant_claims_of_other_roles_are_dropped() -> None:
+    token = jwt.encode(
+        {"sub": "u", "role": "ops", "credit_code": CREDIT, "department": "MEE",
+         "exp": int(time.time()) + 60},
+        SECRET,
+        algorithm=ALGORITHM,
+    )  # fmt: skip
+
+    principal = decode_token(token, SECRET)
+
+    assert principal.credit_code is None
+    assert principal.department is None
+
+
+def test_expired_token_is_refused() -> None:
+    token = mint_token(SECRET, sub="u", role="ops", ttl_seconds=10, now=time.time() - 100)
+
+    with pytest.raises(InvalidToken, match="expired"):
+        decode_token(token, SECRET)
+
+
+def test_wrong_secret_is_refused() -> None:
+    token = mint_token(SECRET, sub="u", role="ops")
+
+    with pytest.raises(InvalidToken):
+        decode_token(token, "another-secret-of-sufficient-length")
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"sub": "u", "role": "enterprise"},  # no credit code
+        {"sub": "u", "role": "enterprise", "credit_code": ""},
+        {"sub": "u", "role": "department"},  # no department
+        {"sub": "u", "role": "admin"},
+        {"role": "ops"},
+        {"sub": "u"},
+        {"sub": "", "role": "ops"},
+    ],
+)
+def test_tokens_missing_required_claims_are_refused(claims: dict[str, object]) -> None:
+    token = jwt.encode({**claims, "exp": int(time.time()) + 60}, SECRET, algorithm=ALGORITHM)
+
+    with pytest.raises(InvalidToken):
+        decode_token(token, SECRET)
+
+
+def test_token_without_exp_is_refused() -> None:
+    token = jwt.encode({"sub": "u", "role": "ops"}, SECRET, algorithm=ALGORITHM)
+
+    with pytest.raises(InvalidToken):
+        decode_token(token, SECRET)
+
+
+def test_unsigned_and_other_algorithms_are_refused() -> None:
+    claims = {"sub": "u", "role": "ops", "exp": int(time.time()) + 60}
+    unsigned = jwt.encode(claims, None, algorithm="none")
+    hs512 = jwt.encode(claims, SECRET, algorithm="HS512")
+
+    for token in (unsigned, hs512):
+        with pytest.raises(InvalidToken):
+            decode_token(token, SECRET)
+
+
+def test_a_bad_token_is_never_minted() -> None:
+    with pytest.raises(InvalidToken):
+        mint_token(SECRET, sub="u", role="enterprise")
+    with pytest.raises(InvalidToken):
+        mint_token(SECRET, sub="u", role="root")
+
+
+# --- FastAPI dependencies ---------------------------------------------------------------
+
+
+@pytest.fixture
+def client() -> TestClient:
+    app = FastAPI()
+    app.state.jwt_secret = SECRET
+    install_problem_handlers(app)
+
+    @app.get("/me")
+    async def me(principal: CurrentPrincipal) -> dict[str, str | None]:
+        return {"sub": principal.sub, "role": principal.role.value}
+
+    @app.get("/enterprise")
+    async def enterprise(principal: EnterprisePrincipal) -> dict[str, str | None]:
+        return {"credit_code": principal.credit_code}
+
+    @app.get("/department")
+    async def department(principal: DepartmentPrincipal) -> dict[str, str | None]:
+        return {"department": principal.department}
+
+    @app.get("/ops")
+    async def ops(principal: OpsPrincipal) -> dict[str, str]:
+        return {"sub": principal.sub}
+
+    return TestClient(app)
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _assert_401(response) -> None:
+    assert response.status_code == 401
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    body = response.json()
+    assert body["status"] == 401
+    assert {"type", "title", "status", "detail"} <= set(body)
+    assert body["detail"]
+
+
+def test_missing_header_is_401(client: TestClient) -> None:
+    _assert_401(client.get("/me"))
+
+
+def test_other_scheme_is_401(client: TestClient) -> None:
+    _assert_401(client.get("/me", headers={"Authorization": "Basic dXNlcjpwYXNz"}))
+
+
+def test_garbage_token_is_401(client: TestClient) -> None:
+    _assert_401(client.get("/me", headers=_bearer("not.a.jwt")))
+
+
+def test_expired_token_is_401_saying_so(client: TestClient) -> None:
+    token = mint_token(SECRET, sub="u", role="ops", ttl_seconds=1, now=time.time() - 10)
+
+    response = client.get("/me", headers=_bearer(token))
+
+    _assert_401(response)
+    assert "expired" in response.json()["detail"]
+
+
+def test_token_signed_with_another_secret_is_401(client: TestClient) -> None:
+    token = mint_token("someone-elses-secret-of-some-length", sub="u", role="ops")
+
+    _assert_401(client.get("/me", headers=_bearer(token)))
+
+
+def test_valid_token_reaches_the_endpoint(client: TestClient) -> None:
+    token = mint_token(SECRET, sub="u9", role="ops")
+
+    response = client.get("/me", headers=_bearer(token))
+
+    assert response.status_code == 200
+    assert response.json() == {"sub": "u9", "role": "ops"}
+
+
+@pytest.mark.parametrize(
+    ("path", "role", "claims", "allowed"),
+    [
+        ("/enterprise", "enterprise", {"credit_code": CREDIT}, True),
+        ("/enterprise", "department", {"department": "MEE"}, False),
+        ("/enterprise", "ops", {}, False),
+        ("/department", "department", {"department": "MEE"}, True),
+        ("/department", "enterprise", {"credit_code": CREDIT}, False),
+        ("/ops", "ops", {}, True),
+        ("/ops", "enterprise", {"credit_code": CREDIT}, False),
+    ],
+)
+def test_role_checks(
+    client: TestClient, path: str, role: str, claims: dict[str, str], allowed: bool
+) -> None:
+    token = mint_token(SECRET, sub="u", role=role, **claims)
+
+    response = client.get(path, headers=_bearer(token))
+
+    if allowed:
+        assert response.status_code == 200
+    else:
+        assert response.status_code == 403
+        assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+        body = response.json()
+        assert body["status"] == 403
+        assert role in body["detail"]
+
+
+def test_role_dependency_exposes_tenant_claims(client: TestClient) -> None:
+    enterprise = mint_token(SECRET, sub="u", role="enterprise", credit_code=CREDIT)
+    department = mint_token(SECRET, sub="u", role="department", department="MNR")
+
+    assert client.get("/enterprise", headers=_bearer(enterprise)).json() == {
+        "credit_code": CREDIT
+    }
+    assert client.get("/department", headers=_bearer(department)).json() == {
+        "department": "MNR"
+    }

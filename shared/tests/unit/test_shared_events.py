@@ -1,0 +1,413 @@
+"""The event contract: CloudEvents 1.0 structured JSON, interoperable with the official SDK."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from cloudevents.core.bindings import kafka as ce_kafka
+from cloudevents.core.formats.json import JSONFormat
+from cloudevents.core.v1.event import CloudEvent as SdkEvent
+from cloudevents.v1.conversion import to_json as v1_to_json
+from cloudevents.v1.http import CloudEvent as V1SdkEvent
+from cloudevents.v1.http import from_json as v1_from_json
+from pydantic import ValidationError
+
+from shared.events import (
+    EVENT_DATA_MODELS,
+    AlertData,
+    CloudEvent,
+    CreditRecordData,
+    DecisionSubmittedData,
+    DeliveryData,
+    ProjectData,
+    ReportData,
+    TaskData,
+    new_event,
+    parse_data,
+)
+
+# What the contract allows on the wire: the CloudEvents attributes we use plus our extensions.
+CE_ATTRIBUTES = {
+    "specversion",
+    "id",
+    "source",
+    "type",
+    "time",
+    "subject",
+    "datacontenttype",
+    "data",
+    "correlationid",
+    "causationid",
+}
+NOW = "2025-03-04T05:06:07+00:00"
+
+TASK = {
+    "task_id": "t-1",
+    "project_code": "2503-110105-03-01-000017",
+    "department": "MEE",
+    "matter_code": "MEE-EIA",
+    "matter_name": "EIA approval",
+    "status": "pending",
+    "assigned_at": NOW,
+    "due_at": NOW,
+    "promised_due_at": NOW,
+}
+PROJECT = {
+    "project_code": "2503-110105-03-01-000017",
+    "credit_code": "91440300708461136T",
+    "name": "Plant",
+    "region_code": "110105",
+    "industry_code": "C26",
+    "procedure": "approval",
+    "status": "submitted",
+    "total_investment": "12345.67",
+    "submitted_at": NOW,
+}
+MINIMAL_DATA: dict[type, dict[str, Any]] = {
+    TaskData: TASK,
+    ProjectData: PROJECT,
+    DecisionSubmittedData: {"task_id": "t-1", "department": "MEE", "decision": "approved"},
+    ReportData: {
+        "report_id": "r-1",
+        "project_code": PROJECT["project_code"],
+        "kind": "start",
+        "report_date": "2025-03-04",
+        "filed_at": NOW,
+    },
+    AlertData: {
+        "alert_id": "a-1",
+        "project_code": PROJECT["project_code"],
+        "kind": "approval_overdue",
+        "level": "yellow",
+        "raised_at": NOW,
+        "detail": "90% of the limit used",
+    },
+    CreditRecordData: {
+        "record_id": "c-1",
+        "credit_code": "91440300708461136T",
+        "severity": "serious",
+        "reason": "started before approval",
+        "recorded_at": NOW,
+    },
+    DeliveryData: {
+        "delivery_id": "d-1",
+        "subscription_id": "s-1",
+        "event_id": "e-1",
+        "event_type": "project.approved",
+        "channel": "webhook",
+        "target": "https://example.invalid/hook",
+        "status": "delivered",
+        "attempts": 1,
+        "at": NOW,
+    },
+}
+
+
+def _event(**overrides: Any) -> CloudEvent:
+    fields: dict[str, Any] = {
+        "type": "project.submitted",
+        "source": "/approval-svc",
+        "subject": PROJECT["project_code"],
+        "data": PROJECT,
+    }
+    fields.update(overrides)
+    return new_event(**fields)
+
+
+# --- our own JSON ------------------------------------------------------------------------
+
+
+def test_round_trip_through_json_keeps_every_attribute() -> None:
+    event = _event(correlationid="corr-1", causationid="cause-1")
+
+    again = CloudEvent.from_json(event.to_json())
+
+    assert again == event
+    assert again.model_dump() == event.model_dump()
+    assert again.time.utcoffset() == timedelta(0)
+
+
+def test_wire_json_has_only_cloudevents_attributes() -> None:
+    doc = json.loads(_event(causationid="c").to_json())
+
+    assert set(doc) == CE_ATTRIBUTES
+    assert doc["specversion"] == "1.0"
+    assert doc["datacontenttype"] == "application/json"
+    assert doc["data"] == PROJECT  # the data object itself, not an encoded string
+    # RFC 3339 with an offset
+    assert datetime.fromisoformat(doc["time"]).tzinfo is not None
+    assert not any("faust" in key or key.startswith("__") for key in doc)
+
+
+def test_new_event_dumps_models_in_json_mode_and_starts_a_correlation() -> None:
+    data = TaskData.model_validate(TASK)
+    event = new_event(type="approval.task.assigned", source="/a", subject="P", data=data)
+
+    assert event.data["assigned_at"] == "2025-03-04T05:06:07Z"
+    assert event.correlationid == event.id
+    assert event.causationid is None
+    json.loads(event.to_json())  # plain JSON all the way down
+
+
+def test_caused_keeps_the_correlation_and_points_at_its_cause() -> None:
+    root = _event()
+    child = root.caused(type="approval.task.assigned", source="/approval-svc", data=TASK)
+    grandchild = child.caused(
+        type="approval.decision.recorded", source="/approval-svc", data=TASK, subject="other"
+    )
+
+    assert child.correlationid == root.id == root.correlationid
+    assert child.causationid == root.id
+    assert child.subject == root.subject
+    assert child.id != root.id
+    assert grandchild.correlationid == root.id
+    assert grandchild.causationid == child.id
+    assert grandchild.subject == "other"
+
+
+def test_caused_by_a_foreign_event_without_correlation_uses_its_id() -> None:
+    foreign = CloudEvent(type="x", source="/dept", id="dept-42")
+
+    child = foreign.caused(type="y", source="/approval-svc", data={})
+
+    assert child.correlationid == "dept-42"
+    assert child.causationid == "dept-42"
+
+
+def test_unknown_envelope_extensions_are_kept_and_re_emitted() -> None:
+    doc = json.loads(_event().to_json())
+    doc["traceparent"] = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    doc["comexampleother"] = 5
+
+    event = CloudEvent.from_json(json.dumps(doc))
+    again = json.loads(event.to_json())
+
+    assert event.model_extra == {
+        "traceparent": doc["traceparent"],
+        "comexampleother": 5,
+    }
+    assert again["traceparent"] == doc["traceparent"]
+    assert again["comexampleother"] == 5
+
+
+def test_unknown_data_fields_are_ignored_by_typed_data_and_kept_in_the_envelope() -> None:
+    data = {**TASK, "added_by_a_newer_producer": {"x": 1}}
+    event = CloudEvent.from_json(_event(type="approval.task.assigned", data=data).to_json())
+
+    typed = event.typed_data()
+
+    assert isinstance(typed, TaskData)
+    assert typed.task_id == "t-1"
+    assert not hasattr(typed, "added_by_a_newer_producer")
+    assert json.loads(event.to_json())["data"]["added_by_a_newer_producer"] == {"x": 1}
+
+
+def test_typed_data_raises_on_a_contract_breach() -> None:
+    event = _event(type="approval.task.assigned", data={**TASK, "status": "lost"})
+
+    with pytest.raises(ValidationError):
+        event.typed_data()
+
+
+def test_untyped_event_types_carry_their_data_as_is() -> None:
+    assert parse_data("some.future.type", {"a": [1, 2]}) == {"a": [1, 2]}
+
+
+@pytest.mark.parametrize("event_type", sorted(EVENT_DATA_MODELS))
+def test_every_registered_type_parses_a_minimal_payload(event_type: str) -> None:
+    model = EVENT_DATA_MODELS[event_type]
+    event = CloudEvent.from_json(
+        _event(type=event_type, data=MINIMAL_DATA[model]).to_json()
+    )
+
+    typed = event.typed_data()
+
+    assert type(typed) is model
+    # and a typed payload survives being re-emitted
+    assert new_event(type=event_type, source="/s", subject="P", data=typed).typed_data() == typed
+
+
+def test_registry_covers_every_contract_event_type() -> None:
+    contract_types = {
+        "project.submitted", "project.filed", "approval.task.assigned",
+        "approval.decision.recorded", "project.supplement_requested",
+        "project.supplement_provided", "project.approved", "project.rejected",
+        "project.withdrawn", "approval.task.withdrawn", "approval.decision.submitted",
+        "supervision.report.filed", "supervision.alert.raised", "supervision.alert.resolved",
+        "credit.record.added", "notification.delivered", "notification.failed",
+    }  # fmt: skip
+    assert contract_types <= set(EVENT_DATA_MODELS)
+
+
+def test_money_in_data_stays_exact() -> None:
+    event = CloudEvent.from_json(_event().to_json())
+
+    project = event.data_as(ProjectData)
+
+    assert project.total_investment == Decimal("12345.67")
+    assert isinstance(project.total_investment, Decimal)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("specversion", "0.3"), ("id", ""), ("source", ""), ("type", ""), ("source", None)],
+)
+def test_invalid_envelopes_are_rejected(field: str, value: Any) -> None:
+    doc = json.loads(_event().to_json())
+    doc[field] = value
+
+    with pytest.raises(ValidationError):
+        CloudEvent.from_json(json.dumps(doc))
+
+
+@pytest.mark.parametrize("raw", [b"", b"null", b"[]", b"not json", b"\xff\xfe", None])
+def test_non_json_or_non_object_values_are_rejected_as_validation_errors(raw: Any) -> None:
+    with pytest.raises(ValidationError):
+        CloudEvent.from_json(raw)
+
+
+def test_time_in_another_offset_is_the_same_instant() -> None:
+    doc = json.loads(_event().to_json())
+    doc["time"] = "2025-03-04T13:06:07+08:00"
+
+    event = CloudEvent.from_json(json.dumps(doc))
+
+    assert event.time == datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="events.py: CloudEvent rejects `null` attributes; JSON format 1.0.2 §2.2 says a null "
+    "MUST be treated as unset (time/datacontenttype: null fail validation)",
+)
+@pytest.mark.parametrize("attribute", ["time", "datacontenttype"])
+def test_null_attributes_are_treated_as_unset(attribute: str) -> None:
+    doc = json.loads(_event().to_json())
+    doc[attribute] = None
+
+    event = CloudEvent.from_json(json.dumps(doc))
+
+    assert getattr(event, attribute) is not None
+
+
+# --- the official SDK -------------------------------------------------------------------
+
+
+def test_our_json_is_read_by_the_sdk_core_json_format() -> None:
+    event = _event(correlationid="corr-9", causationid="cause-9")
+
+    sdk = JSONFormat().read(None, event.to_json())
+
+    assert sdk.get_id() == event.id
+    assert sdk.get_type() == event.type
+    assert sdk.get_source() == event.source
+    assert sdk.get_subject() == event.subject
+    assert sdk.get_specversion() == "1.0"
+    assert sdk.get_time() == event.time
+    assert sdk.get_data() == event.data
+    assert sdk.get_extension("correlationid") == "corr-9"
+    assert sdk.get_extension("causationid") == "cause-9"
+
+
+def test_our_kafka_message_is_read_by_the_sdk_kafka_binding() -> None:
+    event = _event(correlationid="corr-9", causationid="cause-9")
+    message = ce_kafka.KafkaMessage(headers={}, key=event.subject.encode(), value=event.to_json())
+
+    sdk = ce_kafka.from_structured(message, JSONFormat())
+
+    assert sdk.get_id() == event.id
+    assert sdk.get_data() == event.data
+    assert sdk.get_extension("partitionkey") == event.subject
+
+
+def test_our_json_is_read_by_the_sdk_v1_api() -> None:
+    event = _event(correlationid="corr-9", causationid="cause-9")
+
+    sdk = v1_from_json(event.to_json())
+
+    assert sdk["id"] == event.id
+    assert sdk["type"] == event.type
+    assert sdk["source"] == event.source
+    assert sdk["subject"] == event.subject
+    assert sdk["correlationid"] == "corr-9"
+    assert sdk["causationid"] == "cause-9"
+    assert sdk.data == event.data
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="events.py CloudEvent.to_json writes unset attributes as null (`\"subject\": null`); "
+    "the official SDK 2.x core reader rejects that, so events without a subject (e.g. a "
+    "credit record without a project) are unreadable there. Fix: exclude_none=True",
+)
+def test_an_event_without_subject_is_read_by_the_sdk_core() -> None:
+    event = new_event(type="credit.record.added", source="/supervision-svc", subject=None, data={})
+
+    sdk = JSONFormat().read(None, event.to_json())
+
+    assert sdk.get_id() == event.id
+    assert sdk.get_subject() is None
+
+
+def test_an_sdk_core_event_parses_as_ours() -> None:
+    sdk = SdkEvent(
+        {
+            "type": "approval.decision.submitted",
+            "source": "urn:dept:MEE",
+            "subject": PROJECT["project_code"],
+            "time": datetime(2025, 3, 4, 13, 0, tzinfo=timezone(timedelta(hours=8))),
+            "datacontenttype": "application/json",
+            "correlationid": "corr-7",
+            "causationid": "cause-7",
+            "comexampleext": "kept",
+        },
+        {"task_id": "t-1", "department": "MEE", "decision": "approved", "extra": 1},
+    )
+
+    ours = CloudEvent.from_json(JSONFormat().write(sdk))
+
+    assert ours.id == sdk.get_id()
+    assert ours.type == "approval.decision.submitted"
+    assert ours.source == "urn:dept:MEE"
+    assert ours.subject == PROJECT["project_code"]
+    assert ours.time == datetime(2025, 3, 4, 5, 0, tzinfo=UTC)
+    assert ours.correlationid == "corr-7"
+    assert ours.causationid == "cause-7"
+    assert ours.model_extra == {"comexampleext": "kept"}
+    decision = ours.typed_data()
+    assert isinstance(decision, DecisionSubmittedData)
+    assert decision.decision == "approved"
+
+
+def test_an_sdk_kafka_structured_message_parses_as_ours() -> None:
+    sdk = SdkEvent({"type": "t.x", "source": "/s", "subject": "P"}, {"n": 1})
+
+    message = ce_kafka.to_structured(sdk, JSONFormat())
+    ours = CloudEvent.from_json(message.value)
+
+    assert (ours.id, ours.type, ours.subject, ours.data) == (sdk.get_id(), "t.x", "P", {"n": 1})
+
+
+def test_an_sdk_v1_event_parses_as_ours() -> None:
+    sdk = V1SdkEvent(
+        {"type": "t.y", "source": "/dept", "subject": "P", "correlationid": "c"}, {"k": "v"}
+    )
+
+    ours = CloudEvent.from_json(v1_to_json(sdk))
+
+    assert ours.id == sdk["id"]
+    assert (ours.type, ours.source, ours.subject, ours.data) == ("t.y", "/dept", "P", {"k": "v"})
+    assert ours.correlationid == "c"
+    assert ours.time.tzinfo is not None
+
+
+def test_sdk_round_trip_keeps_our_event() -> None:
+    event = _event(correlationid="corr-1", causationid="cause-1")
+
+    back = CloudEvent.from_json(JSONFormat().write(JSONFormat().read(None, event.to_json())))
+
+    assert back == event

@@ -1,0 +1,178 @@
+"""Settings come from the environment, read when built (never at import time)."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+import shared
+from shared.settings import (
+    SERVICE_SETTINGS,
+    ApprovalSettings,
+    NotifySettings,
+    PlatformSettings,
+    SupervisionSettings,
+    get_approval_settings,
+    get_notify_settings,
+    get_platform_settings,
+    get_supervision_settings,
+)
+
+ENV_NAMES = [
+    "KAFKA_BOOTSTRAP_SERVERS", "BROKER_PORT", "KAFKA_TOPIC_PARTITIONS", "KAFKA_REPLICATION_FACTOR",
+    "KAFKA_REBALANCE_TIMEOUT_S", "PLATFORM_JWT_SECRET", "PLATFORM_DAY_SECONDS",
+    "PLATFORM_CLOCK_EPOCH", "PLATFORM_DATA_DIR", "PLATFORM_LOG_LEVEL", "PLATFORM_LOG_JSON",
+    *(f"{p}_{n}" for p in ("APPROVAL", "SUPERVISION", "NOTIFY")
+      for n in ("DATABASE_URL", "PORT", "HOST", "CONSUMER_GROUP")),
+    "DATABASE_URL", "PORT",
+]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env or data dir of the developer
+
+
+def test_defaults_match_the_contract() -> None:
+    approval = get_approval_settings()
+    supervision = get_supervision_settings()
+    notify = get_notify_settings()
+    platform = get_platform_settings()
+
+    assert (approval.port, supervision.port, notify.port) == (8001, 8002, 8003)
+    assert platform.broker_port == 9092
+    assert platform.bootstrap_servers == "127.0.0.1:9092"
+    assert platform.embedded_broker is True
+    assert platform.topic_partitions == 6
+    assert platform.day_seconds == 86_400
+    assert platform.jwt_secret is None
+    assert approval.resolved_database_url == "sqlite:///data/approval.db"
+    assert notify.resolved_database_url == "sqlite:///data/notify.db"
+    assert (approval.group_id, supervision.group_id) == ("approval-svc", "supervision-svc")
+
+
+def test_shared_variables_are_read_by_every_build_function(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka-1:9093,kafka-2:9093")
+    monkeypatch.setenv("PLATFORM_JWT_SECRET", "s3cret")
+    monkeypatch.setenv("PLATFORM_DAY_SECONDS", "60")
+    monkeypatch.setenv("KAFKA_TOPIC_PARTITIONS", "12")
+    monkeypatch.setenv("PLATFORM_CLOCK_EPOCH", "2025-01-01T00:00:00Z")
+
+    for build in (get_platform_settings, get_approval_settings, get_supervision_settings,
+                  get_notify_settings):  # fmt: skip
+        settings = build()
+        assert settings.bootstrap_servers == "kafka-1:9093,kafka-2:9093"
+        assert settings.embedded_broker is False
+        assert settings.require_jwt_secret() == "s3cret"
+        assert settings.day_seconds == 60.0
+        assert settings.topic_partitions == 12
+        assert settings.clock_epoch == datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def test_broker_port_moves_the_embedded_bootstrap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BROKER_PORT", "19092")
+
+    settings = get_approval_settings()
+
+    assert settings.broker_port == 19092
+    assert settings.bootstrap_servers == "127.0.0.1:19092"
+    assert settings.embedded_broker is True
+
+
+def test_service_variables_carry_their_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APPROVAL_DATABASE_URL", "postgresql://u@db/approval")
+    monkeypatch.setenv("APPROVAL_PORT", "9101")
+    monkeypatch.setenv("SUPERVISION_PORT", "9102")
+    monkeypatch.setenv("NOTIFY_PORT", "9103")
+    monkeypatch.setenv("NOTIFY_CONSUMER_GROUP", "notify-blue")
+
+    approval = get_approval_settings()
+
+    assert approval.resolved_database_url == "postgresql://u@db/approval"
+    assert approval.port == 9101
+    assert get_supervision_settings().port == 9102
+    assert get_notify_settings().port == 9103
+    assert get_notify_settings().group_id == "notify-blue"
+    # one service's variables do not leak into another's
+    assert get_supervision_settings().resolved_database_url == "sqlite:///data/supervision.db"
+    assert get_notify_settings().port != 9101
+
+
+def test_settings_are_read_when_built_not_when_imported(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = get_approval_settings()
+    monkeypatch.setenv("APPROVAL_PORT", "9555")
+
+    after = get_approval_settings()
+
+    assert before.port == 8001
+    assert after.port == 9555
+
+
+def test_no_shared_module_builds_settings_at_import() -> None:
+    built = []
+    for info in pkgutil.iter_modules(shared.__path__):
+        module = importlib.import_module(f"shared.{info.name}")
+        built += [
+            f"shared.{info.name}.{name}"
+            for name, value in vars(module).items()
+            if isinstance(value, PlatformSettings)
+        ]
+    assert built == []
+
+
+def test_keyword_overrides_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APPROVAL_PORT", "9101")
+
+    settings = get_approval_settings(port=9999, kafka_bootstrap_servers="h:1")
+
+    assert settings.port == 9999
+    assert settings.bootstrap_servers == "h:1"
+
+
+@pytest.mark.parametrize("secret", [None, ""])
+def test_require_jwt_secret_refuses_without_a_secret(
+    monkeypatch: pytest.MonkeyPatch, secret: str | None
+) -> None:
+    if secret is not None:
+        monkeypatch.setenv("PLATFORM_JWT_SECRET", secret)
+
+    with pytest.raises(RuntimeError, match="PLATFORM_JWT_SECRET"):
+        get_approval_settings().require_jwt_secret()
+
+
+def test_the_secret_is_not_shown_in_reprs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLATFORM_JWT_SECRET", "very-secret-value")
+
+    settings = get_notify_settings()
+
+    assert "very-secret-value" not in repr(settings)
+    assert "very-secret-value" not in settings.model_dump_json()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("KAFKA_TOPIC_PARTITIONS", "0"), ("PLATFORM_DAY_SECONDS", "0"), ("APPROVAL_PORT", "70000"),
+     ("BROKER_PORT", "not-a-port")],
+)  # fmt: skip
+def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(ValidationError):
+        get_approval_settings()
+
+
+def test_the_service_registry_maps_names_to_classes() -> None:
+    assert SERVICE_SETTINGS == {
+        "approval": ApprovalSettings,
+        "supervision": SupervisionSettings,
+        "notify": NotifySettings,
+    }
+    for name, cls in SERVICE_SETTINGS.items():
+        assert cls.service_name == name
