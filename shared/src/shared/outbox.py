@@ -170,6 +170,8 @@ class OutboxRelay:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("outbox relay: publish failed, will retry: %s", self.last_error)
                 await self._producer.reset()
+                with contextlib.suppress(Exception):  # the database may be the one away
+                    OUTBOX_BACKLOG.labels(self._service).set(await self.backlog())
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
 
