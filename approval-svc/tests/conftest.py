@@ -22,7 +22,6 @@ from shared.migrations import upgrade
 from shared.settings import get_approval_settings
 from shared.testing import unique_group
 
-pytest_plugins = ["shared.testing"]
 
 SECRET = "approval-test-secret-0123456789abcdef"
 MIGRATIONS = Path(approval_svc.__file__).parent / "migrations"

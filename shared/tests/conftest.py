@@ -10,18 +10,20 @@ from dataclasses import dataclass
 
 import pytest
 import sqlalchemy
+from shared.broker import ensure_topics
+from shared.db import SHARED_TABLES, SessionFactory, make_engine, make_session_factory, sync_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
-from shared.broker import ensure_topics
-from shared.db import SHARED_TABLES, SessionFactory, make_engine, make_session_factory, sync_url
-
-pytest_plugins = ["shared.testing"]
-
 
 def pytest_configure(config: pytest.Config) -> None:
-    # fastapi.testclient still imports starlette's httpx-based client; not what we test.
-    config.addinivalue_line("filterwarnings", "ignore:Using `httpx` with `starlette.testclient`:UserWarning")
+    # Third-party noise, not what we test: fastapi.testclient still uses starlette's httpx
+    # client; kafka-python's admin client reads its resources with the legacy importlib API.
+    for spec in (
+        "ignore:Using `httpx` with `starlette.testclient`:UserWarning",
+        "ignore:(open|read)_text is deprecated:DeprecationWarning",
+    ):
+        config.addinivalue_line("filterwarnings", spec)
 
 
 @dataclass

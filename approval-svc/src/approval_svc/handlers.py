@@ -423,7 +423,9 @@ def _emit(
     project_json: dict[str, Any] | None = None
     for event in events:
         task = aggregate.task(event.task_id) if isinstance(event, TaskEvent) else None
-        if task is not None:
+        # Contract: a project.* event carries the project, a task event the task (a
+        # supplement event is about one task but is a project event).
+        if task is not None and not event.type.startswith("project."):
             data: dict[str, Any] = task_data(task).model_dump(mode="json")
         else:
             if project_json is None:

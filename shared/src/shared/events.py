@@ -201,9 +201,15 @@ class CloudEvent(BaseModel):
         return cls.model_validate_json(raw)
 
     def caused(
-        self, *, type: str, source: str, data: Any, subject: str | None = None
+        self,
+        *,
+        type: str,
+        source: str,
+        data: Any,
+        subject: str | None = None,
+        time: datetime | None = None,
     ) -> CloudEvent:
-        """A follow-up event: same correlation, caused by this one."""
+        """A follow-up event: same correlation, caused by this one (`time`: platform time)."""
         return new_event(
             type=type,
             source=source,
@@ -211,6 +217,7 @@ class CloudEvent(BaseModel):
             data=data,
             correlationid=self.correlationid or self.id,
             causationid=self.id,
+            time=time,
         )
 
 

@@ -1,6 +1,6 @@
 """Pytest fixtures for integration tests against the real broker and real databases.
 
-Enable with `pytest_plugins = ["shared.testing"]` in a conftest. The broker is the embedded
+Enabled by the root conftest (`pytest_plugins = ["shared.testing"]`). The broker is the embedded
 one (or the cluster in KAFKA_BOOTSTRAP_SERVERS); databases are fresh SQLite files, or fresh
 PostgreSQL databases created next to the one named in `<SERVICE>_DATABASE_URL` and dropped after.
 """

@@ -8,7 +8,6 @@ import jwt
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-
 from shared.auth import (
     ALGORITHM,
     CurrentPrincipal,
@@ -39,7 +38,8 @@ def test_round_trip_of_each_role() -> None:
     assert enterprise == Principal(sub="u1", role=Role.ENTERPRISE, credit_code=CREDIT)
     assert department == Principal(sub="u2", role=Role.DEPARTMENT, department="MEE")
     assert ops == Principal(sub="u3", role=Role.OPS)
-    assert ops.is_ops and not enterprise.is_ops
+    assert ops.is_ops
+    assert not enterprise.is_ops
 
 
 def test_token_is_hs256_with_exp_and_contract_claims() -> None:
@@ -238,9 +238,5 @@ def test_role_dependency_exposes_tenant_claims(client: TestClient) -> None:
     enterprise = mint_token(SECRET, sub="u", role="enterprise", credit_code=CREDIT)
     department = mint_token(SECRET, sub="u", role="department", department="MNR")
 
-    assert client.get("/enterprise", headers=_bearer(enterprise)).json() == {
-        "credit_code": CREDIT
-    }
-    assert client.get("/department", headers=_bearer(department)).json() == {
-        "department": "MNR"
-    }
+    assert client.get("/enterprise", headers=_bearer(enterprise)).json() == {"credit_code": CREDIT}
+    assert client.get("/department", headers=_bearer(department)).json() == {"department": "MNR"}

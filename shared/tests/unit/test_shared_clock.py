@@ -7,7 +7,6 @@ import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-
 from shared.clock import ManualClock, ScaledClock, clock_from_settings
 from shared.settings import get_platform_settings
 
@@ -32,7 +31,8 @@ def test_one_real_second_is_one_platform_day(monkeypatch: pytest.MonkeyPatch) ->
     assert at_epoch == EPOCH
     assert one_second_later == EPOCH + timedelta(days=1)
     assert later == EPOCH + timedelta(days=2.5)
-    assert later.tzinfo is not None and later.utcoffset() == timedelta(0)
+    assert later.tzinfo is not None
+    assert later.utcoffset() == timedelta(0)
 
 
 def test_real_seconds_of_a_platform_span() -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from shared.db import SHARED_TABLES, ExactDecimal, UTCDateTime, async_url, sync_url
+from shared.migrations import alembic_config
 from sqlalchemy import Numeric, String
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
-
-from shared.db import SHARED_TABLES, ExactDecimal, UTCDateTime, async_url, sync_url
 
 SQLITE = sqlite.dialect()
 POSTGRES = postgresql.dialect()
@@ -24,7 +25,8 @@ def test_decimal_is_numeric_on_postgresql_and_text_on_sqlite() -> None:
     pg = ExactDecimal().load_dialect_impl(POSTGRES)
     lite = ExactDecimal().load_dialect_impl(SQLITE)
 
-    assert isinstance(pg, Numeric) and pg.asdecimal
+    assert isinstance(pg, Numeric)
+    assert pg.asdecimal
     assert (pg.precision, pg.scale) == (28, 6)
     assert isinstance(lite, String)
 
@@ -49,7 +51,8 @@ def test_decimal_is_bound_as_decimal_on_postgresql() -> None:
 
     stored = column.process_bind_param(Decimal("12.34"), POSTGRES)
 
-    assert stored == Decimal("12.34") and isinstance(stored, Decimal)
+    assert stored == Decimal("12.34")
+    assert isinstance(stored, Decimal)
     assert column.process_result_value(Decimal("12.340000"), POSTGRES) == Decimal("12.34")
 
 
@@ -189,7 +192,7 @@ def test_url_conversions(url: str, sync: str, async_: str) -> None:
 def test_other_databases_are_refused(url: str) -> None:
     with pytest.raises(ValueError, match="sqlite or postgresql"):
         sync_url(url)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="sqlite or postgresql"):
         async_url(url)
 
 
@@ -199,3 +202,10 @@ def test_shared_tables_have_the_documented_names() -> None:
         "processed_events",
         "outbox_lease",
     }
+
+
+def test_alembic_config_uses_the_sync_url_and_survives_percent_signs() -> None:
+    cfg = alembic_config(Path("migrations"), "postgresql+asyncpg://u:p%40ss@h/db")
+
+    assert cfg.get_main_option("sqlalchemy.url") == "postgresql+psycopg://u:p%40ss@h/db"
+    assert cfg.get_main_option("script_location") == "migrations"

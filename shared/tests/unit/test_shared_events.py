@@ -15,7 +15,6 @@ from cloudevents.v1.conversion import to_json as v1_to_json
 from cloudevents.v1.http import CloudEvent as V1SdkEvent
 from cloudevents.v1.http import from_json as v1_from_json
 from pydantic import ValidationError
-
 from shared.events import (
     EVENT_DATA_MODELS,
     AlertData,
@@ -220,9 +219,7 @@ def test_untyped_event_types_carry_their_data_as_is() -> None:
 @pytest.mark.parametrize("event_type", sorted(EVENT_DATA_MODELS))
 def test_every_registered_type_parses_a_minimal_payload(event_type: str) -> None:
     model = EVENT_DATA_MODELS[event_type]
-    event = CloudEvent.from_json(
-        _event(type=event_type, data=MINIMAL_DATA[model]).to_json()
-    )
+    event = CloudEvent.from_json(_event(type=event_type, data=MINIMAL_DATA[model]).to_json())
 
     typed = event.typed_data()
 
@@ -340,7 +337,7 @@ def test_our_json_is_read_by_the_sdk_v1_api() -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="events.py CloudEvent.to_json writes unset attributes as null (`\"subject\": null`); "
+    reason='events.py CloudEvent.to_json writes unset attributes as null (`"subject": null`); '
     "the official SDK 2.x core reader rejects that, so events without a subject (e.g. a "
     "credit record without a project) are unreadable there. Fix: exclude_none=True",
 )

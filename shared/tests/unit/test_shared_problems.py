@@ -8,7 +8,6 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
-
 from shared.pagination import (
     DEFAULT_LIMIT,
     Cursor,
@@ -76,7 +75,8 @@ def _problem(response, status: int) -> dict:
     body = response.json()
     assert {"type", "title", "status", "detail"} <= set(body)
     assert body["status"] == status
-    assert isinstance(body["detail"], str) and body["detail"]
+    assert isinstance(body["detail"], str)
+    assert body["detail"]
     return body
 
 
@@ -120,8 +120,11 @@ def test_unknown_route_is_a_404_problem(client: TestClient) -> None:
     assert body["title"] == "Not Found"
 
 
-def test_wrong_method_is_a_405_problem(client: TestClient) -> None:
-    _problem(client.delete("/things/1"), 405)
+def test_wrong_method_is_a_405_problem_that_keeps_the_allow_header(client: TestClient) -> None:
+    response = client.delete("/things/1")
+
+    _problem(response, 405)
+    assert "GET" in response.headers["allow"]
 
 
 def test_raised_problems_are_rendered(client: TestClient) -> None:
@@ -168,7 +171,8 @@ def test_cursor_round_trip(position: list) -> None:
 
     assert decode_cursor(cursor) == position
     assert "=" not in cursor  # URL-safe, no padding
-    assert "+" not in cursor and "/" not in cursor
+    assert "+" not in cursor
+    assert "/" not in cursor
 
 
 def test_no_cursor_means_the_first_page() -> None:
@@ -189,7 +193,9 @@ def test_bad_cursor_is_a_field_error_on_query_cursor(bad: str) -> None:
         decode_cursor(bad)
 
     assert info.value.status == 422
-    assert info.value.errors == [{"loc": ["query", "cursor"], "msg": "not a cursor this API issued"}]
+    assert info.value.errors == [
+        {"loc": ["query", "cursor"], "msg": "not a cursor this API issued"}
+    ]
 
 
 def test_bad_cursor_over_http_names_query_cursor(client: TestClient) -> None:

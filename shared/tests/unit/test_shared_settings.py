@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
-
-import shared
 from shared.settings import (
     SERVICE_SETTINGS,
     ApprovalSettings,
@@ -22,6 +20,8 @@ from shared.settings import (
     get_platform_settings,
     get_supervision_settings,
 )
+
+import shared
 
 ENV_NAMES = [
     "KAFKA_BOOTSTRAP_SERVERS", "BROKER_PORT", "KAFKA_TOPIC_PARTITIONS", "KAFKA_REPLICATION_FACTOR",
@@ -169,10 +169,10 @@ def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, 
 
 
 def test_the_service_registry_maps_names_to_classes() -> None:
-    assert SERVICE_SETTINGS == {
+    assert {
         "approval": ApprovalSettings,
         "supervision": SupervisionSettings,
         "notify": NotifySettings,
-    }
+    } == SERVICE_SETTINGS
     for name, cls in SERVICE_SETTINGS.items():
         assert cls.service_name == name

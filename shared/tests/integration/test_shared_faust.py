@@ -1,0 +1,135 @@
+"""A faust consumer on the real broker: CloudEvents in, applied once, garbage dead-lettered."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import pytest
+from kafka import KafkaProducer as SyncProducer
+from shared.consumer import EventProcessor, attach_processor
+from shared.db import OutboxMessage, ProcessedEvent
+from shared.events import CloudEvent, new_event
+from shared.kafka import broker_reachable, make_faust_app
+from shared.outbox import UnitOfWork
+from shared.settings import get_platform_settings
+from shared.testing import unique_group
+from sqlmodel import col, select
+
+pytestmark = pytest.mark.integration
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout_s}s: {what}")
+        await asyncio.sleep(0.05)
+
+
+def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
+    producer = SyncProducer(bootstrap_servers=bootstrap, acks="all")
+    try:
+        for key, value in messages:
+            producer.send(topic, key=key, value=value)
+        producer.flush(timeout=10)
+    finally:
+        producer.close()
+
+
+async def test_faust_agent_applies_plain_cloudevents_once(
+    shared_db, kafka_bootstrap, fresh_topic
+) -> None:
+    topic = fresh_topic("shared.faust", partitions=3)
+    events = [
+        new_event(type="project.submitted", source="/test", subject=f"P-{i % 4}", data={"n": i})
+        for i in range(10)
+    ]
+    seen: list[CloudEvent] = []
+
+    async def handler(event: CloudEvent, uow: UnitOfWork) -> None:
+        seen.append(event)
+
+    settings = get_platform_settings(kafka_bootstrap_servers=kafka_bootstrap, topic_partitions=3)
+    app = make_faust_app(unique_group("shared-faust"), settings)
+    processor = EventProcessor(
+        name="faust-e2e",
+        service="shared-faust-test",
+        session_factory=shared_db.sessions,
+        handlers={"project.submitted": handler},
+    )
+    attach_processor(app, processor, topics=[topic], batch_size=50)
+    assert await broker_reachable(kafka_bootstrap) is None
+
+    await asyncio.wait_for(app.start(), timeout=30)
+    try:
+        messages = [(e.subject.encode(), e.to_json()) for e in events]
+        # a redelivery (same event id) and a message that is not a CloudEvent
+        messages += [(events[0].subject.encode(), events[0].to_json()), (b"k", b"\x00garbage")]
+        await asyncio.to_thread(_produce, kafka_bootstrap, topic, messages)
+
+        async def all_applied() -> bool:
+            async with shared_db.sessions() as session:
+                letters = (
+                    await session.exec(
+                        select(OutboxMessage).where(OutboxMessage.topic == f"{topic}.dlq")
+                    )
+                ).all()
+            return len({e.id for e in seen}) == len(events) and len(letters) == 1
+
+        await eventually(all_applied, 30, "the agent applies every event")
+        await asyncio.sleep(0.3)  # room for a wrongly repeated application to show up
+    finally:
+        await asyncio.wait_for(app.stop(), timeout=30)
+
+    assert sorted(e.id for e in seen) == sorted(e.id for e in events)  # once each
+    assert {e.id: e for e in seen} == {e.id: e for e in events}  # parsed exactly as sent
+    for key in {e.subject for e in events}:  # per-key order is kept
+        assert [e.data["n"] for e in seen if e.subject == key] == [
+            e.data["n"] for e in events if e.subject == key
+        ]
+    async with shared_db.sessions() as session:
+        processed = set(
+            (
+                await session.exec(
+                    select(ProcessedEvent.event_id).where(ProcessedEvent.consumer == "faust-e2e")
+                )
+            ).all()
+        )
+        (letter,) = (
+            await session.exec(
+                select(OutboxMessage)
+                .where(OutboxMessage.topic == f"{topic}.dlq")
+                .order_by(col(OutboxMessage.id))
+            )
+        ).all()
+    assert processed == {e.id for e in events}
+    body = json.loads(letter.payload)
+    assert body["original_topic"] == topic
+    assert body["key"] == "k"
+    assert body["error"].startswith("not a CloudEvents 1.0 JSON document")
+
+
+async def test_broker_reachable_reports_the_reason(kafka_bootstrap) -> None:
+    from shared.broker import free_port
+
+    assert await broker_reachable(kafka_bootstrap) is None
+    reason = await broker_reachable(f"127.0.0.1:{free_port()}", timeout_s=1)
+    assert reason is not None
+    assert "unreachable" in reason
+
+
+def test_faust_app_moves_raw_bytes_and_never_declares_topics(kafka_bootstrap) -> None:
+    settings = get_platform_settings(kafka_bootstrap_servers=kafka_bootstrap)
+
+    app = make_faust_app(f"shared-conf-{uuid.uuid4().hex[:6]}", settings)
+
+    assert app.conf.value_serializer == "raw"
+    assert app.conf.key_serializer == "raw"
+    assert app.conf.topic_allow_declare is False
+    assert app.conf.consumer_auto_offset_reset == "earliest"
+    assert app.conf.producer_acks == -1
+    assert str(app.conf.broker[0]) == f"kafka://{kafka_bootstrap}"

@@ -1,0 +1,77 @@
+"""HTTP routes of the supervision service: thin, they only scope, parse and format."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from shared.auth import CurrentPrincipal, Principal, Role, require_roles
+from shared.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from shared.problems import not_found
+from shared.runtime import ServiceRuntime
+
+from supervision_svc import alerts, stats
+from supervision_svc.schemas import AlertOut, Overview
+
+router = APIRouter(prefix="/api/v1")
+
+StatsReader = Annotated[Principal, Depends(require_roles(Role.OPS, Role.DEPARTMENT))]
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
+
+
+@router.get(
+    "/stats/overview",
+    response_model=Overview,
+    tags=["stats"],
+    summary="Projects by status, department workload and speed, open alerts by level",
+)
+async def stats_overview(principal: StatsReader, runtime: Runtime) -> Overview:
+    async with runtime.sessions() as session:
+        return await stats.overview(session, principal=principal, now=runtime.clock.now())
+
+
+@router.get(
+    "/alerts",
+    response_model=Page[AlertOut],
+    tags=["alerts"],
+    summary="Alerts, newest first (ops: all; enterprise: its projects; department: its tasks)",
+)
+async def list_alerts(
+    principal: CurrentPrincipal,
+    runtime: Runtime,
+    project_code: Annotated[str | None, Query(min_length=1, max_length=32)] = None,
+    level: Literal["yellow", "red"] | None = None,
+    kind: Annotated[str | None, Query(min_length=1, max_length=40)] = None,
+    status: Annotated[
+        Literal["open", "resolved"] | None, Query(description="open or resolved alerts only")
+    ] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> Page[AlertOut]:
+    filters = alerts.AlertFilter(project_code=project_code, level=level, kind=kind, status=status)
+    async with runtime.sessions() as session:
+        rows, next_cursor = await alerts.list_alerts(
+            session, principal=principal, filters=filters, limit=limit, cursor=cursor
+        )
+        items = [AlertOut.of(a) for a in rows]
+    return Page[AlertOut](items=items, next_cursor=next_cursor)
+
+
+@router.get("/alerts/{alert_id}", response_model=AlertOut, tags=["alerts"], summary="One alert")
+async def get_alert(
+    alert_id: Annotated[str, Path(max_length=40)],
+    principal: CurrentPrincipal,
+    runtime: Runtime,
+) -> AlertOut:
+    async with runtime.sessions() as session:
+        alert = await alerts.get_alert(session, alert_id, principal=principal)
+        if alert is None:
+            raise not_found(f"alert {alert_id}")
+        return AlertOut.of(alert)
