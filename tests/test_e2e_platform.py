@@ -10,10 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
-from e2e_platform import Platform, bearer, wait_until
 from kafka import KafkaProducer
 
 from shared.events import new_event
+
+from e2e_platform import Platform, bearer, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -56,7 +57,9 @@ def submit(platform: Platform, name: str = "Hillside solar farm") -> httpx.Respo
 
 
 def overview(platform: Platform) -> dict[str, Any]:
-    response = httpx.get(f"{platform.urls['supervision']}/api/v1/stats/overview", headers=OPS, timeout=10)
+    response = httpx.get(
+        f"{platform.urls['supervision']}/api/v1/stats/overview", headers=OPS, timeout=10
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -105,7 +108,9 @@ def test_a_submission_travels_through_all_three_services(platform: Platform) -> 
     assert stats["by_department"]["MEE"]["pending"] >= 1
 
     delivered = wait_until(
-        lambda: [d for d in deliveries_for(platform, code) if d["event_type"] == "project.submitted"]
+        lambda: [
+            d for d in deliveries_for(platform, code) if d["event_type"] == "project.submitted"
+        ]
     )
     assert delivered, "notify-svc recorded no delivery of project.submitted"
     assert delivered[0]["channel"] == "log"
@@ -119,9 +124,7 @@ def test_the_same_event_twice_has_one_effect(platform: Platform) -> None:
         f"{platform.urls['approval']}/api/v1/projects/{code}", headers=OPS, timeout=10
     ).json()
     total = overview(platform)["projects_total"]
-    event = new_event(
-        type="project.submitted", source="/e2e", subject=code, data=project
-    )
+    event = new_event(type="project.submitted", source="/e2e", subject=code, data=project)
     producer = KafkaProducer(bootstrap_servers=platform.bootstrap, acks="all")
     try:
         for _ in range(2):
@@ -138,7 +141,9 @@ def test_the_same_event_twice_has_one_effect(platform: Platform) -> None:
 
     assert wait_until(duplicate_counted)
     assert overview(platform)["projects_total"] == total
-    submitted = [d for d in deliveries_for(platform, code) if d["event_type"] == "project.submitted"]
+    submitted = [
+        d for d in deliveries_for(platform, code) if d["event_type"] == "project.submitted"
+    ]
     # One for the original event, one for our copy with a new id; the redelivered copy: none.
     assert len(submitted) == 2
 
@@ -168,9 +173,7 @@ def test_broker_outage_loses_nothing(platform: Platform) -> None:
     ), f"supervision saw {overview(platform)['projects_total'] - before} of {len(codes)}"
     for code in codes:
         assert wait_until(lambda c=code: deliveries_for(platform, c), timeout_s=60), code
-    assert wait_until(
-        lambda: httpx.get(f"{platform.urls['approval']}/readyz").status_code == 200
-    )
+    assert wait_until(lambda: httpx.get(f"{platform.urls['approval']}/readyz").status_code == 200)
     text = httpx.get(f"{platform.urls['approval']}/metrics").text
     assert 'outbox_backlog{service="approval"} 0.0' in text
     # Each project's events arrived in order: submitted first.

@@ -22,7 +22,6 @@ from shared.migrations import upgrade
 from shared.settings import get_approval_settings
 from shared.testing import unique_group
 
-
 SECRET = "approval-test-secret-0123456789abcdef"
 MIGRATIONS = Path(approval_svc.__file__).parent / "migrations"
 CREDIT_A = "91440300708461136T"
@@ -103,13 +102,17 @@ def approval_factory(
 
 
 @pytest.fixture
-async def service(approval_factory: Callable[..., FastAPI], kafka_bootstrap: str) -> AsyncIterator[Service]:
+async def service(
+    approval_factory: Callable[..., FastAPI], kafka_bootstrap: str
+) -> AsyncIterator[Service]:
     app = approval_factory()
-    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
-        async with httpx.AsyncClient(
+    async with (
+        LifespanManager(app, startup_timeout=30, shutdown_timeout=30),
+        httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://approval"
-        ) as client:
-            yield Service(app, client, app.state.database_url, kafka_bootstrap)
+        ) as client,
+    ):
+        yield Service(app, client, app.state.database_url, kafka_bootstrap)
 
 
 @pytest.fixture

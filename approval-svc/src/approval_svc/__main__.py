@@ -2,10 +2,9 @@
 
 from pathlib import Path
 
+from approval_svc.app import create_app
 from shared.cli import service_main
 from shared.settings import get_approval_settings
-
-from approval_svc.app import create_app
 
 if __name__ == "__main__":
     service_main(

@@ -7,12 +7,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
-from shared.auth import CurrentPrincipal, DepartmentPrincipal, EnterprisePrincipal, Role
-from shared.clock import Clock
-from shared.events import ProjectData, TaskData
-from shared.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
-from shared.problems import ProblemError, field_error, not_found, problem_response
-from shared.runtime import ServiceRuntime
 
 from approval_svc import handlers, queries
 from approval_svc.domain.catalogue import Catalogue
@@ -27,6 +21,12 @@ from approval_svc.schemas import (
     SupplementIn,
     TimelineItem,
 )
+from shared.auth import CurrentPrincipal, DepartmentPrincipal, EnterprisePrincipal, Role
+from shared.clock import Clock
+from shared.events import ProjectData, TaskData
+from shared.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from shared.problems import ProblemError, field_error, not_found, problem_response
+from shared.runtime import ServiceRuntime
 
 ProjectStatusQ = Literal[
     "submitted", "in_review", "supplement_required", "approved", "rejected", "filed", "withdrawn"

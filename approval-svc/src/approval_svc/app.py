@@ -7,18 +7,18 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
-from shared.clock import Clock
-from shared.http import create_service_app
-from shared.metrics import CALENDAR_FALLBACK
-from shared.runtime import ServiceRuntime
-from shared.settings import ApprovalSettings
-from shared.topics import APPROVAL_DECISIONS
 
 from approval_svc import api
 from approval_svc.catalogue_store import sync_catalogue
 from approval_svc.domain.catalogue import Catalogue, load_catalogue
 from approval_svc.handlers import deem_silent_consultations
 from approval_svc.stream import decision_handlers
+from shared.clock import Clock
+from shared.http import create_service_app
+from shared.metrics import CALENDAR_FALLBACK
+from shared.runtime import ServiceRuntime
+from shared.settings import ApprovalSettings
+from shared.topics import APPROVAL_DECISIONS
 
 SECONDS_PER_DAY = 86_400
 

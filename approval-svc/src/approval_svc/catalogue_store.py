@@ -6,12 +6,12 @@ import hashlib
 import json
 from datetime import datetime
 
-from shared.db import SessionFactory
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from approval_svc.domain.catalogue import Catalogue
 from approval_svc.models import CatalogueMeta, DepartmentRow, MatterRow
+from shared.db import SessionFactory
 
 
 def catalogue_digest(catalogue: Catalogue) -> str:

@@ -13,13 +13,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from shared.auth import Principal
-from shared.clock import Clock
-from shared.events import CloudEvent, TaskData, new_event
-from shared.logs import correlation_id
-from shared.outbox import UnitOfWork
-from shared.problems import ProblemError, not_found
-from shared.topics import APPROVAL_PROJECTS, tasks_topic
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -42,6 +35,13 @@ from approval_svc.repository import (
     task_data,
 )
 from approval_svc.schemas import DecisionIn, ProjectIn
+from shared.auth import Principal
+from shared.clock import Clock
+from shared.events import CloudEvent, TaskData, new_event
+from shared.logs import correlation_id
+from shared.outbox import UnitOfWork
+from shared.problems import ProblemError, not_found
+from shared.topics import APPROVAL_PROJECTS, tasks_topic
 
 SOURCE = "/approval-svc"
 CONSULTATION_REPLY_DAYS = 7  # working days of silence that count as consent

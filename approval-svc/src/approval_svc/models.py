@@ -6,9 +6,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from shared.db import SHARED_TABLES, decimal_column, utc_column
 from sqlalchemy import JSON, Column, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from shared.db import SHARED_TABLES, decimal_column, utc_column
 
 __all__ = ["SHARED_TABLES"]
 

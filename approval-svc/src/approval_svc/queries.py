@@ -6,10 +6,6 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from shared.auth import Principal, Role
-from shared.events import ProjectData, TaskData
-from shared.pagination import Page, decode_cursor, encode_cursor
-from shared.problems import field_error, not_found
 from sqlalchemy import and_, exists, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -18,6 +14,10 @@ from approval_svc.domain.workdays import CHINA_TZ
 from approval_svc.models import DepartmentRow, MatterRow, Project, Task, TimelineEntry
 from approval_svc.repository import project_data, task_data
 from approval_svc.schemas import DepartmentOut, MatterOut, PublicResult, TimelineItem
+from shared.auth import Principal, Role
+from shared.events import ProjectData, TaskData
+from shared.pagination import Page, decode_cursor, encode_cursor
+from shared.problems import field_error, not_found
 
 
 def _visible(query: Any, principal: Principal) -> Any:

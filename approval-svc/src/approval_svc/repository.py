@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared.events import LandData, ProjectData, TaskData
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -14,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from approval_svc.domain.statemachine import ProjectState, TaskState
 from approval_svc.models import CodeSequence, DocumentSequence, Project, Task
+from shared.events import LandData, ProjectData, TaskData
 
 
 @dataclass

@@ -7,10 +7,10 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
-from shared.events import ProjectData, TaskData
 
 from approval_svc.domain.errors import InvalidIdentifier
 from approval_svc.domain.identifiers import validate_industry_code, validate_region_code
+from shared.events import ProjectData, TaskData
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 # Yuan with at most fen precision; never a float on the way in or out.

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pydantic import ValidationError
-from shared.clock import Clock
-from shared.consumer import Handler, RejectEvent
-from shared.events import CloudEvent, DecisionSubmittedData
-from shared.outbox import UnitOfWork
 
 from approval_svc import handlers
 from approval_svc.domain.errors import DomainError
 from approval_svc.schemas import DecisionIn
+from shared.clock import Clock
+from shared.consumer import Handler, RejectEvent
+from shared.events import CloudEvent, DecisionSubmittedData
+from shared.outbox import UnitOfWork
 
 
 def decision_handlers(*, clock: Clock) -> dict[str, Handler]:

@@ -5,6 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy import func, select
+
+from approval_svc.models import Project
+from shared.db import make_engine
+
 from conftest import (
     CREDIT_A,
     ENTERPRISE_A,
@@ -16,10 +21,6 @@ from conftest import (
     project_body,
     read_topic,
 )
-from sqlalchemy import func, select
-
-from approval_svc.models import Project
-from shared.db import make_engine
 
 pytestmark = pytest.mark.integration
 
@@ -142,11 +143,19 @@ async def test_tenants_are_isolated(service: Service) -> None:
     code = project["project_code"]
     mee_task = next(t for t in project["tasks"] if t["department"] == "MEE")
 
-    assert (await service.client.get(f"/api/v1/projects/{code}", headers=ENTERPRISE_B)).status_code == 404
-    assert (await service.client.get(f"/api/v1/projects/{code}", headers=ENTERPRISE_A)).status_code == 200
+    assert (
+        await service.client.get(f"/api/v1/projects/{code}", headers=ENTERPRISE_B)
+    ).status_code == 404
+    assert (
+        await service.client.get(f"/api/v1/projects/{code}", headers=ENTERPRISE_A)
+    ).status_code == 200
     assert (await service.client.get(f"/api/v1/projects/{code}", headers=OPS)).status_code == 200
-    assert (await service.client.get(f"/api/v1/projects/{code}", headers=dept("MEE"))).status_code == 200
-    assert (await service.client.get(f"/api/v1/projects/{code}", headers=dept("NCHA"))).status_code == 404
+    assert (
+        await service.client.get(f"/api/v1/projects/{code}", headers=dept("MEE"))
+    ).status_code == 200
+    assert (
+        await service.client.get(f"/api/v1/projects/{code}", headers=dept("NCHA"))
+    ).status_code == 404
     listed = (await service.client.get("/api/v1/projects", headers=ENTERPRISE_B)).json()
     assert code not in [p["project_code"] for p in listed["items"]]
 
@@ -157,7 +166,9 @@ async def test_tenants_are_isolated(service: Service) -> None:
         headers=dept("NDRC"),
     )
     assert other.status_code == 404
-    assert (await service.client.get("/api/v1/departments/MEE/tasks", headers=dept("NDRC"))).status_code == 404
+    assert (
+        await service.client.get("/api/v1/departments/MEE/tasks", headers=dept("NDRC"))
+    ).status_code == 404
     # Enterprises cannot decide; ops is read-only.
     for headers in (ENTERPRISE_A, OPS):
         denied = await service.client.post(
@@ -225,9 +236,7 @@ async def test_parallel_decisions_join_to_approval(service: Service) -> None:
     records = await read_topic(
         service.bootstrap,
         "approval.projects",
-        until=lambda rs: any(
-            e["type"] == "project.approved" for e in events_of(rs, code)
-        ),
+        until=lambda rs: any(e["type"] == "project.approved" for e in events_of(rs, code)),
     )
     types = [e["type"] for e in events_of(records, code)]
     assert types.count("project.approved") == 1
@@ -254,7 +263,9 @@ async def test_supplement_pauses_and_resumes(service: Service) -> None:
     project = await _submit(service)
     mee = next(t for t in project["tasks"] if t["department"] == "MEE")
     url = f"/api/v1/tasks/{mee['task_id']}/decision"
-    missing = await service.client.post(url, json={"decision": "supplement_required"}, headers=dept("MEE"))
+    missing = await service.client.post(
+        url, json={"decision": "supplement_required"}, headers=dept("MEE")
+    )
     assert missing.status_code == 422
     assert "missing_materials" in missing.json()["detail"]
     notice = await service.client.post(
@@ -264,7 +275,9 @@ async def test_supplement_pauses_and_resumes(service: Service) -> None:
     )
     assert notice.status_code == 200
     waiting = (
-        await service.client.get(f"/api/v1/projects/{project['project_code']}", headers=ENTERPRISE_A)
+        await service.client.get(
+            f"/api/v1/projects/{project['project_code']}", headers=ENTERPRISE_A
+        )
     ).json()
     assert waiting["status"] == "supplement_required"
     supplied = await service.client.post(
@@ -275,18 +288,24 @@ async def test_supplement_pauses_and_resumes(service: Service) -> None:
     assert supplied.status_code == 200
     assert supplied.json()["status"] == "pending"
     resumed = (
-        await service.client.get(f"/api/v1/projects/{project['project_code']}", headers=ENTERPRISE_A)
+        await service.client.get(
+            f"/api/v1/projects/{project['project_code']}", headers=ENTERPRISE_A
+        )
     ).json()
     assert resumed["status"] == "in_review"
     twice = await service.client.post(
-        f"/api/v1/tasks/{mee['task_id']}/supplement", json={"materials": ["x"]}, headers=ENTERPRISE_A
+        f"/api/v1/tasks/{mee['task_id']}/supplement",
+        json={"materials": ["x"]},
+        headers=ENTERPRISE_A,
     )
     assert twice.status_code == 409
 
 
 async def test_withdrawal_and_catalogue_and_pagination(service: Service) -> None:
     codes = [(await _submit(service))["project_code"] for _ in range(3)]
-    withdrawn = await service.client.post(f"/api/v1/projects/{codes[0]}/withdraw", headers=ENTERPRISE_A)
+    withdrawn = await service.client.post(
+        f"/api/v1/projects/{codes[0]}/withdraw", headers=ENTERPRISE_A
+    )
     assert withdrawn.status_code == 200
     assert withdrawn.json()["status"] == "withdrawn"
     assert {t["status"] for t in withdrawn.json()["tasks"]} == {"withdrawn"}
@@ -298,7 +317,9 @@ async def test_withdrawal_and_catalogue_and_pagination(service: Service) -> None
     cursor = None
     while True:
         params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
-        page = (await service.client.get("/api/v1/projects", params=params, headers=ENTERPRISE_A)).json()
+        page = (
+            await service.client.get("/api/v1/projects", params=params, headers=ENTERPRISE_A)
+        ).json()
         seen += [p["project_code"] for p in page["items"]]
         cursor = page["next_cursor"]
         if cursor is None:
@@ -312,7 +333,11 @@ async def test_withdrawal_and_catalogue_and_pagination(service: Service) -> None
     assert len(departments) == 18
     mee = next(d for d in departments if d["code"] == "MEE")
     report = next(m for m in mee["matters"] if m["matter_code"] == "MEE-EIA-REPORT")
-    assert (report["legal_limit"], report["promised_limit"], report["day_kind"]) == (60, 30, "calendar")
+    assert (report["legal_limit"], report["promised_limit"], report["day_kind"]) == (
+        60,
+        30,
+        "calendar",
+    )
     legacy = await service.client.get("/api/v1/projects/2020-451421-88-03-016343", headers=OPS)
     assert legacy.status_code == 404  # a legacy code is looked up, and simply not here
     malformed = await service.client.get("/api/v1/projects/not-a-code", headers=OPS)

@@ -8,10 +8,11 @@ import time
 from typing import Any
 
 import pytest
-from conftest import ENTERPRISE_A, OPS, Service, dept, project_body, read_topic
 from kafka import KafkaProducer
 
 from shared.events import new_event
+
+from conftest import ENTERPRISE_A, OPS, Service, dept, project_body, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -26,9 +27,9 @@ def decision_event(task: dict[str, Any], department: str, decision: str, **data:
 
 
 def send(producer: KafkaProducer, event: Any) -> None:
-    producer.send(
-        "approval.decisions", value=event.to_json(), key=event.subject.encode()
-    ).get(timeout=10)
+    producer.send("approval.decisions", value=event.to_json(), key=event.subject.encode()).get(
+        timeout=10
+    )
 
 
 async def wait_for(check: Any, timeout_s: float = 30.0) -> Any:
@@ -41,14 +42,18 @@ async def wait_for(check: Any, timeout_s: float = 30.0) -> Any:
 
 
 async def _submit(service: Service) -> dict[str, Any]:
-    response = await service.client.post("/api/v1/projects", json=project_body(), headers=ENTERPRISE_A)
+    response = await service.client.post(
+        "/api/v1/projects", json=project_body(), headers=ENTERPRISE_A
+    )
     assert response.status_code == 201
     return response.json()
 
 
 async def _task(service: Service, task_id: str, department: str) -> dict[str, Any]:
     page = (
-        await service.client.get(f"/api/v1/departments/{department}/tasks", headers=dept(department))
+        await service.client.get(
+            f"/api/v1/departments/{department}/tasks", headers=dept(department)
+        )
     ).json()
     while True:
         for task in page["items"]:
@@ -65,9 +70,13 @@ async def _task(service: Service, task_id: str, department: str) -> dict[str, An
         ).json()
 
 
-async def test_kafka_decisions_approve_the_project(service: Service, producer: KafkaProducer) -> None:
+async def test_kafka_decisions_approve_the_project(
+    service: Service, producer: KafkaProducer
+) -> None:
     project = await _submit(service)
-    events = [decision_event(t, t["department"], "approved", opinion="ok") for t in project["tasks"]]
+    events = [
+        decision_event(t, t["department"], "approved", opinion="ok") for t in project["tasks"]
+    ]
     for event in events:
         send(producer, event)
     send(producer, events[0])  # a redelivery of the same event: applied once
@@ -86,7 +95,10 @@ async def test_kafka_decisions_approve_the_project(service: Service, producer: K
     ).json()["items"]
     assert [s["action"] for s in timeline].count("approval.decision.recorded") == 3
     metrics = (await service.client.get("/metrics")).text
-    assert 'duplicate_events_dropped_total{service="approval",type="approval.decision.submitted"}' in metrics
+    assert (
+        'duplicate_events_dropped_total{service="approval",type="approval.decision.submitted"}'
+        in metrics
+    )
 
 
 async def test_refused_kafka_decisions_go_to_the_dead_letter_topic(
@@ -111,7 +123,11 @@ async def test_refused_kafka_decisions_go_to_the_dead_letter_topic(
     expected = {wrong_department.id, no_materials.id, unknown_task.id, late.id}
 
     def all_dead(records: list[Any]) -> bool:
-        ids = {json.loads(r.value)["value"].get("id") for r in records if isinstance(json.loads(r.value)["value"], dict)}
+        ids = {
+            json.loads(r.value)["value"].get("id")
+            for r in records
+            if isinstance(json.loads(r.value)["value"], dict)
+        }
         return expected <= ids
 
     records = await read_topic(service.bootstrap, "approval.decisions.dlq", until=all_dead)
@@ -126,9 +142,9 @@ async def test_refused_kafka_decisions_go_to_the_dead_letter_topic(
     assert "TaskNotFound" in letters[unknown_task.id]["error"]
     assert "TaskNotPending" in letters[late.id]["error"]
     assert letters[late.id]["original_topic"] == "approval.decisions"
-    assert any(
-        json.loads(r.value)["value"] == "{not json" for r in records
-    ), "a message that is not a CloudEvent is dead-lettered too"
+    assert any(json.loads(r.value)["value"] == "{not json" for r in records), (
+        "a message that is not a CloudEvent is dead-lettered too"
+    )
     # The refused decisions changed nothing.
     task = await _task(service, mee["task_id"], "MEE")
     assert task["decision"] == "approved"

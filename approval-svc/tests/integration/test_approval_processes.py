@@ -8,15 +8,14 @@ import signal
 import subprocess
 import sys
 import time
-from importlib import resources
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from importlib import resources
 from pathlib import Path
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from conftest import ENTERPRISE_A, MIGRATIONS, OPS, SECRET, dept, project_body
 
 from approval_svc.app import create_app
 from approval_svc.domain.catalogue import load_catalogue
@@ -25,6 +24,8 @@ from shared.clock import ManualClock
 from shared.migrations import upgrade
 from shared.settings import get_approval_settings
 from shared.testing import unique_group
+
+from conftest import ENTERPRISE_A, MIGRATIONS, OPS, SECRET, dept, project_body
 
 pytestmark = pytest.mark.integration
 
@@ -107,7 +108,9 @@ async def test_silent_consultation_is_deemed_consent(
     # The default catalogue has no consultative matter; mark one, as a deployment may.
     source = load_catalogue()
     text = resources.files("approval_svc.data").joinpath("catalogue.yaml").read_text("utf-8")
-    marked = text.replace("code: MOHURD-BUILD-PERMIT\n", "code: MOHURD-BUILD-PERMIT\n    consultative: true\n", 1)
+    marked = text.replace(
+        "code: MOHURD-BUILD-PERMIT\n", "code: MOHURD-BUILD-PERMIT\n    consultative: true\n", 1
+    )
     assert marked != text
     path = tmp_path / "catalogue.yaml"
     path.write_text(marked)
@@ -116,40 +119,43 @@ async def test_silent_consultation_is_deemed_consent(
 
     clock = ManualClock(datetime(2026, 3, 2, 2, 0, tzinfo=UTC))  # a Monday, 10:00 in Beijing
     app = approval_factory(clock=clock, catalogue_path=path, sweep_interval_days=0.0001)
-    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
-        async with httpx.AsyncClient(
+    async with (
+        LifespanManager(app, startup_timeout=30, shutdown_timeout=30),
+        httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://approval"
-        ) as client:
-            project = (
-                await client.post("/api/v1/projects", json=project_body(), headers=ENTERPRISE_A)
-            ).json()
-            code = project["project_code"]
-            for task in project["tasks"]:
-                if task["department"] != "MOHURD":
-                    await client.post(
-                        f"/api/v1/tasks/{task['task_id']}/decision",
-                        json={"decision": "approved"},
-                        headers=dept(task["department"]),
-                    )
-            clock.advance(timedelta(days=6))  # 4 working days: not yet
-            await asyncio.sleep(0.5)
+        ) as client,
+    ):
+        project = (
+            await client.post("/api/v1/projects", json=project_body(), headers=ENTERPRISE_A)
+        ).json()
+        code = project["project_code"]
+        for task in project["tasks"]:
+            if task["department"] != "MOHURD":
+                await client.post(
+                    f"/api/v1/tasks/{task['task_id']}/decision",
+                    json={"decision": "approved"},
+                    headers=dept(task["department"]),
+                )
+        clock.advance(timedelta(days=6))  # 4 working days: not yet
+        await asyncio.sleep(0.5)
+        current = (await client.get(f"/api/v1/projects/{code}", headers=OPS)).json()
+        assert current["status"] == "in_review"
+        clock.advance(timedelta(days=4))  # past 7 working days of silence
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
             current = (await client.get(f"/api/v1/projects/{code}", headers=OPS)).json()
-            assert current["status"] == "in_review"
-            clock.advance(timedelta(days=4))  # past 7 working days of silence
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline:
-                current = (await client.get(f"/api/v1/projects/{code}", headers=OPS)).json()
-                if current["status"] == "approved":
-                    break
-                await asyncio.sleep(0.2)
-            assert current["status"] == "approved"
-            mohurd = next(t for t in current["tasks"] if t["department"] == "MOHURD")
-            assert mohurd["deemed"] is True
-            assert mohurd["decision"] == "approved"
-            assert mohurd["document_number"]
-            timeline = (await client.get(f"/api/v1/projects/{code}/timeline", headers=OPS)).json()
-            deemed = [s for s in timeline["items"] if s["detail"].get("deemed")]
-            assert deemed and deemed[0]["actor_role"] == "system"
+            if current["status"] == "approved":
+                break
+            await asyncio.sleep(0.2)
+        assert current["status"] == "approved"
+        mohurd = next(t for t in current["tasks"] if t["department"] == "MOHURD")
+        assert mohurd["deemed"] is True
+        assert mohurd["decision"] == "approved"
+        assert mohurd["document_number"]
+        timeline = (await client.get(f"/api/v1/projects/{code}/timeline", headers=OPS)).json()
+        deemed = [s for s in timeline["items"] if s["detail"].get("deemed")]
+        assert deemed
+        assert deemed[0]["actor_role"] == "system"
 
 
 def test_settings_secret_is_required(database_factory: Callable[[str], str]) -> None:

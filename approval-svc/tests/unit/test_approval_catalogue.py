@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from approval_svc.domain.catalogue import Catalogue, default_catalogue, load_catalogue
 from approval_svc.domain.errors import CatalogueError, UnknownDepartment, UnknownMatter
 

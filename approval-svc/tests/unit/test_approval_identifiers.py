@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from approval_svc.domain.errors import (
     InvalidCreditCode,
     InvalidIdentifier,
@@ -24,8 +27,6 @@ from approval_svc.domain.identifiers import (
     validate_industry_code,
     validate_region_code,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 
 def _mod_11_2(digits: str) -> str:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from approval_svc.domain.catalogue import load_catalogue
-from approval_svc.domain.routing import SubmissionFacts, fired_rules, route
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
+
+from approval_svc.domain.catalogue import load_catalogue
+from approval_svc.domain.routing import SubmissionFacts, fired_rules, route
 
 CAT = load_catalogue()
 

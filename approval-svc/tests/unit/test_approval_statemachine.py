@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from approval_svc.domain import errors
 from approval_svc.domain.events import (
     EVENT_TYPES,

@@ -8,6 +8,9 @@ from collections import Counter
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from approval_svc.domain import errors
 from approval_svc.domain.events import DecisionRecorded, DomainEvent
 from approval_svc.domain.statemachine import (
@@ -22,8 +25,6 @@ from approval_svc.domain.statemachine import (
     supplement,
     withdraw,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 CODE = "2601-110105-44-02-000017"
 DEPTS = ["NDRC", "MNR", "MEE", "MWR", "MOHURD", "MEM"]

@@ -6,9 +6,10 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from approval_svc.domain.workdays import WorkCalendar, YearSchedule, fraction_elapsed
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from approval_svc.domain.workdays import WorkCalendar, YearSchedule, fraction_elapsed
 
 SH = ZoneInfo("Asia/Shanghai")
 

@@ -4,7 +4,6 @@ from pathlib import Path
 
 from shared.cli import service_main
 from shared.settings import get_supervision_settings
-
 from supervision_svc.app import create_app
 
 if __name__ == "__main__":

@@ -13,18 +13,18 @@ from datetime import datetime
 from typing import Any
 
 from prometheus_client import Counter
-from shared.auth import Principal, Role
-from shared.events import AlertData, CloudEvent, new_event
-from shared.outbox import UnitOfWork
-from shared.pagination import decode_cursor, encode_cursor
-from shared.problems import field_error
-from shared.topics import SUPERVISION_ALERTS
 from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
+from shared.auth import Principal, Role
+from shared.events import AlertData, CloudEvent, new_event
+from shared.outbox import UnitOfWork
+from shared.pagination import decode_cursor, encode_cursor
+from shared.problems import field_error
+from shared.topics import SUPERVISION_ALERTS
 from supervision_svc.domain.overdue import APPROVAL_OVERDUE, open_key
 from supervision_svc.models import Alert, ProjectView
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from shared.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
 from shared.problems import not_found
 from shared.runtime import ServiceRuntime
-
 from supervision_svc import alerts, stats
 from supervision_svc.schemas import AlertOut, Overview
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+
 from shared.clock import Clock
 from shared.events import CloudEvent
 from shared.http import create_service_app
@@ -10,7 +11,6 @@ from shared.outbox import UnitOfWork
 from shared.runtime import ServiceRuntime
 from shared.settings import SupervisionSettings
 from shared.topics import APPROVAL_PROJECTS
-
 from supervision_svc.api import router
 from supervision_svc.projection import APPROVAL_EVENT_TYPES, apply_approval_event
 from supervision_svc.sweeps import run_sweeps

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from shared.db import SHARED_TABLES, utc_column
 from sqlalchemy import Index, MetaData, Table
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
+
+from shared.db import SHARED_TABLES, utc_column
 
 __all__ = ["SHARED_TABLES", "Alert", "ProjectView", "TaskView", "metadata"]
 

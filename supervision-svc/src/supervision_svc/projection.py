@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from shared.clock import Clock
 from shared.consumer import RejectEvent
 from shared.events import EVENT_DATA_MODELS, CloudEvent, ProjectData, TaskData
 from shared.outbox import UnitOfWork
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from supervision_svc.alerts import resolve_task_alerts
 from supervision_svc.domain.projection import (
     decision_seconds,

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from shared.auth import Principal, Role
-from shared.topics import DEPARTMENT_CODES
 from sqlalchemy import case, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.auth import Principal, Role
+from shared.topics import DEPARTMENT_CODES
 from supervision_svc.domain.overdue import LEVELS
 from supervision_svc.domain.projection import DECIDED_TASK_STATUSES, PROJECT_STATUSES, mean_hours
 from supervision_svc.models import Alert, ProjectView, TaskView

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from prometheus_client import Gauge
-from shared.clock import Clock
-from shared.outbox import UnitOfWork
 from sqlalchemy import and_, or_
 from sqlmodel import col, select
 
+from shared.clock import Clock
+from shared.outbox import UnitOfWork
 from supervision_svc.alerts import open_task_alerts, raise_alert, resolve_alert
 from supervision_svc.domain.overdue import APPROVAL_OVERDUE, overdue_detail, plan_task_alerts
 from supervision_svc.models import Alert, ProjectView, TaskView

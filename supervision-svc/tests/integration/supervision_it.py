@@ -16,8 +16,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import supervision_svc
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+import supervision_svc
 from shared.auth import mint_token
 from shared.events import CloudEvent, new_event
 

@@ -6,8 +6,10 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
+
 from shared.clock import ManualClock
 from shared.topics import APPROVAL_PROJECTS, SUPERVISION_ALERTS
+
 from supervision_it import (
     OPS,
     approval_event,

@@ -6,7 +6,9 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from shared.topics import APPROVAL_PROJECTS, DEPARTMENT_CODES, dlq_topic
+
 from supervision_it import (
     OPS,
     approval_event,

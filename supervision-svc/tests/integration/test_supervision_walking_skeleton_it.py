@@ -8,18 +8,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import approval_svc
 import httpx
 import pytest
-from approval_svc.app import create_app as create_approval_app
 from asgi_lifespan import LifespanManager
+from sqlalchemy import select
+
+import approval_svc
+from approval_svc.app import create_app as create_approval_app
 from shared.db import make_engine
 from shared.migrations import upgrade
 from shared.settings import get_approval_settings
 from shared.testing import unique_group
-from sqlalchemy import select
-from supervision_it import OPS, SECRET, eventually, token
 from supervision_svc.models import ProjectView, TaskView
+
+from supervision_it import OPS, SECRET, eventually, token
 
 pytestmark = pytest.mark.integration
 

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from supervision_svc.domain.overdue import (
     AlertPlan,
     open_key,

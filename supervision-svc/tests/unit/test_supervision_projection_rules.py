@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from shared.consumer import RejectEvent
 from shared.events import new_event
 from supervision_svc.domain.projection import (

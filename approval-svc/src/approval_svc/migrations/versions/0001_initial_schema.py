@@ -7,10 +7,11 @@ Create Date: 2026-11-26 16:49:19.097620
 
 from collections.abc import Sequence
 
-import shared.db
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
+
+import shared.db
 
 revision: str = "0001"
 down_revision: str | None = None
