@@ -10,10 +10,11 @@ from dataclasses import dataclass
 
 import pytest
 import sqlalchemy
-from shared.broker import ensure_topics
-from shared.db import SHARED_TABLES, SessionFactory, make_engine, make_session_factory, sync_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
+
+from shared.broker import ensure_topics
+from shared.db import SHARED_TABLES, SessionFactory, make_engine, make_session_factory, sync_url
 
 
 def pytest_configure(config: pytest.Config) -> None:

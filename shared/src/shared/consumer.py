@@ -53,7 +53,7 @@ class RawMessage:
     partition: int
     offset: int
     key: bytes | None
-    value: bytes
+    value: bytes | None
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -64,10 +64,12 @@ def _is_transient(exc: BaseException) -> bool:
 
 def dead_letter_payload(message: RawMessage, error: str, *, service: str, consumer: str) -> bytes:
     """The failing message (parsed when it is JSON) plus the error, readable by any client."""
-    try:
-        value: Any = json.loads(message.value)
-    except ValueError:
-        value = message.value.decode("utf-8", errors="replace")
+    value: Any = None  # a tombstone (null value) stays null
+    if message.value is not None:
+        try:
+            value = json.loads(message.value)
+        except ValueError:
+            value = message.value.decode("utf-8", errors="replace")
     return json.dumps(
         {
             "error": error,
@@ -135,6 +137,8 @@ class EventProcessor:
         invalid: list[tuple[RawMessage, str]] = []
         for message in messages:
             try:
+                if message.value is None:
+                    raise ValueError("the message has no value (a tombstone)")
                 parsed.append((message, CloudEvent.from_json(message.value)))
             except (ValidationError, ValueError) as exc:
                 invalid.append((message, f"not a CloudEvents 1.0 JSON document: {exc}"))
@@ -235,7 +239,8 @@ class EventProcessor:
         for message, reason in failures:
             uow.emit_raw(
                 topic=dlq_topic(message.topic),
-                key=message.key.decode("utf-8", errors="replace") if message.key else None,
+                # The outbox key column is bounded; the full key is in the payload anyway.
+                key=message.key.decode("utf-8", errors="replace")[:255] if message.key else None,
                 payload=dead_letter_payload(
                     message, reason, service=self.service, consumer=self.name
                 ),

@@ -59,13 +59,15 @@ class ExactDecimal(TypeDecorator[Decimal]):
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
         if value is None:
             return None
+        if isinstance(value, float):
+            value = Decimal(str(value))  # the float's shortest repr, not its binary error
         value = Decimal(value)
         return value if dialect.name == "postgresql" else format(value, "f")
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        return Decimal(str(value)).normalize() if not isinstance(value, Decimal) else value
+        return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
 def utc_column(*, nullable: bool = False, index: bool = False) -> Any:

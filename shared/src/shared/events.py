@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 SPECVERSION = "1.0"
 JSON = "application/json"
@@ -176,7 +176,7 @@ class CloudEvent(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     specversion: Literal["1.0"] = "1.0"
-    id: str = Field(default_factory=lambda: str(uuid.uuid4()), min_length=1)
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()), min_length=1, max_length=128)
     source: str = Field(min_length=1)
     type: str = Field(min_length=1)
     time: datetime = Field(default_factory=lambda: datetime.now(UTC))
@@ -186,6 +186,20 @@ class CloudEvent(BaseModel):
     correlationid: str | None = None
     causationid: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls_are_unset(cls, value: Any) -> Any:
+        # JSON format 1.0.2 section 2.2: an attribute whose value is null is unset.
+        if isinstance(value, dict):
+            return {k: v for k, v in value.items() if v is not None or k == "data"}
+        return value
+
+    @field_validator("time")
+    @classmethod
+    def _aware_time(cls, value: datetime) -> datetime:
+        # RFC 3339 needs an offset; a producer that omitted it is taken to mean UTC.
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
     def data_as(self, model: builtins.type[ContractModel]) -> Any:
         return model.model_validate(self.data)
 
@@ -194,7 +208,9 @@ class CloudEvent(BaseModel):
         return parse_data(self.type, self.data)
 
     def to_json(self) -> bytes:
-        return self.model_dump_json(exclude_none=False).encode()
+        # Unset optional attributes are left out (the SDK rejects a null `subject`).
+        # (Nulls inside `data` are kept: exclude_none applies to the envelope's fields.)
+        return self.model_dump_json(exclude_none=True).encode()
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> CloudEvent:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -17,6 +18,7 @@ from shared.metrics import HTTP_DURATION, HTTP_REQUESTS
 from shared.problems import ProblemError, install_problem_handlers, problem_response
 
 CORRELATION_HEADER = "x-correlation-id"
+log = logging.getLogger(__name__)
 Readiness = Callable[[], Awaitable[list[str]]]
 
 
@@ -35,14 +37,18 @@ class ObservabilityMiddleware:
             (v.decode() for k, v in scope.get("headers", []) if k == CORRELATION_HEADER.encode()),
             None,
         )
-        cid = incoming or str(uuid.uuid4())
+        # A caller's id is kept when sane (bounded, printable), else a fresh one is made.
+        cid = incoming if incoming and len(incoming) <= 128 and incoming.isprintable() else None
+        cid = cid or str(uuid.uuid4())
         token = correlation_id.set(cid)
         status = 500
+        response_started = False
         started = time.perf_counter()
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
+                response_started = True
                 status = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = [
@@ -53,6 +59,16 @@ class ObservabilityMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except Exception:
+            # Answer here, while the correlation id is still set, so the 500 and its logged
+            # stack trace both carry it (Starlette's outer handler runs outside this scope).
+            log.exception("unhandled error")
+            if response_started:
+                raise
+            problem = ProblemError(
+                status=500, title="Internal Server Error", detail="unexpected error"
+            )
+            await problem_response(problem)(scope, receive, send_wrapper)
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"

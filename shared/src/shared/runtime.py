@@ -107,6 +107,10 @@ class ServiceRuntime:
                 await asyncio.wait_for(self.faust.stop(), timeout=15)
             except Exception:
                 log.warning("faust did not stop cleanly", exc_info=True)
+        if self._relay_enabled:
+            # Hand the lease back so a restarted process publishes at once.
+            with contextlib.suppress(Exception):
+                await self.relay.release()
         await self.producer.stop()
         await self.engine.dispose()
 

@@ -9,13 +9,14 @@ from collections.abc import Sequence
 
 import pytest
 from prometheus_client import REGISTRY
+from sqlalchemy.exc import OperationalError
+from sqlmodel import col, select
+
 from shared.consumer import EventProcessor, RawMessage, RejectEvent
 from shared.db import OutboxMessage, ProcessedEvent
 from shared.events import CloudEvent, TaskData, new_event
 from shared.logs import correlation_id
 from shared.outbox import UnitOfWork
-from sqlalchemy.exc import OperationalError
-from sqlmodel import col, select
 
 pytestmark = pytest.mark.integration
 
@@ -258,11 +259,6 @@ async def test_concurrent_redelivery_to_two_members_applies_once(shared_db) -> N
     assert await _effects(shared_db.sessions) == [event.id]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="consumer.py dead_letter_payload: json.loads(None) raises TypeError (only ValueError "
-    "is caught), so a tombstone (null value) makes process() retry the batch forever",
-)
 async def test_a_tombstone_is_dead_lettered_instead_of_blocking_the_partition(shared_db) -> None:
     processor = _processor(shared_db, {"approval.decision.submitted": _record_effect})
     good = _event(1)
@@ -285,16 +281,6 @@ async def test_a_tombstone_is_dead_lettered_instead_of_blocking_the_partition(sh
 async def test_oversized_foreign_values_do_not_block_the_partition(
     shared_db, request, event_id: str | None, event_type: str, key: bytes
 ) -> None:
-    if shared_db.backend == "postgresql":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="PostgreSQL enforces db.py column lengths (processed_events.event_id "
-                "128, outbox.message_key 255): a foreign event id > 128 chars, or a dead letter "
-                "whose Kafka key is > 255 bytes, fails the insert (StringDataRightTruncation), "
-                "which is not transient, yet process() retries the batch forever",
-            )
-        )
 
     async def reject(event: CloudEvent, uow: UnitOfWork) -> None:
         raise RejectEvent("not for us")

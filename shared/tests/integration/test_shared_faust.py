@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 from kafka import KafkaProducer as SyncProducer
+from sqlmodel import col, select
+
 from shared.consumer import EventProcessor, attach_processor
 from shared.db import OutboxMessage, ProcessedEvent
 from shared.events import CloudEvent, new_event
@@ -17,7 +19,6 @@ from shared.kafka import broker_reachable, make_faust_app
 from shared.outbox import UnitOfWork
 from shared.settings import get_platform_settings
 from shared.testing import unique_group
-from sqlmodel import col, select
 
 pytestmark = pytest.mark.integration
 

@@ -13,12 +13,13 @@ from decimal import Decimal
 import pytest
 import sqlalchemy
 from prometheus_client import REGISTRY
+from sqlmodel import Field, SQLModel, col, select
+
 from shared.broker import EmbeddedBroker, ensure_topics, free_port
 from shared.db import ExactDecimal, OutboxMessage, UTCDateTime
 from shared.events import CloudEvent, new_event
 from shared.kafka import KafkaProducer, OutgoingMessage, broker_reachable
 from shared.outbox import OutboxRelay, UnitOfWork
-from sqlmodel import Field, SQLModel, col, select
 
 pytestmark = pytest.mark.integration
 

@@ -7,6 +7,7 @@ import json
 import time
 
 import pytest
+
 from shared.broker import free_port
 from shared.events import CloudEvent, new_event
 from shared.outbox import UnitOfWork

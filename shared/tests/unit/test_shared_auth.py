@@ -8,6 +8,7 @@ import jwt
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
 from shared.auth import (
     ALGORITHM,
     CurrentPrincipal,

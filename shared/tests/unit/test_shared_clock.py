@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+
 from shared.clock import ManualClock, ScaledClock, clock_from_settings
 from shared.settings import get_platform_settings
 

@@ -7,11 +7,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from shared.db import SHARED_TABLES, ExactDecimal, UTCDateTime, async_url, sync_url
-from shared.migrations import alembic_config
 from sqlalchemy import Numeric, String
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
+
+from shared.db import SHARED_TABLES, ExactDecimal, UTCDateTime, async_url, sync_url
+from shared.migrations import alembic_config
 
 SQLITE = sqlite.dialect()
 POSTGRES = postgresql.dialect()
@@ -74,11 +75,6 @@ def test_none_passes_through(dialect: Dialect) -> None:
     assert column.process_result_value(None, dialect) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="db.py ExactDecimal.process_result_value normalizes: a stored '100' comes back as "
-    "Decimal('1E+2'), which pydantic serializes as the JSON string \"1E+2\"",
-)
 def test_whole_amounts_come_back_in_plain_notation_on_sqlite() -> None:
     column = ExactDecimal()
 
@@ -87,11 +83,6 @@ def test_whole_amounts_come_back_in_plain_notation_on_sqlite() -> None:
     assert str(loaded) == "100"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="db.py ExactDecimal.process_bind_param uses Decimal(value): a float 1.1 is stored as "
-    "1.100000000000000088817841970012523233890533447265625 (the binary error, not the amount)",
-)
 def test_a_float_is_not_stored_with_its_binary_error() -> None:
     try:
         stored = ExactDecimal().process_bind_param(1.1, SQLITE)  # type: ignore[arg-type]

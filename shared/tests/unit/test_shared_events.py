@@ -15,6 +15,7 @@ from cloudevents.v1.conversion import to_json as v1_to_json
 from cloudevents.v1.http import CloudEvent as V1SdkEvent
 from cloudevents.v1.http import from_json as v1_from_json
 from pydantic import ValidationError
+
 from shared.events import (
     EVENT_DATA_MODELS,
     AlertData,
@@ -276,11 +277,6 @@ def test_time_in_another_offset_is_the_same_instant() -> None:
     assert event.time == datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="events.py: CloudEvent rejects `null` attributes; JSON format 1.0.2 §2.2 says a null "
-    "MUST be treated as unset (time/datacontenttype: null fail validation)",
-)
 @pytest.mark.parametrize("attribute", ["time", "datacontenttype"])
 def test_null_attributes_are_treated_as_unset(attribute: str) -> None:
     doc = json.loads(_event().to_json())
@@ -335,12 +331,6 @@ def test_our_json_is_read_by_the_sdk_v1_api() -> None:
     assert sdk.data == event.data
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='events.py CloudEvent.to_json writes unset attributes as null (`"subject": null`); '
-    "the official SDK 2.x core reader rejects that, so events without a subject (e.g. a "
-    "credit record without a project) are unreadable there. Fix: exclude_none=True",
-)
 def test_an_event_without_subject_is_read_by_the_sdk_core() -> None:
     event = new_event(type="credit.record.added", source="/supervision-svc", subject=None, data={})
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
+
 from shared.http import CORRELATION_HEADER, create_service_app
 from shared.logs import correlation_id
 from shared.problems import PROBLEM_MEDIA_TYPE
@@ -166,11 +167,6 @@ def test_correlation_id_is_on_problem_responses(client: TestClient) -> None:
     assert response.headers[CORRELATION_HEADER] == "c-404"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="http.py ObservabilityMiddleware: the 500 for an unhandled error is sent by "
-    "Starlette's ServerErrorMiddleware, outside the middleware, so it has no x-correlation-id",
-)
 def test_correlation_id_is_on_a_500(client: TestClient) -> None:
     response = client.get("/boom", headers={CORRELATION_HEADER: "c-500"})
 
@@ -188,11 +184,6 @@ class _Records(logging.Handler):
             self.traces.append(correlation_id.get())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="problems.py `_unexpected` logs the stack trace after ObservabilityMiddleware has "
-    "reset the correlation id, so the one log line of a 500 carries correlation_id=None",
-)
 def test_the_log_of_an_unhandled_error_carries_the_correlation_id(client: TestClient) -> None:
     records = _Records()
     root = logging.getLogger()

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+
 from shared.logs import configure_logging, correlation_id
 
 TOUCHED = ("", "uvicorn", "uvicorn.error", "uvicorn.access", "aiokafka", "kafka", "faust", "mode")

@@ -8,6 +8,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
+
 from shared.pagination import (
     DEFAULT_LIMIT,
     Cursor,

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+
+import shared
 from shared.settings import (
     SERVICE_SETTINGS,
     ApprovalSettings,
@@ -20,8 +22,6 @@ from shared.settings import (
     get_platform_settings,
     get_supervision_settings,
 )
-
-import shared
 
 ENV_NAMES = [
     "KAFKA_BOOTSTRAP_SERVERS", "BROKER_PORT", "KAFKA_TOPIC_PARTITIONS", "KAFKA_REPLICATION_FACTOR",
