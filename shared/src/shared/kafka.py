@@ -103,8 +103,13 @@ def make_faust_app(app_id: str, settings: PlatformSettings, **overrides: Any) ->
     Topics are created by the platform's admin step, never declared by faust.
     """
     rebalance = settings.kafka_rebalance_timeout_s
+    datadir = settings.data_dir / "faust" / app_id
+    datadir.mkdir(parents=True, exist_ok=True)
     options: dict[str, Any] = {
         "broker": f"kafka://{settings.bootstrap_servers}",
+        # faust always makes a data directory, even with the memory store: keep it out of
+        # the working directory.
+        "datadir": str(datadir),
         "value_serializer": "raw",
         "key_serializer": "raw",
         "store": "memory://",

@@ -98,9 +98,11 @@ class ServiceRuntime:
         self.relay.stop()
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            # Bounded: a job stuck in a library call must not hang the whole shutdown.
+            _, pending = await asyncio.wait(self._tasks, timeout=10)
+            for task in pending:
+                log.warning("background job %s did not stop within 10 s", task.get_name())
         self._tasks.clear()
         if self._faust_started:
             try:

@@ -1,0 +1,14 @@
+"""`python -m notify_svc migrate | serve`."""
+
+from pathlib import Path
+
+from notify_svc.app import create_app
+from shared.cli import service_main
+from shared.settings import get_notify_settings
+
+if __name__ == "__main__":
+    service_main(
+        settings_factory=get_notify_settings,
+        app_factory=create_app,  # type: ignore[arg-type]
+        migrations=Path(__file__).parent / "migrations",
+    )
