@@ -461,18 +461,19 @@ def _emit(
                     if v not in (None, [], False, "")
                 }
             )
-        uow.session.add(
-            TimelineEntry(
-                project_code=code,
-                at=now,
-                action=event.type,
-                actor=actor.name,
-                actor_role=actor.role,
-                task_id=task.task_id if task else None,
-                department=task.department if task else None,
-                detail=entry_detail,
-                event_id=cloud_event.id,
-            )
+        uow.add_row(
+            TimelineEntry,
+            {
+                "project_code": code,
+                "at": now,
+                "action": event.type,
+                "actor": actor.name,
+                "actor_role": actor.role,
+                "task_id": task.task_id if task else None,
+                "department": task.department if task else None,
+                "detail": entry_detail,
+                "event_id": cloud_event.id,
+            },
         )
 
 

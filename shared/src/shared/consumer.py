@@ -208,11 +208,13 @@ class EventProcessor:
                     await handler(event, uow)
                     outcomes[(event.type, "processed")] += 1
                 else:
+                    mark = uow.mark()
                     try:
                         async with uow.session.begin_nested():
                             await handler(event, uow)
                         outcomes[(event.type, "processed")] += 1
                     except Exception as exc:
+                        uow.forget_since(mark)  # its events went with its savepoint
                         if _is_transient(exc):
                             raise
                         reason = (

@@ -17,8 +17,9 @@ import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from types import TracebackType
+from typing import Any
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete, func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -31,24 +32,12 @@ from shared.metrics import EVENTS_PRODUCED, OUTBOX_BACKLOG
 log = logging.getLogger(__name__)
 
 
-def outbox_row(
-    event: CloudEvent, topic: str, key: str | None = None, payload: bytes | None = None
-) -> OutboxMessage:
-    return OutboxMessage(
-        event_id=event.id,
-        event_type=event.type,
-        topic=topic,
-        message_key=key if key is not None else event.subject,
-        payload=payload if payload is not None else event.to_json(),
-        created_at=utcnow(),
-    )
-
-
 class UnitOfWork:
     """One database transaction plus the events it emits.
 
-    `on_commit` is called after a successful commit (the relay's wake-up), so events leave
-    within milliseconds instead of the next poll.
+    Emitted events are buffered and written with one executemany just before the commit (an
+    ORM object per event would cost more than the rest of a request). `on_commit` is called
+    after a successful commit (the relay's wake-up), so events leave within milliseconds.
     """
 
     def __init__(
@@ -57,6 +46,8 @@ class UnitOfWork:
         self._factory = session_factory
         self._on_commit = on_commit
         self._session: AsyncSession | None = None
+        # Rows to insert at commit, per table, in the order they were added.
+        self._rows: list[tuple[Any, dict[str, Any]]] = []
         self.emitted: list[CloudEvent] = []
 
     @property
@@ -67,6 +58,7 @@ class UnitOfWork:
 
     async def __aenter__(self) -> UnitOfWork:
         self._session = self._factory()
+        self._rows = []
         self.emitted = []
         return self
 
@@ -81,33 +73,81 @@ class UnitOfWork:
             if exc_type is not None:
                 await self._session.rollback()
         finally:
+            self._rows = []
             await self._session.close()
             self._session = None
 
     def emit(self, event: CloudEvent, topic: str, *, key: str | None = None) -> None:
         """Queue `event` for `topic`; it is published only if the transaction commits."""
-        self.session.add(outbox_row(event, topic, key))
+        self._require_open()
+        self._rows.append(
+            (
+                OutboxMessage,
+                {
+                    "event_id": event.id,
+                    "event_type": event.type,
+                    "topic": topic,
+                    "message_key": key if key is not None else event.subject,
+                    "payload": event.to_json(),
+                    "created_at": utcnow(),
+                },
+            )
+        )
         self.emitted.append(event)
 
     def emit_raw(self, *, topic: str, key: str | None, payload: bytes, event_type: str) -> None:
         """Queue a message that is not one of our events (a dead letter)."""
-        self.session.add(
-            OutboxMessage(
-                event_id=str(uuid.uuid4()),
-                event_type=event_type,
-                topic=topic,
-                message_key=key,
-                payload=payload,
-                created_at=utcnow(),
+        self._require_open()
+        self._rows.append(
+            (
+                OutboxMessage,
+                {
+                    "event_id": str(uuid.uuid4()),
+                    "event_type": event_type,
+                    "topic": topic,
+                    "message_key": key,
+                    "payload": payload,
+                    "created_at": utcnow(),
+                },
             )
         )
 
+    def add_row(self, model: Any, row: dict[str, Any]) -> None:
+        """Insert `row` into `model`'s table at commit (a cheap executemany, no ORM object)."""
+        self._require_open()
+        self._rows.append((model, row))
+
+    def _require_open(self) -> None:
+        if self._session is None:
+            raise RuntimeError("UnitOfWork used outside `async with`")
+
+    def mark(self) -> int:
+        """A point to return to when a savepoint is rolled back (see `forget_since`)."""
+        return len(self._rows)
+
+    def forget_since(self, mark: int) -> None:
+        """Drop what was emitted after `mark`: its savepoint was rolled back."""
+        del self._rows[mark:]
+
+    async def flush(self) -> None:
+        """Write the buffered rows now: one executemany per table, in first-added order."""
+        if not self._rows:
+            return
+        pending, self._rows = self._rows, []
+        by_table: dict[Any, list[dict[str, Any]]] = {}
+        for model, row in pending:
+            by_table.setdefault(model, []).append(row)
+        for model, rows in by_table.items():
+            await self.session.execute(insert(model), rows)
+
     async def commit(self) -> None:
+        await self.flush()
         await self.session.commit()
         if self._on_commit is not None:
             self._on_commit()
 
     async def rollback(self) -> None:
+        self._rows = []
         await self.session.rollback()
 
 
