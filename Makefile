@@ -20,7 +20,7 @@ MYPY_TARGETS := shared/src approval-svc/src supervision-svc/src notify-svc/src s
 
 help:
 	@echo "make run    the platform on this machine (embedded broker, 3 services, dev tokens)"
-	@echo "make demo   the same, with the department-system simulator"
+	@echo "make demo   the same, with the department-system simulator and sample submissions"
 	@echo "make test   every package's tests, one pytest run per package (PYTEST_ARGS=...)"
 	@echo "make lint   ruff check, ruff format --check, mypy (strict)"
 	@echo "make fmt    ruff format and ruff check --fix"
@@ -41,7 +41,7 @@ run: sync
 	$(UV) run python -m services up
 
 demo: sync
-	$(UV) run python -m services up --simulate-departments
+	$(UV) run python -m services up --simulate-departments --demo
 
 test: sync
 	@passed=""; empty=""; started=$$SECONDS; \

@@ -1,4 +1,5 @@
-"""Command line of the local runner: `python -m services {up,token,broker,simulate-departments}`."""
+"""Command line of the local runner:
+`python -m services {up,token,broker,simulate-departments,submit-samples}`."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ import time
 from collections.abc import Sequence
 
 from pydantic import ValidationError
-from shared.broker import BrokerError, EmbeddedBroker
-from shared.settings import get_platform_settings
 
-from services import simulate, stack, tokens
+from services import samples, simulate, stack, tokens
 from services.output import Output
 from services.supervisor import ShutdownRequested, shutdown_on_signals
+from shared.broker import BrokerError, EmbeddedBroker
+from shared.settings import get_platform_settings
 
 
 def run_broker(args: argparse.Namespace) -> int:
@@ -63,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     broker.set_defaults(func=run_broker)
     simulate.configure_parser(
         sub.add_parser("simulate-departments", help="department systems deciding their tasks")
+    )
+    samples.configure_parser(
+        sub.add_parser("submit-samples", help="post realistic sample projects at a given rate")
     )
     return parser
 

@@ -13,6 +13,16 @@ from datetime import UTC, datetime
 
 import httpx
 from pydantic import ValidationError
+
+from services import tokens
+from services.output import Output
+from services.supervisor import (
+    ChildCrashed,
+    ChildSpec,
+    ShutdownRequested,
+    Supervisor,
+    shutdown_on_signals,
+)
 from shared.broker import BrokerError, EmbeddedBroker, ensure_topics, port_accepts, wait_for_broker
 from shared.settings import (
     ApprovalSettings,
@@ -24,16 +34,6 @@ from shared.settings import (
     get_platform_settings,
 )
 from shared.topics import all_topics
-
-from services import tokens
-from services.output import Output
-from services.supervisor import (
-    ChildCrashed,
-    ChildSpec,
-    ShutdownRequested,
-    Supervisor,
-    shutdown_on_signals,
-)
 
 
 class StartupError(RuntimeError):
@@ -105,7 +105,7 @@ def resolve_services() -> list[RunningService]:
 
 
 def build_children(
-    services: list[RunningService], *, simulate_departments: bool
+    services: list[RunningService], *, simulate_departments: bool, demo: bool = False
 ) -> list[ChildSpec]:
     """Every long-running child; add new helpers here."""
     children = [
@@ -118,6 +118,15 @@ def build_children(
             ChildSpec(
                 "simulator",
                 [sys.executable, "-m", "services", "simulate-departments"],
+                start_after_ready=True,
+                may_exit=True,
+            )
+        )
+    if demo:
+        children.append(
+            ChildSpec(
+                "samples",
+                [sys.executable, "-m", "services", "submit-samples"],
                 start_after_ready=True,
                 may_exit=True,
             )
@@ -251,14 +260,16 @@ def run_up(args: argparse.Namespace) -> int:
     out = Output()
     sup = Supervisor(out, stop_timeout_s=args.stop_timeout)
     broker: EmbeddedBroker | None = None
-    out.register("broker", *(s.name for s in SERVICES), "simulator")
+    out.register("broker", *(s.name for s in SERVICES), "simulator", "samples")
     with shutdown_on_signals(out, on_second=sup.force.set):
         try:
             prepare_env(os.environ, out)
             platform = get_platform_settings()
             platform.data_dir.mkdir(parents=True, exist_ok=True)
             services = resolve_services()
-            children = build_children(services, simulate_departments=args.simulate_departments)
+            children = build_children(
+                services, simulate_departments=args.simulate_departments, demo=args.demo
+            )
             out.register(*(c.name for c in children))
             if platform.embedded_broker and not args.no_broker:
                 broker = start_broker(platform, out)
@@ -303,6 +314,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--simulate-departments",
         action="store_true",
         help="also run the department-system simulator once the services are ready",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="also post a stream of sample projects (`python -m services submit-samples`)",
     )
     parser.add_argument(
         "--no-broker",

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 from pydantic import AliasChoices
+
 from shared.settings import (
     SERVICE_SETTINGS,
     PlatformSettings,

@@ -20,6 +20,9 @@ import psutil
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient
+
+from services import stack
+from services.output import Output
 from shared.broker import (
     BrokerError,
     EmbeddedBroker,
@@ -30,9 +33,6 @@ from shared.broker import (
 )
 from shared.settings import get_platform_settings
 from shared.topics import DEPARTMENT_CODES, all_topics, dlq_topic, tasks_topic
-
-from services import stack
-from services.output import Output
 
 ROOT = Path(__file__).resolve().parents[1]
 CREDIT_CODE = "91440300708461136T"

@@ -118,7 +118,7 @@ async def list_projects(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[ProjectData]:
-    async with deps.runtime.sessions() as session:
+    async with deps.runtime.read_sessions() as session:
         return await queries.list_projects(
             session,
             principal,
@@ -132,7 +132,7 @@ async def list_projects(
 
 @router.get("/projects/{code}", response_model=ProjectData, tags=["projects"])
 async def get_project(code: ProjectCode, principal: CurrentPrincipal, deps: AppDeps) -> Any:
-    async with deps.runtime.sessions() as session:
+    async with deps.runtime.read_sessions() as session:
         return await queries.get_project(session, code, principal)
 
 
@@ -145,7 +145,7 @@ async def project_timeline(
     cursor: Cursor = None,
 ) -> Page[TimelineItem]:
     """Every step of the project in order: who did what, when (the audit trail)."""
-    async with deps.runtime.sessions() as session:
+    async with deps.runtime.read_sessions() as session:
         return await queries.timeline(session, code, principal, limit=limit, cursor=cursor)
 
 
@@ -162,7 +162,7 @@ async def list_departments(
     _: CurrentPrincipal, deps: AppDeps, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> Page[DepartmentOut]:
     """The catalogue: departments, their matters and time limits (in days of `day_kind`)."""
-    async with deps.runtime.sessions() as session:
+    async with deps.runtime.read_sessions() as session:
         return await queries.departments(session, limit=limit, cursor=cursor)
 
 
@@ -181,7 +181,7 @@ async def department_tasks(
         raise not_found(f"department {dept}")
     if not deps.catalogue.has_department(dept):
         raise not_found(f"department {dept}")
-    async with deps.runtime.sessions() as session:
+    async with deps.runtime.read_sessions() as session:
         return await queries.department_tasks(
             session, dept, status=status, limit=limit, cursor=cursor
         )
@@ -229,7 +229,7 @@ async def disclosed_results(
     """Decisions disclosed to the public (no token needed)."""
     if project_code is not None and not is_project_code(project_code):
         raise field_error(["query", "project_code"], "not a project code")
-    async with deps.runtime.sessions() as session:
+    async with deps.runtime.read_sessions() as session:
         return await queries.public_results(
             session, project_code=project_code, limit=limit, cursor=cursor
         )

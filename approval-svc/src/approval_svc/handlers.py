@@ -445,6 +445,18 @@ def _emit(
         uow.emit(cloud_event, APPROVAL_PROJECTS)
         if task is not None and event.type in TASK_TOPIC_EVENTS:
             uow.emit(cloud_event, tasks_topic(task.department))
+        elif task is not None and event.type == "project.supplement_provided":
+            # A department system reads only its own topic: tell it the task is pending
+            # again (same task id, deadlines moved by the pause) with an assignment event.
+            uow.emit(
+                cloud_event.caused(
+                    type="approval.task.assigned",
+                    source=SOURCE,
+                    data=task_data(task).model_dump(mode="json"),
+                    time=now,
+                ),
+                tasks_topic(task.department),
+            )
         entry_detail: dict[str, Any] = dict(detail or {})
         if task is not None:
             entry_detail.update(

@@ -293,6 +293,16 @@ async def test_supplement_pauses_and_resumes(service: Service) -> None:
         )
     ).json()
     assert resumed["status"] == "in_review"
+    # The department's own topic tells its system that the task is pending again.
+    code = project["project_code"]
+    records = await read_topic(
+        service.bootstrap, "approval.tasks.MEE", until=lambda rs: len(events_of(rs, code)) >= 2
+    )
+    assigned = [e for e in events_of(records, code) if e["type"] == "approval.task.assigned"]
+    assert len(assigned) == 2
+    assert assigned[1]["data"]["task_id"] == mee["task_id"]
+    assert assigned[1]["data"]["status"] == "pending"
+    assert assigned[1]["causationid"]
     twice = await service.client.post(
         f"/api/v1/tasks/{mee['task_id']}/supplement",
         json={"materials": ["x"]},

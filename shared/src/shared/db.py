@@ -152,7 +152,7 @@ def ensure_sqlite_dir(url: str) -> None:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _sqlite_pragmas(engine: AsyncEngine) -> None:
+def _sqlite_pragmas(engine: AsyncEngine, *, writer: bool) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _: Any) -> None:
         # Let SQLAlchemy, not the driver, control transactions so SAVEPOINTs work.
@@ -162,25 +162,51 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
+        if not writer:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # IMMEDIATE takes the write lock up front: two writers then queue on busy_timeout
-        # instead of failing on a read-to-write lock upgrade.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # The writer takes the write lock up front (IMMEDIATE): another process writing the
+        # same file then queues on busy_timeout instead of failing on a lock upgrade. Readers
+        # begin deferred and read a WAL snapshot without blocking anyone.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
 
 
 def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
+    """The engine for transactions that write.
+
+    SQLite allows one writer at a time, so the pool holds ONE connection: concurrent
+    requests queue in the pool (cheap, in order) instead of spinning in SQLite's busy
+    handler on many connections, which starved writers and ended in "database is locked".
+    """
     ensure_sqlite_dir(url)
     target = async_url(url)
-    if make_url(target).get_backend_name() == "sqlite":
-        engine = create_async_engine(target, echo=echo)
-        _sqlite_pragmas(engine)
+    if is_sqlite(target):
+        engine = create_async_engine(
+            target, echo=echo, pool_size=1, max_overflow=0, pool_timeout=120
+        )
+        _sqlite_pragmas(engine, writer=True)
         return engine
     return create_async_engine(
         target, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
     )
+
+
+def make_read_engine(url: str, writer: AsyncEngine, *, pool_size: int = 4) -> AsyncEngine:
+    """The engine for read-only queries: on SQLite separate query-only connections (WAL lets
+    them read while the writer writes); elsewhere the writer's engine serves both."""
+    target = async_url(url)
+    if not is_sqlite(target):
+        return writer
+    engine = create_async_engine(target, pool_size=pool_size, max_overflow=0, pool_timeout=120)
+    _sqlite_pragmas(engine, writer=False)
+    return engine
 
 
 SessionFactory = async_sessionmaker[AsyncSession]

@@ -17,7 +17,13 @@ import faust
 
 from shared.clock import Clock, clock_from_settings
 from shared.consumer import EventProcessor, Handler, attach_processor
-from shared.db import SessionFactory, make_engine, make_session_factory, ping
+from shared.db import (
+    SessionFactory,
+    make_engine,
+    make_read_engine,
+    make_session_factory,
+    ping,
+)
 from shared.kafka import KafkaProducer, broker_reachable, make_faust_app
 from shared.outbox import OutboxRelay, UnitOfWork
 from shared.settings import ServiceSettings
@@ -41,6 +47,9 @@ class ServiceRuntime:
         self.clock: Clock = clock or clock_from_settings(settings)
         self.engine = make_engine(settings.resolved_database_url)
         self.sessions: SessionFactory = make_session_factory(self.engine)
+        # Queries that only read use their own connections (SQLite: beside the one writer).
+        self.read_engine = make_read_engine(settings.resolved_database_url, self.engine)
+        self.read_sessions: SessionFactory = make_session_factory(self.read_engine)
         self.producer = KafkaProducer(settings.bootstrap_servers, client_id=f"{self.service}-svc")
         self.relay = OutboxRelay(
             session_factory=self.sessions,
@@ -114,6 +123,8 @@ class ServiceRuntime:
             with contextlib.suppress(Exception):
                 await self.relay.release()
         await self.producer.stop()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
         await self.engine.dispose()
 
     @contextlib.asynccontextmanager

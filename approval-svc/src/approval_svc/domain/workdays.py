@@ -59,6 +59,9 @@ class WorkCalendar:
     # year -> whether chinese_calendar knows it; asked once per year because the library signals
     # "unknown" by raising, and exceptions per date would be slow in long loops.
     _library_years: dict[int, bool] = field(default_factory=dict, init=False, repr=False)
+    # Deadlines are computed for every task of every submission from a handful of distinct
+    # dates: remember the day walks (bounded; a day's answer never changes within a process).
+    _walks: dict[tuple[date, int, str], date] = field(default_factory=dict, init=False, repr=False)
 
     # --- single days ---------------------------------------------------------------------------
 
@@ -133,6 +136,15 @@ class WorkCalendar:
 
     def _walk(self, start: date, n: int, day_kind: DayKind) -> date:
         """The n-th counted day strictly after ``start`` (``start`` itself when n == 0)."""
+        key = (start, n, day_kind)
+        found = self._walks.get(key)
+        if found is None:
+            if len(self._walks) > 10_000:
+                self._walks.clear()
+            found = self._walks[key] = self._walk_uncached(start, n, day_kind)
+        return found
+
+    def _walk_uncached(self, start: date, n: int, day_kind: DayKind) -> date:
         d = start
         remaining = n
         while remaining > 0:

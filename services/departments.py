@@ -1,0 +1,399 @@
+"""A department system's Kafka client: read its task topic, send decisions back.
+
+What a department system does over Kafka, and nothing else (kafka-python only)::
+
+    with DepartmentClient("127.0.0.1:9092", "MEE") as client:
+        for task in client.poll(1000):
+            if task.is_assigned:
+                client.decide(task, "approved", opinion="ok")
+            client.mark_done(task)
+        client.commit()          # flush the decisions, then commit what is done
+
+or ``client.run(handler, stop_event)`` which does exactly that loop.
+
+- Consumes ``approval.tasks.<DEPT>`` in its own consumer group (default ``dept-<DEPT>``), from
+  the earliest offset for a new group; short timeouts: a first join takes ~2 s, not minutes.
+- At least once: offsets are committed by hand, up to the first message not yet handled
+  (``mark_done``), after the decisions sent so far are acknowledged (acks=all). After a crash a
+  task may be seen again; the platform refuses a second decision (``approval.decisions.dlq``).
+- Tolerant reader: unknown CloudEvent fields, other event types than approval.task.assigned /
+  approval.task.withdrawn, and documents that are not events are ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
+from pydantic import ValidationError
+
+from shared.events import CloudEvent, DecisionSubmittedData, TaskData, new_event
+from shared.topics import APPROVAL_DECISIONS, DEPARTMENT_CODES, tasks_topic
+
+log = logging.getLogger(__name__)
+
+ASSIGNED = "approval.task.assigned"
+WITHDRAWN = "approval.task.withdrawn"
+DECISION_SUBMITTED = "approval.decision.submitted"
+TASK_EVENT_TYPES = frozenset({ASSIGNED, WITHDRAWN})
+DECISIONS = ("approved", "rejected", "supplement_required")
+DecisionValue = Literal["approved", "rejected", "supplement_required"]
+DEFAULT_REBALANCE_TIMEOUT_S = 4.0
+
+
+@dataclass(frozen=True, slots=True)
+class DepartmentTask:
+    """One task event read from the department's topic (assigned or withdrawn)."""
+
+    event_type: str
+    task: TaskData
+    event: CloudEvent
+    topic: str
+    partition: int
+    offset: int
+
+    @property
+    def task_id(self) -> str:
+        return str(self.task.task_id)
+
+    @property
+    def project_code(self) -> str:
+        return str(self.task.project_code)
+
+    @property
+    def is_assigned(self) -> bool:
+        return self.event_type == ASSIGNED
+
+    @property
+    def is_withdrawn(self) -> bool:
+        return self.event_type == WITHDRAWN
+
+
+class DeliveryFailed(RuntimeError):
+    """A decision was not acknowledged by the broker; the client commits nothing more."""
+
+
+class _OffsetTracker:
+    """Per partition, offsets in the order read; the committable position is the first not done."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[TopicPartition, OrderedDict[int, bool]] = {}
+        self._committed: dict[TopicPartition, int] = {}
+
+    def add(self, tp: TopicPartition, offset: int, *, done: bool = False) -> None:
+        with self._lock:
+            self._open.setdefault(tp, OrderedDict())[offset] = done
+
+    def done(self, tp: TopicPartition, offset: int) -> None:
+        with self._lock:
+            entries = self._open.get(tp)
+            if entries is not None and offset in entries:
+                entries[offset] = True
+
+    def committable(self) -> dict[TopicPartition, OffsetAndMetadata]:
+        """Positions to commit now (each partition's next offset after its done prefix)."""
+        out: dict[TopicPartition, OffsetAndMetadata] = {}
+        with self._lock:
+            for tp, entries in self._open.items():
+                position = None
+                while entries:
+                    offset, finished = next(iter(entries.items()))
+                    if not finished:
+                        break
+                    entries.popitem(last=False)
+                    position = offset + 1
+                if position is not None and position > self._committed.get(tp, -1):
+                    out[tp] = OffsetAndMetadata(position, "", -1)
+        return out
+
+    def retry(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+        """A commit of `offsets` failed: offer those positions again next time."""
+        with self._lock:
+            for tp, meta in offsets.items():
+                entries = self._open.setdefault(tp, OrderedDict())
+                entries[meta.offset - 1] = True
+                entries.move_to_end(meta.offset - 1, last=False)
+
+    def committed(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+        with self._lock:
+            for tp, meta in offsets.items():
+                self._committed[tp] = meta.offset
+
+    def forget(self, partitions: Iterable[TopicPartition]) -> None:
+        with self._lock:
+            for tp in partitions:
+                self._open.pop(tp, None)
+                self._committed.pop(tp, None)
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return sum(1 for e in self._open.values() for d in e.values() if not d)
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, client: DepartmentClient) -> None:
+        self._client = client
+
+    def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        # Keep what is done; what is not is read again by whoever gets the partition.
+        self._client.commit(quiet=True)
+        self._client.tracker.forget(revoked)
+
+    def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        pass
+
+
+def consumer_timeouts(rebalance_timeout_s: float = DEFAULT_REBALANCE_TIMEOUT_S) -> dict[str, int]:
+    """Short kafka-python timeouts: the rebalance timeout is max_poll_interval, a first join waits
+    about half of it (the default 300 s would stall start-up); poll more often than this."""
+    rebalance_ms = int(rebalance_timeout_s * 1000)
+    return {
+        "max_poll_interval_ms": rebalance_ms,
+        "session_timeout_ms": max(int(rebalance_ms * 1.5), 6000),
+        "heartbeat_interval_ms": 1000,
+        "request_timeout_ms": max(rebalance_ms * 3, 30_000),
+    }
+
+
+def make_producer(bootstrap: str, *, client_id: str = "departments") -> KafkaProducer:
+    """A producer for decisions: acks=all, small linger so a poll batch goes out as one request."""
+    return KafkaProducer(
+        bootstrap_servers=bootstrap,
+        client_id=client_id,
+        acks="all",
+        linger_ms=5,
+        batch_size=256 * 1024,
+        max_in_flight_requests_per_connection=5,
+    )
+
+
+class DepartmentClient:
+    """The Kafka side of one department's system. Not thread-safe except ``mark_done``."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        department: str,
+        *,
+        group_id: str | None = None,
+        producer: KafkaProducer | None = None,
+        rebalance_timeout_s: float = DEFAULT_REBALANCE_TIMEOUT_S,
+        max_poll_records: int = 500,
+        client_id: str | None = None,
+    ) -> None:
+        department = department.strip().upper()
+        if department not in DEPARTMENT_CODES:
+            raise ValueError(f"unknown department {department!r}")
+        self.department = department
+        self.topic = tasks_topic(department)
+        self.group_id = group_id or f"dept-{department}"
+        self.source = f"/departments/{department}"
+        self.tracker = _OffsetTracker()
+        self._known: dict[str, DepartmentTask] = {}
+        self._futures: list[Any] = []
+        self._broken: DeliveryFailed | None = None
+        self._owns_producer = producer is None
+        self._producer = producer or make_producer(bootstrap, client_id=f"dept-{department}")
+        self._consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=self.group_id,
+            client_id=client_id or f"dept-{department}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=max_poll_records,
+            fetch_max_wait_ms=100,
+            **consumer_timeouts(rebalance_timeout_s),
+        )
+        self._consumer.subscribe([self.topic], listener=_Rebalance(self))
+        self.stats = {"received": 0, "ignored": 0, "decided": 0}
+
+    # --- reading -----------------------------------------------------------------------
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self._consumer.assignment())
+
+    def poll(self, timeout_ms: int = 1000) -> list[DepartmentTask]:
+        """Task events read since the last poll; anything else read is marked done at once.
+
+        Call ``mark_done`` for each returned task once it is handled, and ``commit`` after the
+        batch (``run`` does both).
+        """
+        records = self._consumer.poll(timeout_ms=timeout_ms)
+        tasks: list[DepartmentTask] = []
+        for tp, batch in records.items():
+            for record in batch:
+                task = self._parse(record.topic, record.partition, record.offset, record.value)
+                self.tracker.add(tp, record.offset, done=task is None)
+                if task is None:
+                    self.stats["ignored"] += 1
+                    continue
+                self.stats["received"] += 1
+                if task.is_assigned:
+                    self._known[task.task_id] = task
+                else:
+                    self._known.pop(task.task_id, None)
+                tasks.append(task)
+        return tasks
+
+    def _parse(
+        self, topic: str, partition: int, offset: int, value: bytes | None
+    ) -> DepartmentTask | None:
+        where = f"{topic}[{partition}]@{offset}"
+        if not value:
+            return None
+        try:
+            event = CloudEvent.from_json(value)
+        except (ValidationError, ValueError) as exc:
+            log.warning("%s: not a CloudEvent, ignored: %s", where, str(exc)[:200])
+            return None
+        if event.type not in TASK_EVENT_TYPES:
+            log.debug("%s: event type %s ignored", where, event.type)
+            return None
+        try:
+            task = TaskData.model_validate(event.data)
+        except ValidationError as exc:
+            log.warning("%s: %s with invalid task data, ignored: %s", where, event.type, exc)
+            return None
+        if task.department != self.department:
+            log.warning("%s: task %s of %s ignored", where, task.task_id, task.department)
+            return None
+        return DepartmentTask(event.type, task, event, topic, partition, offset)
+
+    def mark_done(self, task: DepartmentTask) -> None:
+        """The task event is handled: its offset may be committed (thread-safe)."""
+        self.tracker.done(TopicPartition(task.topic, task.partition), task.offset)
+
+    # --- deciding ----------------------------------------------------------------------
+
+    def decide(
+        self,
+        task: DepartmentTask | str,
+        decision: DecisionValue | str,
+        opinion: str | None = None,
+        missing_materials: Sequence[str] = (),
+    ) -> CloudEvent:
+        """Send ``approval.decision.submitted`` for a task read by this client.
+
+        Asynchronous: the event is acknowledged by ``flush``/``commit``. ``supplement_required``
+        must list every missing material (one notice lists everything).
+        """
+        assigned = task if isinstance(task, DepartmentTask) else self._known.get(task)
+        if assigned is None:
+            raise KeyError(f"task {task} was not assigned to {self.department} by this client")
+        if decision not in DECISIONS:
+            raise ValueError(f"decision must be one of {', '.join(DECISIONS)}, got {decision!r}")
+        materials = [m for m in missing_materials if m.strip()]
+        if decision == "supplement_required" and not materials:
+            raise ValueError("supplement_required needs the list of missing materials")
+        data = DecisionSubmittedData(
+            task_id=assigned.task_id,
+            department=self.department,
+            decision=decision,  # type: ignore[arg-type]
+            opinion=opinion,
+            missing_materials=materials if decision == "supplement_required" else [],
+        )
+        source_event = assigned.event
+        event = new_event(
+            type=DECISION_SUBMITTED,
+            source=self.source,
+            subject=assigned.project_code,
+            data=data,
+            correlationid=source_event.correlationid or source_event.id,
+            causationid=source_event.id,
+        )
+        future = self._producer.send(
+            APPROVAL_DECISIONS, key=assigned.project_code.encode(), value=event.to_json()
+        )
+        self._futures.append(future)
+        if decision != "supplement_required":
+            self._known.pop(assigned.task_id, None)
+        self.stats["decided"] += 1
+        return event
+
+    def flush(self, timeout_s: float = 30.0) -> None:
+        """Wait until every decision sent so far is acknowledged; :class:`DeliveryFailed` if one
+        was not (after two minutes of retries): the client then never commits again, so tasks
+        whose decision was lost are read again by the group's next client."""
+        if self._broken is not None:
+            raise self._broken
+        if not self._futures:
+            return
+        self._producer.flush(timeout=timeout_s)
+        futures, self._futures = self._futures, []
+        for future in futures:
+            try:
+                future.get(timeout=0)
+            except KafkaError as exc:
+                self._broken = DeliveryFailed(f"{self.department}: a decision was lost: {exc}")
+                raise self._broken from exc
+
+    def commit(self, *, quiet: bool = False) -> int:
+        """Flush the decisions, then commit every partition's done prefix; partitions committed.
+
+        ``quiet``: a failed offset commit (e.g. during a rebalance) is logged, not raised; the
+        offsets are committed with the next batch. A lost decision always raises.
+        """
+        self.flush()
+        assigned = self._consumer.assignment()
+        offsets = {tp: m for tp, m in self.tracker.committable().items() if tp in assigned}
+        if not offsets:
+            return 0
+        try:
+            self._consumer.commit(offsets)
+        except KafkaError as exc:
+            if not quiet:
+                raise
+            self.tracker.retry(offsets)
+            log.warning("%s: offset commit failed (retried later): %s", self.department, exc)
+            return 0
+        self.tracker.committed(offsets)
+        return len(offsets)
+
+    # --- loop and life cycle ---------------------------------------------------------------
+
+    def run(
+        self,
+        handler: Callable[[DepartmentTask], None],
+        stop_event: threading.Event,
+        *,
+        poll_timeout_ms: int = 500,
+    ) -> None:
+        """Poll, hand every task to `handler` (which may call ``decide``), commit; until stopped."""
+        while not stop_event.is_set():
+            batch = self.poll(poll_timeout_ms)
+            for task in batch:
+                handler(task)
+                self.mark_done(task)
+            self.commit(quiet=True)  # no request when nothing new is done
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        try:
+            self.commit(quiet=True)
+        except DeliveryFailed as exc:
+            log.error("%s", exc)
+        finally:
+            self._consumer.close(autocommit=False)
+            if self._owns_producer:
+                self._producer.close(timeout=timeout_s)
+
+    def __enter__(self) -> DepartmentClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
