@@ -107,7 +107,7 @@ async def service(
 ) -> AsyncIterator[Service]:
     app = approval_factory()
     async with (
-        LifespanManager(app, startup_timeout=30, shutdown_timeout=30),
+        LifespanManager(app, startup_timeout=30, shutdown_timeout=60),
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://approval"
         ) as client,
@@ -160,5 +160,15 @@ def _read_topic(
     return records
 
 
-def events_of(records: list[Any], key: str) -> list[dict[str, Any]]:
-    return [json.loads(r.value) for r in records if r.key == key.encode()]
+def events_of(records: list[Any], project: dict[str, Any]) -> list[dict[str, Any]]:
+    """The events of this very project: codes restart in each test's fresh database while the
+    broker's topics outlive tests, so the key alone could match an earlier test's project."""
+    code = project["project_code"]
+    task_ids = {t["task_id"] for t in project["tasks"]}
+    events = [json.loads(r.value) for r in records if r.key == code.encode()]
+    return [
+        e
+        for e in events
+        if e["data"].get("task_id") in task_ids
+        or e["data"].get("submitted_at") == project["submitted_at"]
+    ]

@@ -60,9 +60,9 @@ async def test_submission_assigns_code_and_parallel_tasks(service: Service) -> N
     records = await read_topic(
         service.bootstrap,
         "approval.projects",
-        until=lambda rs: len(events_of(rs, code)) >= 4,
+        until=lambda rs: len(events_of(rs, project)) >= 4,
     )
-    events = events_of(records, code)
+    events = events_of(records, project)
     assert [e["type"] for e in events] == ["project.submitted"] + ["approval.task.assigned"] * 3
     for event in events:
         assert event["specversion"] == "1.0"
@@ -71,9 +71,9 @@ async def test_submission_assigns_code_and_parallel_tasks(service: Service) -> N
     mee = await read_topic(
         service.bootstrap,
         "approval.tasks.MEE",
-        until=lambda rs: len(events_of(rs, code)) >= 1,
+        until=lambda rs: len(events_of(rs, project)) >= 1,
     )
-    assert [e["data"]["matter_code"] for e in events_of(mee, code)] == ["MEE-EIA-REPORT"]
+    assert [e["data"]["matter_code"] for e in events_of(mee, project)] == ["MEE-EIA-REPORT"]
 
 
 async def test_plain_filing_is_filed_at_once(service: Service) -> None:
@@ -236,9 +236,9 @@ async def test_parallel_decisions_join_to_approval(service: Service) -> None:
     records = await read_topic(
         service.bootstrap,
         "approval.projects",
-        until=lambda rs: any(e["type"] == "project.approved" for e in events_of(rs, code)),
+        until=lambda rs: any(e["type"] == "project.approved" for e in events_of(rs, project)),
     )
-    types = [e["type"] for e in events_of(records, code)]
+    types = [e["type"] for e in events_of(records, project)]
     assert types.count("project.approved") == 1
     assert types.index("project.approved") == len(types) - 1
 
@@ -296,9 +296,9 @@ async def test_supplement_pauses_and_resumes(service: Service) -> None:
     # The department's own topic tells its system that the task is pending again.
     code = project["project_code"]
     records = await read_topic(
-        service.bootstrap, "approval.tasks.MEE", until=lambda rs: len(events_of(rs, code)) >= 2
+        service.bootstrap, "approval.tasks.MEE", until=lambda rs: len(events_of(rs, project)) >= 2
     )
-    assigned = [e for e in events_of(records, code) if e["type"] == "approval.task.assigned"]
+    assigned = [e for e in events_of(records, project) if e["type"] == "approval.task.assigned"]
     assert len(assigned) == 2
     assert assigned[1]["data"]["task_id"] == mee["task_id"]
     assert assigned[1]["data"]["status"] == "pending"

@@ -120,7 +120,7 @@ async def test_silent_consultation_is_deemed_consent(
     clock = ManualClock(datetime(2026, 3, 2, 2, 0, tzinfo=UTC))  # a Monday, 10:00 in Beijing
     app = approval_factory(clock=clock, catalogue_path=path, sweep_interval_days=0.0001)
     async with (
-        LifespanManager(app, startup_timeout=30, shutdown_timeout=30),
+        LifespanManager(app, startup_timeout=30, shutdown_timeout=60),
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://approval"
         ) as client,

@@ -60,6 +60,7 @@ class ServiceRuntime:
         )
         self.faust: faust.App = make_faust_app(settings.group_id, settings)
         self.processors: list[EventProcessor] = []
+        self._attachments: list[tuple[EventProcessor, tuple[str, ...]]] = []
         self._consume = consume
         self._relay_enabled = relay
         self._jobs: list[tuple[str, BackgroundJob]] = []
@@ -87,6 +88,7 @@ class ServiceRuntime:
             self.faust, processor, topics=topics, batch_size=self.settings.consumer_batch_size
         )
         self.processors.append(processor)
+        self._attachments.append((processor, tuple(topics)))
         return processor
 
     def background(self, name: str, job: BackgroundJob) -> None:
@@ -104,24 +106,27 @@ class ServiceRuntime:
             self._spawn(name, job)
 
     async def stop(self) -> None:
+        """Stop everything within about 20 s, whatever state the consumers are in."""
         self.relay.stop()
+        if self._faust_started:
+            # Stop faust first, while its supervising task still waits on it: cancelling that
+            # task in the middle of a group join can leave faust's own tasks running.
+            try:
+                await asyncio.wait_for(self.faust.stop(), timeout=10)
+            except Exception:
+                log.warning("faust did not stop cleanly", exc_info=True)
         for task in self._tasks:
             task.cancel()
         if self._tasks:
             # Bounded: a job stuck in a library call must not hang the whole shutdown.
-            _, pending = await asyncio.wait(self._tasks, timeout=10)
+            _, pending = await asyncio.wait(self._tasks, timeout=5)
             for task in pending:
-                log.warning("background job %s did not stop within 10 s", task.get_name())
+                log.warning("background job %s did not stop within 5 s", task.get_name())
         self._tasks.clear()
-        if self._faust_started:
-            try:
-                await asyncio.wait_for(self.faust.stop(), timeout=15)
-            except Exception:
-                log.warning("faust did not stop cleanly", exc_info=True)
         if self._relay_enabled:
             # Hand the lease back so a restarted process publishes at once.
             with contextlib.suppress(Exception):
-                await self.relay.release()
+                await asyncio.wait_for(self.relay.release(), timeout=2)
         await self.producer.stop()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()
@@ -155,9 +160,26 @@ class ServiceRuntime:
             await asyncio.sleep(1)
         # Flag before awaiting: a stop during a slow first group join must still stop faust,
         # or its half-started services outlive the app.
+        if self.faust.started:
+            # A crashed or failed earlier start: mode cannot start a service twice (and its
+            # restart() trips on faust's children), so build a fresh app with the same agents.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.faust.stop(), timeout=15)
+            self.faust = self._fresh_faust()
         self._faust_started = True
         await self.faust.start()
-        await asyncio.Event().wait()
+        while not self.faust.crashed:  # noqa: ASYNC110 - mode offers no awaitable for it
+            await asyncio.sleep(1)
+        # Raising hands it back to the supervisor, which restarts the consumers.
+        raise RuntimeError(f"faust crashed: {getattr(self.faust, '_crash_reason', None)!r}")
+
+    def _fresh_faust(self) -> faust.App:
+        app = make_faust_app(self.settings.group_id, self.settings)
+        for processor, topics in self._attachments:
+            attach_processor(
+                app, processor, topics=topics, batch_size=self.settings.consumer_batch_size
+            )
+        return app
 
     # --- health ------------------------------------------------------------------------
 

@@ -88,3 +88,34 @@ async def test_readiness_names_what_is_unreachable() -> None:
     assert settings.bootstrap_servers in problems[1]
     assert "unreachable" in problems[1]
     assert time.monotonic() - started < 10
+
+
+async def test_consumers_come_back_after_faust_crashes(
+    shared_db, kafka_bootstrap, fresh_topic, topic_reader
+) -> None:
+    source, target = fresh_topic("shared.rt.crash.in"), fresh_topic("shared.rt.crash.out")
+    settings = get_approval_settings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        database_url=shared_db.url,
+        consumer_group=unique_group("shared-crash"),
+    )
+    runtime = ServiceRuntime(settings)
+
+    async def handler(event: CloudEvent, uow: UnitOfWork) -> None:
+        uow.emit(event.caused(type="project.filed", source="/t", data=event.data), target)
+
+    runtime.consume("crash-test", topics=[source], handlers={"project.submitted": handler})
+    first = new_event(type="project.submitted", source="/t", subject="P-1", data={})
+    second = new_event(type="project.submitted", source="/t", subject="P-2", data={})
+    await runtime.start()
+    try:
+        await asyncio.to_thread(_produce, kafka_bootstrap, source, [first])
+        await topic_reader(target, 1, timeout_s=30)
+        await runtime.faust.crash(RuntimeError("simulated consumer crash"))
+        assert runtime.faust.crashed
+        await asyncio.to_thread(_produce, kafka_bootstrap, source, [second])
+        records = await topic_reader(target, 2, timeout_s=60)
+    finally:
+        await runtime.stop()
+    causes = {CloudEvent.from_json(r.value).causationid for r in records}
+    assert second.id in causes
