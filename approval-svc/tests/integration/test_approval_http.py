@@ -294,7 +294,6 @@ async def test_supplement_pauses_and_resumes(service: Service) -> None:
     ).json()
     assert resumed["status"] == "in_review"
     # The department's own topic tells its system that the task is pending again.
-    code = project["project_code"]
     records = await read_topic(
         service.bootstrap, "approval.tasks.MEE", until=lambda rs: len(events_of(rs, project)) >= 2
     )
