@@ -37,8 +37,9 @@ uv:
 sync: uv
 	$(UV) sync --locked
 
+# `make run SIMULATE=1` also starts the department simulator (projects then flow by themselves).
 run: sync
-	$(UV) run python -m services up
+	$(UV) run python -m services up $(if $(SIMULATE),--simulate-departments,)
 
 demo: sync
 	$(UV) run python -m services up --simulate-departments --demo
