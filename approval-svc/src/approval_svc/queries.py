@@ -16,7 +16,7 @@ from approval_svc.repository import project_data, task_data
 from approval_svc.schemas import DepartmentOut, MatterOut, PublicResult, TimelineItem
 from shared.auth import Principal, Role
 from shared.events import ProjectData, TaskData
-from shared.pagination import Page, decode_cursor, encode_cursor
+from shared.pagination import Page, decode_cursor, split_page
 from shared.problems import field_error, not_found
 
 
@@ -81,9 +81,11 @@ async def list_projects(
             )
         )
     query = query.order_by(col(Project.submitted_at).desc(), col(Project.project_code).desc())
-    projects = list((await session.exec(query.limit(limit + 1))).all())
-    more = len(projects) > limit
-    projects = projects[:limit]
+    projects, next_cursor = split_page(
+        (await session.exec(query.limit(limit + 1))).all(),
+        limit,
+        lambda p: [p.submitted_at.isoformat(), p.project_code],
+    )
     tasks_by_project: dict[str, list[Task]] = defaultdict(list)
     if projects:
         rows = await session.exec(
@@ -93,12 +95,9 @@ async def list_projects(
         )
         for task in rows.all():
             tasks_by_project[task.project_code].append(task)
-    last = projects[-1] if projects else None
     return Page(
         items=[project_data(p, tasks_by_project[p.project_code]) for p in projects],
-        next_cursor=encode_cursor([last.submitted_at.isoformat(), last.project_code])
-        if more and last
-        else None,
+        next_cursor=next_cursor,
     )
 
 
@@ -112,11 +111,11 @@ async def timeline(
         if not position or not isinstance(position[0], int):
             raise field_error(["query", "cursor"], "not a cursor this API issued")
         query = query.where(col(TimelineEntry.id) > position[0])
-    entries = list(
-        (await session.exec(query.order_by(col(TimelineEntry.id)).limit(limit + 1))).all()
+    entries, next_cursor = split_page(
+        (await session.exec(query.order_by(col(TimelineEntry.id)).limit(limit + 1))).all(),
+        limit,
+        lambda e: [e.id],
     )
-    more = len(entries) > limit
-    entries = entries[:limit]
     return Page(
         items=[
             TimelineItem(
@@ -130,7 +129,7 @@ async def timeline(
             )
             for e in entries
         ],
-        next_cursor=encode_cursor([entries[-1].id]) if more and entries else None,
+        next_cursor=next_cursor,
     )
 
 
@@ -155,16 +154,12 @@ async def department_tasks(
             )
         )
     query = query.order_by(col(Task.assigned_at), col(Task.task_id)).limit(limit + 1)
-    tasks = list((await session.exec(query)).all())
-    more = len(tasks) > limit
-    tasks = tasks[:limit]
-    last = tasks[-1] if tasks else None
-    return Page(
-        items=[task_data(t) for t in tasks],
-        next_cursor=encode_cursor([last.assigned_at.isoformat(), last.task_id])
-        if more and last
-        else None,
+    tasks, next_cursor = split_page(
+        (await session.exec(query)).all(),
+        limit,
+        lambda t: [t.assigned_at.isoformat(), t.task_id],
     )
+    return Page(items=[task_data(t) for t in tasks], next_cursor=next_cursor)
 
 
 async def public_results(
@@ -189,9 +184,11 @@ async def public_results(
             )
         )
     query = query.order_by(col(Task.decided_at).desc(), col(Task.task_id).desc())
-    rows = list((await session.exec(query.limit(limit + 1))).all())
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, next_cursor = split_page(
+        (await session.exec(query.limit(limit + 1))).all(),
+        limit,
+        lambda row: [row[0].decided_at.isoformat() if row[0].decided_at else "", row[0].task_id],
+    )
     items = []
     for task, project, department in rows:
         assert task.decided_at is not None
@@ -209,13 +206,7 @@ async def public_results(
                 document_number=task.document_number,
             )
         )
-    last_task = rows[-1][0] if rows else None
-    return Page(
-        items=items,
-        next_cursor=encode_cursor([last_task.decided_at.isoformat(), last_task.task_id])
-        if more and last_task and last_task.decided_at
-        else None,
-    )
+    return Page(items=items, next_cursor=next_cursor)
 
 
 async def departments(
@@ -225,9 +216,9 @@ async def departments(
     position = decode_cursor(cursor)
     if position is not None:
         query = query.where(col(DepartmentRow.code) > str(position[0] if position else ""))
-    depts = list((await session.exec(query.limit(limit + 1))).all())
-    more = len(depts) > limit
-    depts = depts[:limit]
+    depts, next_cursor = split_page(
+        (await session.exec(query.limit(limit + 1))).all(), limit, lambda d: [d.code]
+    )
     matters: dict[str, list[MatterRow]] = defaultdict(list)
     if depts:
         rows = await session.exec(
@@ -259,5 +250,5 @@ async def departments(
             )
             for d in depts
         ],
-        next_cursor=encode_cursor([depts[-1].code]) if more and depts else None,
+        next_cursor=next_cursor,
     )

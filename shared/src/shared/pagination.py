@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -44,3 +45,16 @@ def decode_cursor(cursor: str | None) -> list[Any] | None:
     if not isinstance(value, list):
         raise field_error(["query", "cursor"], "not a cursor this API issued")
     return value
+
+
+R = TypeVar("R")
+
+
+def split_page(
+    rows: Sequence[R], limit: int, position_of: Callable[[R], list[Any]]
+) -> tuple[list[R], str | None]:
+    """Rows fetched with `LIMIT limit + 1` -> the page and the cursor after its last row
+    (None on the last page): one extra row tells whether another page exists."""
+    page = list(rows[:limit])
+    more = len(rows) > limit
+    return page, encode_cursor(position_of(page[-1])) if more and page else None

@@ -229,3 +229,15 @@ def test_limit_out_of_range_names_query_limit(client: TestClient, limit: int) ->
 
 def test_limit_500_is_allowed(client: TestClient) -> None:
     assert len(client.get("/search", params={"q": "x", "limit": 500}).json()["items"]) == 500
+
+
+def test_split_page_cuts_at_limit_and_points_after_the_last_row() -> None:
+    from shared.pagination import decode_cursor, split_page
+
+    page, cursor = split_page([1, 2, 3], 2, lambda n: [n])
+    assert page == [1, 2]
+    assert decode_cursor(cursor) == [2]
+    last, none = split_page([1, 2], 2, lambda n: [n])
+    assert last == [1, 2]
+    assert none is None
+    assert split_page([], 5, lambda n: [n]) == ([], None)
