@@ -66,6 +66,7 @@ class ServiceRuntime:
         self._jobs: list[tuple[str, BackgroundJob]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._faust_started = False
+        self._faust_starting: asyncio.Future[None] | None = None
         self._broker_check: tuple[float, str | None] = (0.0, None)
 
     # --- composition -----------------------------------------------------------------
@@ -109,8 +110,12 @@ class ServiceRuntime:
         """Stop everything within about 20 s, whatever state the consumers are in."""
         self.relay.stop()
         if self._faust_started:
-            # Stop faust first, while its supervising task still waits on it: cancelling that
-            # task in the middle of a group join can leave faust's own tasks running.
+            # Never stop faust in the middle of its start (a group join can take seconds): a
+            # start that completes after the stop leaves its consumer thread running, and that
+            # non-daemon thread keeps the process alive. Let the start finish, then stop.
+            if self._faust_starting is not None and not self._faust_starting.done():
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(asyncio.shield(self._faust_starting), timeout=30)
             try:
                 await asyncio.wait_for(self.faust.stop(), timeout=10)
             except Exception:
@@ -167,7 +172,9 @@ class ServiceRuntime:
                 await asyncio.wait_for(self.faust.stop(), timeout=15)
             self.faust = self._fresh_faust()
         self._faust_started = True
-        await self.faust.start()
+        # Shielded: cancelling this job must not interrupt faust half-way through its start.
+        self._faust_starting = asyncio.ensure_future(self.faust.start())
+        await asyncio.shield(self._faust_starting)
         while not self.faust.crashed:  # noqa: ASYNC110 - mode offers no awaitable for it
             await asyncio.sleep(1)
         # Raising hands it back to the supervisor, which restarts the consumers.
