@@ -19,7 +19,7 @@ from notify_svc.models import Delivery, Subscription
 from notify_svc.schemas import DeliveryOut, SubscriptionCreate, SubscriptionCreated, SubscriptionOut
 from shared.clock import Clock
 from shared.outbox import UnitOfWork
-from shared.pagination import Page, decode_cursor, encode_cursor
+from shared.pagination import Page, decode_cursor, split_page
 from shared.problems import field_error, not_found
 
 
@@ -75,9 +75,11 @@ async def list_subscriptions(
     if position is not None:
         after = _cursor_text(position)
         query = query.where(col(Subscription.id) > after)
-    rows = (await session.exec(query.order_by(col(Subscription.id)).limit(limit + 1))).all()
-    page = rows[:limit]
-    next_cursor = encode_cursor([page[-1].id]) if len(rows) > limit else None
+    page, next_cursor = split_page(
+        (await session.exec(query.order_by(col(Subscription.id)).limit(limit + 1))).all(),
+        limit,
+        lambda row: [row.id],
+    )
     return Page[SubscriptionOut](
         items=[SubscriptionOut.of(r) for r in page], next_cursor=next_cursor
     )
@@ -127,9 +129,11 @@ async def list_deliveries(
     position = decode_cursor(cursor)
     if position is not None:
         query = query.where(col(Delivery.seq) < _cursor_int(position))
-    rows = (await session.exec(query.order_by(col(Delivery.seq).desc()).limit(limit + 1))).all()
-    page = rows[:limit]
-    next_cursor = encode_cursor([page[-1].seq]) if len(rows) > limit else None
+    page, next_cursor = split_page(
+        (await session.exec(query.order_by(col(Delivery.seq).desc()).limit(limit + 1))).all(),
+        limit,
+        lambda row: [row.seq],
+    )
     return Page[DeliveryOut](items=[DeliveryOut.of(r) for r in page], next_cursor=next_cursor)
 
 

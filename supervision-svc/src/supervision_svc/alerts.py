@@ -22,7 +22,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from shared.auth import Principal, Role
 from shared.events import AlertData, CloudEvent, new_event
 from shared.outbox import UnitOfWork
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import decode_cursor, split_page
 from shared.problems import field_error
 from shared.topics import SUPERVISION_ALERTS
 from supervision_svc.domain.overdue import APPROVAL_OVERDUE, open_key
@@ -219,13 +219,11 @@ async def list_alerts(
             )
         )
     query = query.order_by(col(Alert.raised_at).desc(), col(Alert.alert_id).desc())
-    rows = list((await session.exec(query.limit(limit + 1))).all())
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = encode_cursor([last.raised_at.isoformat(), last.alert_id])
-    return rows, next_cursor
+    return split_page(
+        (await session.exec(query.limit(limit + 1))).all(),
+        limit,
+        lambda alert: [alert.raised_at.isoformat(), alert.alert_id],
+    )
 
 
 async def get_alert(session: AsyncSession, alert_id: str, *, principal: Principal) -> Alert | None:
