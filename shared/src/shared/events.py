@@ -11,6 +11,7 @@ import builtins
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -23,6 +24,46 @@ class ContractModel(BaseModel):
     """Base of every `data` model: tolerant reader (unknown fields are ignored)."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+# --- event types -------------------------------------------------------------------------
+
+
+class EventType(StrEnum):
+    """Every CloudEvent `type` of the contract: the only place these strings are written.
+
+    A `StrEnum`, so a member compares equal to the plain string read off the wire.
+    """
+
+    PROJECT_SUBMITTED = "project.submitted"
+    PROJECT_FILED = "project.filed"
+    PROJECT_SUPPLEMENT_REQUESTED = "project.supplement_requested"
+    PROJECT_SUPPLEMENT_PROVIDED = "project.supplement_provided"
+    PROJECT_APPROVED = "project.approved"
+    PROJECT_REJECTED = "project.rejected"
+    PROJECT_WITHDRAWN = "project.withdrawn"
+    TASK_ASSIGNED = "approval.task.assigned"
+    TASK_WITHDRAWN = "approval.task.withdrawn"
+    DECISION_RECORDED = "approval.decision.recorded"
+    DECISION_SUBMITTED = "approval.decision.submitted"
+    REPORT_FILED = "supervision.report.filed"
+    ALERT_RAISED = "supervision.alert.raised"
+    ALERT_RESOLVED = "supervision.alert.resolved"
+    CREDIT_RECORD_ADDED = "credit.record.added"
+    CREDIT_STATUS_CHANGED = "credit.status.changed"
+    NOTIFICATION_DELIVERED = "notification.delivered"
+    NOTIFICATION_FAILED = "notification.failed"
+
+
+PROJECT_EVENT_TYPES: frozenset[EventType] = frozenset(
+    t for t in EventType if t.value.startswith("project.")
+)
+TASK_EVENT_TYPES: frozenset[EventType] = frozenset(
+    {EventType.TASK_ASSIGNED, EventType.TASK_WITHDRAWN, EventType.DECISION_RECORDED}
+)
+FINAL_PROJECT_EVENT_TYPES: frozenset[EventType] = frozenset(
+    {EventType.PROJECT_APPROVED, EventType.PROJECT_REJECTED, EventType.PROJECT_WITHDRAWN}
+)
 
 
 # --- data models -------------------------------------------------------------------------
@@ -132,6 +173,13 @@ class CreditRecordData(ContractModel):
     corrected_at: datetime | None = None
 
 
+class CreditStatusData(ContractModel):
+    credit_code: str
+    status: Literal["normal", "abnormal", "dishonest"]
+    previous_status: Literal["normal", "abnormal", "dishonest"] | None = None
+    changed_at: datetime
+
+
 class DeliveryData(ContractModel):
     delivery_id: str
     subscription_id: str
@@ -147,23 +195,24 @@ class DeliveryData(ContractModel):
 
 # Event type -> model of its `data`. A type missing here is still carried, just not typed.
 EVENT_DATA_MODELS: dict[str, type[ContractModel]] = {
-    "project.submitted": ProjectData,
-    "project.filed": ProjectData,
-    "project.supplement_requested": ProjectData,
-    "project.supplement_provided": ProjectData,
-    "project.approved": ProjectData,
-    "project.rejected": ProjectData,
-    "project.withdrawn": ProjectData,
-    "approval.task.assigned": TaskData,
-    "approval.task.withdrawn": TaskData,
-    "approval.decision.recorded": TaskData,
-    "approval.decision.submitted": DecisionSubmittedData,
-    "supervision.report.filed": ReportData,
-    "supervision.alert.raised": AlertData,
-    "supervision.alert.resolved": AlertData,
-    "credit.record.added": CreditRecordData,
-    "notification.delivered": DeliveryData,
-    "notification.failed": DeliveryData,
+    EventType.PROJECT_SUBMITTED: ProjectData,
+    EventType.PROJECT_FILED: ProjectData,
+    EventType.PROJECT_SUPPLEMENT_REQUESTED: ProjectData,
+    EventType.PROJECT_SUPPLEMENT_PROVIDED: ProjectData,
+    EventType.PROJECT_APPROVED: ProjectData,
+    EventType.PROJECT_REJECTED: ProjectData,
+    EventType.PROJECT_WITHDRAWN: ProjectData,
+    EventType.TASK_ASSIGNED: TaskData,
+    EventType.TASK_WITHDRAWN: TaskData,
+    EventType.DECISION_RECORDED: TaskData,
+    EventType.DECISION_SUBMITTED: DecisionSubmittedData,
+    EventType.REPORT_FILED: ReportData,
+    EventType.ALERT_RAISED: AlertData,
+    EventType.ALERT_RESOLVED: AlertData,
+    EventType.CREDIT_RECORD_ADDED: CreditRecordData,
+    EventType.CREDIT_STATUS_CHANGED: CreditStatusData,
+    EventType.NOTIFICATION_DELIVERED: DeliveryData,
+    EventType.NOTIFICATION_FAILED: DeliveryData,
 }
 
 
@@ -270,12 +319,17 @@ def new_event(
 
 __all__ = [
     "EVENT_DATA_MODELS",
+    "FINAL_PROJECT_EVENT_TYPES",
+    "PROJECT_EVENT_TYPES",
+    "TASK_EVENT_TYPES",
     "AlertData",
     "CloudEvent",
     "ContractModel",
     "CreditRecordData",
+    "CreditStatusData",
     "DecisionSubmittedData",
     "DeliveryData",
+    "EventType",
     "LandData",
     "ProjectData",
     "ReportData",
