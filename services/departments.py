@@ -36,7 +36,13 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from pydantic import ValidationError
 
-from shared.events import CloudEvent, DecisionSubmittedData, TaskData, new_event
+from shared.events import (
+    CloudEvent,
+    DecisionSubmittedData,
+    TaskData,
+    department_source,
+    new_event,
+)
 from shared.topics import APPROVAL_DECISIONS, DEPARTMENT_CODES, tasks_topic
 
 log = logging.getLogger(__name__)
@@ -198,7 +204,7 @@ class DepartmentClient:
         self.department = department
         self.topic = tasks_topic(department)
         self.group_id = group_id or f"dept-{department}"
-        self.source = f"/departments/{department}"
+        self.source = department_source(department)
         self.tracker = _OffsetTracker()
         self._known: dict[str, DepartmentTask] = {}
         self._futures: list[Any] = []
@@ -309,8 +315,7 @@ class DepartmentClient:
             source=self.source,
             subject=assigned.project_code,
             data=data,
-            correlationid=source_event.correlationid or source_event.id,
-            causationid=source_event.id,
+            cause=source_event,
         )
         future = self._producer.send(
             APPROVAL_DECISIONS, key=assigned.project_code.encode(), value=event.to_json()

@@ -37,13 +37,12 @@ from approval_svc.repository import (
 from approval_svc.schemas import DecisionIn, ProjectIn
 from shared.auth import Principal
 from shared.clock import Clock
-from shared.events import CloudEvent, TaskData, new_event
+from shared.events import APPROVAL_SOURCE, CloudEvent, TaskData, new_event
 from shared.logs import correlation_id
 from shared.outbox import UnitOfWork
 from shared.problems import ProblemError, not_found
 from shared.topics import APPROVAL_PROJECTS, tasks_topic
 
-SOURCE = "/approval-svc"
 CONSULTATION_REPLY_DAYS = 7  # working days of silence that count as consent
 TASK_TOPIC_EVENTS = frozenset({"approval.task.assigned", "approval.task.withdrawn"})
 
@@ -435,12 +434,12 @@ def _emit(
             data = project_json
         cloud_event = new_event(
             type=event.type,
-            source=SOURCE,
+            source=APPROVAL_SOURCE,
             subject=code,
             data=data,
             time=now,
-            correlationid=(causation.correlationid if causation else None) or correlation_id.get(),
-            causationid=causation.id if causation else None,
+            cause=causation,
+            correlationid=correlation_id.get(),
         )
         uow.emit(cloud_event, APPROVAL_PROJECTS)
         if task is not None and event.type in TASK_TOPIC_EVENTS:
@@ -451,7 +450,7 @@ def _emit(
             uow.emit(
                 cloud_event.caused(
                     type="approval.task.assigned",
-                    source=SOURCE,
+                    source=APPROVAL_SOURCE,
                     data=task_data(task).model_dump(mode="json"),
                     time=now,
                 ),

@@ -16,8 +16,8 @@ from approval_svc.repository import project_data, task_data
 from approval_svc.schemas import DepartmentOut, MatterOut, PublicResult, TimelineItem
 from shared.auth import Principal, Role
 from shared.events import ProjectData, TaskData
-from shared.pagination import Page, decode_cursor, split_page
-from shared.problems import field_error, not_found
+from shared.pagination import CursorCodec, Page, stored
+from shared.problems import not_found
 
 
 def _visible(query: Any, principal: Principal) -> Any:
@@ -47,13 +47,6 @@ async def get_project(session: AsyncSession, code: str, principal: Principal) ->
     return project_data(project, list(tasks))
 
 
-def _cursor_datetime(position: list[Any], name: str = "cursor") -> tuple[datetime, str]:
-    try:
-        return datetime.fromisoformat(str(position[0])), str(position[1])
-    except (IndexError, ValueError):
-        raise field_error(["query", name], "not a cursor this API issued") from None
-
-
 async def list_projects(
     session: AsyncSession,
     principal: Principal,
@@ -63,6 +56,7 @@ async def list_projects(
     procedure: str | None,
     limit: int,
     cursor: str | None,
+    cursors: CursorCodec,
 ) -> Page[ProjectData]:
     query = _visible(select(Project), principal)
     if status:
@@ -71,9 +65,9 @@ async def list_projects(
         query = query.where(Project.region_code == region_code)
     if procedure:
         query = query.where(Project.procedure == procedure)
-    position = decode_cursor(cursor)
+    position = cursors.decode(cursor, (datetime, str))
     if position is not None:
-        at, code = _cursor_datetime(position)
+        at, code = position
         query = query.where(
             or_(
                 col(Project.submitted_at) < at,
@@ -81,10 +75,10 @@ async def list_projects(
             )
         )
     query = query.order_by(col(Project.submitted_at).desc(), col(Project.project_code).desc())
-    projects, next_cursor = split_page(
+    projects, next_cursor = cursors.split_page(
         (await session.exec(query.limit(limit + 1))).all(),
         limit,
-        lambda p: [p.submitted_at.isoformat(), p.project_code],
+        lambda p: (p.submitted_at, p.project_code),
     )
     tasks_by_project: dict[str, list[Task]] = defaultdict(list)
     if projects:
@@ -102,19 +96,23 @@ async def list_projects(
 
 
 async def timeline(
-    session: AsyncSession, code: str, principal: Principal, *, limit: int, cursor: str | None
+    session: AsyncSession,
+    code: str,
+    principal: Principal,
+    *,
+    limit: int,
+    cursor: str | None,
+    cursors: CursorCodec,
 ) -> Page[TimelineItem]:
     await get_project(session, code, principal)  # 404 unless visible
     query = select(TimelineEntry).where(TimelineEntry.project_code == code)
-    position = decode_cursor(cursor)
+    position = cursors.decode(cursor, (int,))
     if position is not None:
-        if not position or not isinstance(position[0], int):
-            raise field_error(["query", "cursor"], "not a cursor this API issued")
         query = query.where(col(TimelineEntry.id) > position[0])
-    entries, next_cursor = split_page(
+    entries, next_cursor = cursors.split_page(
         (await session.exec(query.order_by(col(TimelineEntry.id)).limit(limit + 1))).all(),
         limit,
-        lambda e: [e.id],
+        lambda e: (stored(e.id),),
     )
     return Page(
         items=[
@@ -140,13 +138,14 @@ async def department_tasks(
     status: str | None,
     limit: int,
     cursor: str | None,
+    cursors: CursorCodec,
 ) -> Page[TaskData]:
     query = select(Task).where(Task.department == department)
     if status:
         query = query.where(Task.status == status)
-    position = decode_cursor(cursor)
+    position = cursors.decode(cursor, (datetime, str))
     if position is not None:
-        at, task_id = _cursor_datetime(position)
+        at, task_id = position
         query = query.where(
             or_(
                 col(Task.assigned_at) > at,
@@ -154,16 +153,21 @@ async def department_tasks(
             )
         )
     query = query.order_by(col(Task.assigned_at), col(Task.task_id)).limit(limit + 1)
-    tasks, next_cursor = split_page(
+    tasks, next_cursor = cursors.split_page(
         (await session.exec(query)).all(),
         limit,
-        lambda t: [t.assigned_at.isoformat(), t.task_id],
+        lambda t: (t.assigned_at, t.task_id),
     )
     return Page(items=[task_data(t) for t in tasks], next_cursor=next_cursor)
 
 
 async def public_results(
-    session: AsyncSession, *, project_code: str | None, limit: int, cursor: str | None
+    session: AsyncSession,
+    *,
+    project_code: str | None,
+    limit: int,
+    cursor: str | None,
+    cursors: CursorCodec,
 ) -> Page[PublicResult]:
     """Final decisions with their document numbers, newest first (public disclosure)."""
     query = (
@@ -174,9 +178,9 @@ async def public_results(
     )
     if project_code:
         query = query.where(Task.project_code == project_code)
-    position = decode_cursor(cursor)
+    position = cursors.decode(cursor, (datetime, str))
     if position is not None:
-        at, task_id = _cursor_datetime(position)
+        at, task_id = position
         query = query.where(
             or_(
                 col(Task.decided_at) < at,
@@ -184,10 +188,10 @@ async def public_results(
             )
         )
     query = query.order_by(col(Task.decided_at).desc(), col(Task.task_id).desc())
-    rows, next_cursor = split_page(
+    rows, next_cursor = cursors.split_page(
         (await session.exec(query.limit(limit + 1))).all(),
         limit,
-        lambda row: [row[0].decided_at.isoformat() if row[0].decided_at else "", row[0].task_id],
+        lambda row: (stored(row[0].decided_at), row[0].task_id),
     )
     items = []
     for task, project, department in rows:
@@ -210,14 +214,14 @@ async def public_results(
 
 
 async def departments(
-    session: AsyncSession, *, limit: int, cursor: str | None
+    session: AsyncSession, *, limit: int, cursor: str | None, cursors: CursorCodec
 ) -> Page[DepartmentOut]:
     query = select(DepartmentRow).order_by(col(DepartmentRow.code))
-    position = decode_cursor(cursor)
+    position = cursors.decode(cursor, (str,))
     if position is not None:
-        query = query.where(col(DepartmentRow.code) > str(position[0] if position else ""))
-    depts, next_cursor = split_page(
-        (await session.exec(query.limit(limit + 1))).all(), limit, lambda d: [d.code]
+        query = query.where(col(DepartmentRow.code) > position[0])
+    depts, next_cursor = cursors.split_page(
+        (await session.exec(query.limit(limit + 1))).all(), limit, lambda d: (d.code,)
     )
     matters: dict[str, list[MatterRow]] = defaultdict(list)
     if depts:

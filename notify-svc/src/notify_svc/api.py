@@ -10,7 +10,7 @@ from notify_svc import handlers
 from notify_svc.context import Context, CurrentViewer
 from notify_svc.schemas import DeliveryOut, SubscriptionCreate, SubscriptionCreated, SubscriptionOut
 from shared.auth import CurrentPrincipal
-from shared.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from shared.pagination import DEFAULT_LIMIT, Cursor, Cursors, Limit, Page
 from shared.problems import not_found
 
 router = APIRouter(prefix="/api/v1", tags=["notify"])
@@ -39,19 +39,25 @@ async def create_subscription(
 
 @router.get("/subscriptions", summary="The caller's subscriptions (ops: all)")
 async def list_subscriptions(
-    viewer: CurrentViewer, ctx: Context, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+    viewer: CurrentViewer,
+    ctx: Context,
+    cursors: Cursors,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
 ) -> Page[SubscriptionOut]:
     async with ctx.runtime.sessions() as session:
         return await handlers.list_subscriptions(
-            session=session, viewer=viewer, limit=limit, cursor=cursor
+            session=session, viewer=viewer, limit=limit, cursor=cursor, cursors=cursors
         )
 
 
 @router.get("/subscriptions/{sub_id}", summary="One subscription (its secret is never shown)")
-async def get_subscription(sub_id: str, viewer: CurrentViewer, ctx: Context) -> SubscriptionOut:
+async def get_subscription(
+    sub_id: str, viewer: CurrentViewer, ctx: Context, cursors: Cursors
+) -> SubscriptionOut:
     async with ctx.runtime.sessions() as session:
         page = await handlers.list_subscriptions(
-            session=session, viewer=viewer, limit=1, cursor=None, only_id=sub_id
+            session=session, viewer=viewer, limit=1, cursor=None, cursors=cursors, only_id=sub_id
         )
     if not page.items:
         raise not_found(f"subscription {sub_id}")
@@ -76,6 +82,7 @@ async def delete_subscription(sub_id: str, viewer: CurrentViewer, ctx: Context) 
 async def list_deliveries(
     viewer: CurrentViewer,
     ctx: Context,
+    cursors: Cursors,
     subscription_id: ShortText = None,
     event_type: ShortText = None,
     project_code: ShortText = None,
@@ -93,4 +100,5 @@ async def list_deliveries(
             status=status,
             limit=limit,
             cursor=cursor,
+            cursors=cursors,
         )

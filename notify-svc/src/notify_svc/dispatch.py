@@ -31,13 +31,11 @@ from notify_svc.senders import (
     send_email,
 )
 from shared.clock import Clock
-from shared.events import CloudEvent, DeliveryData
+from shared.events import NOTIFY_SOURCE, CloudEvent, DeliveryData
 from shared.outbox import UnitOfWork
 from shared.topics import NOTIFY_DELIVERIES
 
 log = logging.getLogger(__name__)
-
-SOURCE = "notify-svc"
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +249,10 @@ class DeliveryWorker:
         )
         uow.emit(
             source_event.caused(
-                type=f"notification.{status}", source=SOURCE, data=data, subject=d.project_code
+                type=f"notification.{status}",
+                source=NOTIFY_SOURCE,
+                data=data,
+                subject=d.project_code,
             ),
             NOTIFY_DELIVERIES,
         )

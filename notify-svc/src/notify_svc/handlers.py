@@ -19,7 +19,7 @@ from notify_svc.models import Delivery, Subscription
 from notify_svc.schemas import DeliveryOut, SubscriptionCreate, SubscriptionCreated, SubscriptionOut
 from shared.clock import Clock
 from shared.outbox import UnitOfWork
-from shared.pagination import Page, decode_cursor, split_page
+from shared.pagination import CursorCodec, Page, stored
 from shared.problems import field_error, not_found
 
 
@@ -63,6 +63,7 @@ async def list_subscriptions(
     viewer: Viewer,
     limit: int,
     cursor: str | None,
+    cursors: CursorCodec,
     only_id: str | None = None,
 ) -> Page[SubscriptionOut]:
     """Ops sees every subscription (read-only); anyone else those of its own tenant."""
@@ -71,14 +72,13 @@ async def list_subscriptions(
         query = query.where(col(Subscription.id) == only_id)
     if not viewer.is_ops:
         query = query.where(col(Subscription.owner) == viewer.tenant)
-    position = decode_cursor(cursor)
+    position = cursors.decode(cursor, (str,))
     if position is not None:
-        after = _cursor_text(position)
-        query = query.where(col(Subscription.id) > after)
-    page, next_cursor = split_page(
+        query = query.where(col(Subscription.id) > position[0])
+    page, next_cursor = cursors.split_page(
         (await session.exec(query.order_by(col(Subscription.id)).limit(limit + 1))).all(),
         limit,
-        lambda row: [row.id],
+        lambda row: (row.id,),
     )
     return Page[SubscriptionOut](
         items=[SubscriptionOut.of(r) for r in page], next_cursor=next_cursor
@@ -108,6 +108,7 @@ async def list_deliveries(
     status: str | None,
     limit: int,
     cursor: str | None,
+    cursors: CursorCodec,
 ) -> Page[DeliveryOut]:
     """Newest first. Ops sees every delivery; anyone else those of its own subscriptions."""
     query = select(Delivery)
@@ -126,24 +127,12 @@ async def list_deliveries(
         query = query.where(col(Delivery.project_code) == project_code)
     if status is not None:
         query = query.where(col(Delivery.status) == status)
-    position = decode_cursor(cursor)
+    position = cursors.decode(cursor, (int,))
     if position is not None:
-        query = query.where(col(Delivery.seq) < _cursor_int(position))
-    page, next_cursor = split_page(
+        query = query.where(col(Delivery.seq) < position[0])
+    page, next_cursor = cursors.split_page(
         (await session.exec(query.order_by(col(Delivery.seq).desc()).limit(limit + 1))).all(),
         limit,
-        lambda row: [row.seq],
+        lambda row: (stored(row.seq),),
     )
     return Page[DeliveryOut](items=[DeliveryOut.of(r) for r in page], next_cursor=next_cursor)
-
-
-def _cursor_int(position: list[object]) -> int:
-    if len(position) != 1 or not isinstance(position[0], int) or isinstance(position[0], bool):
-        raise field_error(["query", "cursor"], "not a cursor this API issued")
-    return position[0]
-
-
-def _cursor_text(position: list[object]) -> str:
-    if len(position) != 1 or not isinstance(position[0], str):
-        raise field_error(["query", "cursor"], "not a cursor this API issued")
-    return position[0]

@@ -136,7 +136,7 @@ def _announcements(bootstrap: str, delivery_ids: set[str], timeout: float = 30.0
                 data = value.get("data") or {}
                 if data.get("delivery_id") in delivery_ids:
                     found[data["delivery_id"]] = value["type"]
-                    assert value["source"] == "notify-svc"
+                    assert value["source"] == "/notify-svc"
                     assert data["status"] == value["type"].split(".")[1]
     finally:
         consumer.close()

@@ -20,15 +20,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from shared.auth import Principal, Role
-from shared.events import AlertData, CloudEvent, new_event
+from shared.events import SUPERVISION_SOURCE, AlertData, CloudEvent, new_event
 from shared.outbox import UnitOfWork
-from shared.pagination import decode_cursor, split_page
-from shared.problems import field_error
+from shared.pagination import CursorCodec
 from shared.topics import SUPERVISION_ALERTS
 from supervision_svc.domain.overdue import APPROVAL_OVERDUE, open_key
 from supervision_svc.models import Alert, ProjectView
 
-SOURCE = "/supervision-svc"
 ALERT_RAISED = "supervision.alert.raised"
 ALERT_RESOLVED = "supervision.alert.resolved"
 
@@ -58,12 +56,11 @@ def alert_data(alert: Alert) -> AlertData:
 def _emit(uow: UnitOfWork, event_type: str, alert: Alert, *, now: datetime, cause: Any) -> None:
     event = new_event(
         type=event_type,
-        source=SOURCE,
+        source=SUPERVISION_SOURCE,
         subject=alert.project_code,
         data=alert_data(alert),
         time=now,
-        correlationid=(cause.correlationid or cause.id) if isinstance(cause, CloudEvent) else None,
-        causationid=cause.id if isinstance(cause, CloudEvent) else None,
+        cause=cause if isinstance(cause, CloudEvent) else None,
     )
     uow.emit(event, SUPERVISION_ALERTS, key=alert.project_code)
 
@@ -175,20 +172,6 @@ def visible_to(query: SelectOfScalar[Alert], principal: Principal) -> SelectOfSc
     return query.where(col(Alert.department) == principal.department)
 
 
-def _position(cursor: str | None) -> tuple[datetime, str] | None:
-    position = decode_cursor(cursor)
-    if position is None:
-        return None
-    try:
-        raised_at, alert_id = position
-        at = datetime.fromisoformat(str(raised_at))
-    except (ValueError, TypeError) as exc:
-        raise field_error(["query", "cursor"], "not a cursor this API issued") from exc
-    if at.tzinfo is None:
-        raise field_error(["query", "cursor"], "not a cursor this API issued")
-    return at, str(alert_id)
-
-
 async def list_alerts(
     session: AsyncSession,
     *,
@@ -196,6 +179,7 @@ async def list_alerts(
     filters: AlertFilter,
     limit: int,
     cursor: str | None,
+    cursors: CursorCodec,
 ) -> tuple[list[Alert], str | None]:
     """One page of alerts, newest first; the cursor is the last one's (raised_at, alert_id)."""
     query = visible_to(select(Alert), principal)
@@ -209,7 +193,7 @@ async def list_alerts(
         query = query.where(col(Alert.resolved_at).is_(None))
     elif filters.status == "resolved":
         query = query.where(col(Alert.resolved_at).is_not(None))
-    position = _position(cursor)
+    position = cursors.decode(cursor, (datetime, str))
     if position is not None:
         raised_at, alert_id = position
         query = query.where(
@@ -219,10 +203,10 @@ async def list_alerts(
             )
         )
     query = query.order_by(col(Alert.raised_at).desc(), col(Alert.alert_id).desc())
-    return split_page(
+    return cursors.split_page(
         (await session.exec(query.limit(limit + 1))).all(),
         limit,
-        lambda alert: [alert.raised_at.isoformat(), alert.alert_id],
+        lambda alert: (alert.raised_at, alert.alert_id),
     )
 
 

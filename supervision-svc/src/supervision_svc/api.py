@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
-from shared.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from shared.pagination import DEFAULT_LIMIT, Cursor, Cursors, Limit, Page
 from shared.problems import not_found
 from shared.runtime import ServiceRuntime
 from supervision_svc import alerts, stats
@@ -46,6 +46,7 @@ async def stats_overview(principal: StatsReader, runtime: Runtime) -> Overview:
 async def list_alerts(
     principal: CurrentPrincipal,
     runtime: Runtime,
+    cursors: Cursors,
     project_code: Annotated[str | None, Query(min_length=1, max_length=32)] = None,
     level: Literal["yellow", "red"] | None = None,
     kind: Annotated[str | None, Query(min_length=1, max_length=40)] = None,
@@ -58,7 +59,12 @@ async def list_alerts(
     filters = alerts.AlertFilter(project_code=project_code, level=level, kind=kind, status=status)
     async with runtime.sessions() as session:
         rows, next_cursor = await alerts.list_alerts(
-            session, principal=principal, filters=filters, limit=limit, cursor=cursor
+            session,
+            principal=principal,
+            filters=filters,
+            limit=limit,
+            cursor=cursor,
+            cursors=cursors,
         )
         items = [AlertOut.of(a) for a in rows]
     return Page[AlertOut](items=items, next_cursor=next_cursor)
