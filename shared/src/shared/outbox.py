@@ -28,6 +28,7 @@ from shared.db import OutboxMessage, RelayLease, SessionFactory, utcnow
 from shared.events import CloudEvent
 from shared.kafka import KafkaProducer, OutgoingMessage
 from shared.metrics import EVENTS_PRODUCED, OUTBOX_BACKLOG
+from shared.retry import retry_forever
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +178,7 @@ class OutboxRelay:
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
         self._stopping = False
+        self._last_purge = 0.0
         self.last_error: str | None = None
 
     def wake(self) -> None:
@@ -187,33 +189,40 @@ class OutboxRelay:
         self._wake.set()
 
     async def run(self) -> None:
-        backoff = 0.2
-        last_purge = 0.0
-        loop = asyncio.get_running_loop()
         while not self._stopping:
-            try:
-                if not await self._hold_lease():
-                    await self._sleep(self._lease_ttl.total_seconds() / 2)
-                    continue
-                sent = await self.publish_pending()
-                self.last_error = None
-                backoff = 0.2
-                if loop.time() - last_purge > 60:
-                    await self._purge()
-                    last_purge = loop.time()
-                if sent < self._batch_size:
-                    await self._sleep(self._poll)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                # Broker or database away: keep the rows, retry with a capped backoff.
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("outbox relay: publish failed, will retry: %s", self.last_error)
-                await self._producer.reset()
-                with contextlib.suppress(Exception):  # the database may be the one away
-                    OUTBOX_BACKLOG.labels(self._service).set(await self.backlog())
-                await self._sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+            # Broker or database away: keep the rows, retry with a capped backoff (which
+            # starts again from its first wait after every successful round).
+            await retry_forever(
+                self._round,
+                first_wait_s=0.2,
+                max_wait_s=5.0,
+                on_failure=self._publish_failed,
+                sleep=self._sleep,
+                stop_when=lambda: self._stopping,
+            )
+
+    async def _round(self) -> None:
+        """Hold the lease, publish a batch, purge now and then, wait for more."""
+        if self._stopping:
+            return
+        if not await self._hold_lease():
+            await self._sleep(self._lease_ttl.total_seconds() / 2)
+            return
+        sent = await self.publish_pending()
+        self.last_error = None
+        now = asyncio.get_running_loop().time()
+        if now - self._last_purge > 60:
+            await self._purge()
+            self._last_purge = now
+        if sent < self._batch_size:
+            await self._sleep(self._poll)
+
+    async def _publish_failed(self, exc: Exception, wait_s: float) -> None:
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        log.warning("outbox relay: publish failed, retrying in %.1fs: %s", wait_s, self.last_error)
+        await self._producer.reset()
+        with contextlib.suppress(Exception):  # the database may be the one away
+            OUTBOX_BACKLOG.labels(self._service).set(await self.backlog())
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
