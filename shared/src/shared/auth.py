@@ -95,6 +95,8 @@ def _principal_from_claims(claims: dict[str, object]) -> Principal:
         raise InvalidToken("an enterprise token needs the claim 'credit_code'")
     if role is Role.DEPARTMENT and not (isinstance(department, str) and department):
         raise InvalidToken("a department token needs the claim 'department'")
+    # Claims are `object`; the per-role checks above made these strings, which mypy cannot
+    # carry into the conditional expressions below.
     return Principal(
         sub=sub,
         role=role,

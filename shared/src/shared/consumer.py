@@ -281,6 +281,7 @@ def attach_processor(
     async def agent(stream: faust.StreamT[bytes]) -> None:
         # take_events acks a batch only after the loop body returns, and process() returns
         # only once the batch is committed: nothing is acknowledged before it is applied.
+        # (faust's StreamT protocol omits take_events, which its Stream implements.)
         async for events in stream.take_events(batch_size, within_s):  # type: ignore[attr-defined]
             await processor.process(
                 [

@@ -299,6 +299,7 @@ class OutboxRelay:
                 .where((col(RelayLease.owner) == self._owner) | (col(RelayLease.expires_at) < now))
                 .values(owner=self._owner, expires_at=expires)
             )
+            # execute() is typed as returning Result; an UPDATE gives a CursorResult (rowcount).
             if result.rowcount:  # type: ignore[attr-defined]
                 await session.commit()
                 return True
