@@ -100,6 +100,7 @@ MINIMAL_DATA: dict[type, dict[str, Any]] = {
     CreditStatusData: {
         "credit_code": "91440300708461136T",
         "status": "abnormal",
+        "previous_status": "normal",
         "changed_at": NOW,
     },
     DeliveryData: {
@@ -274,7 +275,8 @@ def test_registry_covers_every_contract_event_type() -> None:
         "project.supplement_provided", "project.approved", "project.rejected",
         "project.withdrawn", "approval.task.withdrawn", "approval.decision.submitted",
         "supervision.report.filed", "supervision.alert.raised", "supervision.alert.resolved",
-        "credit.record.added", "notification.delivered", "notification.failed",
+        "credit.record.added", "credit.status.changed", "notification.delivered",
+        "notification.failed",
     }  # fmt: skip
     assert contract_types <= set(EVENT_DATA_MODELS)
 
