@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 
 import pytest
-from kafka import KafkaProducer as SyncProducer
 from sqlmodel import col, select
 
 from shared.consumer import EventProcessor, attach_processor
@@ -18,27 +15,9 @@ from shared.events import CloudEvent, new_event
 from shared.kafka import broker_reachable, make_faust_app
 from shared.outbox import UnitOfWork
 from shared.settings import get_platform_settings
-from testkit import unique_group
+from testkit import aproduce_events, eventually, free_port, unique_group
 
 pytestmark = pytest.mark.integration
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout_s}s: {what}")
-        await asyncio.sleep(0.05)
-
-
-def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
-    producer = SyncProducer(bootstrap_servers=bootstrap, acks="all")
-    try:
-        for key, value in messages:
-            producer.send(topic, key=key, value=value)
-        producer.flush(timeout=10)
-    finally:
-        producer.close()
 
 
 async def test_faust_agent_applies_plain_cloudevents_once(
@@ -65,12 +44,15 @@ async def test_faust_agent_applies_plain_cloudevents_once(
     attach_processor(app, processor, topics=[topic], batch_size=50)
     assert await broker_reachable(kafka_bootstrap) is None
 
+    # Sent last, on the key of the redelivered event (so after it on the same partition): once
+    # the sentinel is applied, a wrongly repeated application of the copy would have shown.
+    sentinel = new_event(type="project.submitted", source="/test", subject="P-0", data={"n": -1})
     await asyncio.wait_for(app.start(), timeout=30)
     try:
-        messages = [(e.subject.encode(), e.to_json()) for e in events]
         # a redelivery (same event id) and a message that is not a CloudEvent
-        messages += [(events[0].subject.encode(), events[0].to_json()), (b"k", b"\x00garbage")]
-        await asyncio.to_thread(_produce, kafka_bootstrap, topic, messages)
+        await aproduce_events(kafka_bootstrap, topic, [*events, events[0]])
+        await aproduce_events(kafka_bootstrap, topic, [b"\x00garbage"], key="k")
+        await aproduce_events(kafka_bootstrap, topic, [sentinel])
 
         async def all_applied() -> bool:
             async with shared_db.sessions() as session:
@@ -79,18 +61,18 @@ async def test_faust_agent_applies_plain_cloudevents_once(
                         select(OutboxMessage).where(OutboxMessage.topic == f"{topic}.dlq")
                     )
                 ).all()
-            return len({e.id for e in seen}) == len(events) and len(letters) == 1
+            return {e.id for e in [*events, sentinel]} <= {e.id for e in seen} and len(letters) == 1
 
-        await eventually(all_applied, 30, "the agent applies every event")
-        await asyncio.sleep(0.3)  # room for a wrongly repeated application to show up
+        await eventually(all_applied, timeout_s=30, what="the agent applies every event")
     finally:
         await asyncio.wait_for(app.stop(), timeout=30)
 
-    assert sorted(e.id for e in seen) == sorted(e.id for e in events)  # once each
-    assert {e.id: e for e in seen} == {e.id: e for e in events}  # parsed exactly as sent
-    for key in {e.subject for e in events}:  # per-key order is kept
+    applied = [*events, sentinel]
+    assert sorted(e.id for e in seen) == sorted(e.id for e in applied)  # once each
+    assert {e.id: e for e in seen} == {e.id: e for e in applied}  # parsed exactly as sent
+    for key in {e.subject for e in applied}:  # per-key order is kept
         assert [e.data["n"] for e in seen if e.subject == key] == [
-            e.data["n"] for e in events if e.subject == key
+            e.data["n"] for e in applied if e.subject == key
         ]
     async with shared_db.sessions() as session:
         processed = set(
@@ -107,7 +89,7 @@ async def test_faust_agent_applies_plain_cloudevents_once(
                 .order_by(col(OutboxMessage.id))
             )
         ).all()
-    assert processed == {e.id for e in events}
+    assert processed == {e.id for e in applied}
     body = json.loads(letter.payload)
     assert body["original_topic"] == topic
     assert body["key"] == "k"
@@ -115,8 +97,6 @@ async def test_faust_agent_applies_plain_cloudevents_once(
 
 
 async def test_broker_reachable_reports_the_reason(kafka_bootstrap) -> None:
-    from testkit import free_port
-
     assert await broker_reachable(kafka_bootstrap) is None
     reason = await broker_reachable(f"127.0.0.1:{free_port()}", timeout_s=1)
     assert reason is not None
