@@ -29,11 +29,11 @@ from shared.settings import (
     NotifySettings,
     PlatformSettings,
     ServiceSettings,
-    SupervisionSettings,
     build_settings,
     get_platform_settings,
 )
 from shared.topics import all_topics
+from supervision_svc.settings import SupervisionSettings
 
 
 class StartupError(RuntimeError):

@@ -139,18 +139,6 @@ class ApprovalSettings(ServiceSettings):
     )
 
 
-class SupervisionSettings(ServiceSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="SUPERVISION_", extra="ignore", populate_by_name=True
-    )
-    service_name: ClassVar[str] = "supervision"
-    default_port: ClassVar[int] = 8002
-
-    sweep_interval_days: float = Field(
-        default=0.01, gt=0, description="How often (in platform days) overdue rules are swept."
-    )
-
-
 class NotifySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFY_", extra="ignore", populate_by_name=True)
     service_name: ClassVar[str] = "notify"
@@ -176,16 +164,11 @@ def get_approval_settings(**overrides: object) -> ApprovalSettings:
     return build_settings(ApprovalSettings, **overrides)
 
 
-def get_supervision_settings(**overrides: object) -> SupervisionSettings:
-    return build_settings(SupervisionSettings, **overrides)
-
-
 def get_notify_settings(**overrides: object) -> NotifySettings:
     return build_settings(NotifySettings, **overrides)
 
 
 SERVICE_SETTINGS: dict[str, type[ServiceSettings]] = {
     "approval": ApprovalSettings,
-    "supervision": SupervisionSettings,
     "notify": NotifySettings,
 }

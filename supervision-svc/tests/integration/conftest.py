@@ -12,9 +12,9 @@ from asgi_lifespan import LifespanManager
 
 from shared.clock import Clock
 from shared.migrations import upgrade
-from shared.settings import get_supervision_settings
 from shared.testing import database_factory, kafka_bootstrap, unique_group
 from supervision_svc.app import create_app
+from supervision_svc.settings import get_supervision_settings
 
 from supervision_it import MIGRATIONS, SECRET, Bus
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -27,6 +27,16 @@ from supervision_it import (
 pytestmark = pytest.mark.integration
 
 
+SWEEPS_COMPLETED = re.compile(
+    r'^supervision_sweeps_completed_total\{sweep="approval_overdue"\} ([0-9.e+]+)$', re.MULTILINE
+)
+
+
+async def _sweeps_completed(client) -> float:
+    match = SWEEPS_COMPLETED.search((await client.get("/metrics")).text)
+    return float(match.group(1)) if match else 0.0
+
+
 async def _alerts(client, headers, **params):
     response = await client.get("/api/v1/alerts", headers=headers, params=params)
     assert response.status_code == 200, response.text
@@ -49,7 +59,14 @@ async def test_overdue_sweep_raises_yellow_then_red_and_resolves_on_decision(run
             return response.json()["by_department"][dept]["pending"] == 1
 
         await eventually(projected, what="the task to be projected")
-        await asyncio.sleep(0.5)  # a few sweeps: nothing is due yet
+        # Two sweeps completed after the projection: the second one started after it and so
+        # has looked at the task (nothing is due yet).
+        seen = await _sweeps_completed(client)
+
+        async def two_more_sweeps():
+            return await _sweeps_completed(client) >= seen + 2
+
+        await eventually(two_more_sweeps, what="two approval_overdue sweeps")
         assert (await _alerts(client, OPS, project_code=code))["items"] == []
 
         clock.advance(days(9.5))

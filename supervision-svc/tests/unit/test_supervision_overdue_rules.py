@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from supervision_svc.domain.alerts import open_key
 from supervision_svc.domain.overdue import (
     AlertPlan,
-    open_key,
     overdue_detail,
     overdue_level,
     plan_task_alerts,
