@@ -33,10 +33,6 @@ class AlertPlan:
     raise_level: Level | None = None
     resolve_levels: tuple[Level, ...] = ()
 
-    @property
-    def empty(self) -> bool:
-        return self.raise_level is None and not self.resolve_levels
-
 
 def plan_task_alerts(
     *,
