@@ -169,8 +169,8 @@ async def test_the_same_alert_is_not_opened_twice(uow):
 
 async def test_resolving_twice_closes_once(uow):
     alert = await _raise(uow)
-    assert await handlers.resolve_alert(uow, alert, now=LATER)
-    assert not await handlers.resolve_alert(uow, alert, now=LATER)
+    assert await handlers.resolve_alert(uow, alert=alert, now=LATER)
+    assert not await handlers.resolve_alert(uow, alert=alert, now=LATER)
     assert [p.event.type for p in uow.pending] == [EventType.ALERT_RAISED, EventType.ALERT_RESOLVED]
     assert uow.pending[-1].event.data["resolved_at"] is not None
     assert await _raise(uow) is not None  # once resolved, it may open again
