@@ -114,18 +114,19 @@ async def test_overdue_sweep_raises_yellow_then_red_and_resolves_on_decision(
 
         await eventually(all_resolved, what="the red card to be resolved by the decision")
 
-    # Every raise and resolve went out on supervision.alerts, keyed by the project code.
-    with TopicReader(kafka_bootstrap, SUPERVISION_ALERTS) as reader:
-        events = await reader.acollect(lambda e: e.subject == code, 4)
-        ours = [r for r in reader.records if (e := decode(r.value)) and e.subject == code]
-    assert [(e.type, e.data["level"]) for e in events] == [
-        (EventType.ALERT_RAISED, "yellow"),
-        (EventType.ALERT_RESOLVED, "yellow"),
-        (EventType.ALERT_RAISED, "red"),
-        (EventType.ALERT_RESOLVED, "red"),
-    ]
-    assert {r.key for r in ours} == {code.encode()}
-    assert events[-1].causationid == event.id
+        # Every raise and resolve went out on supervision.alerts, keyed by the project code
+        # (read while the app runs: its outbox relay publishes them).
+        with TopicReader(kafka_bootstrap, SUPERVISION_ALERTS) as reader:
+            events = await reader.acollect(lambda e: e.subject == code, 4)
+            ours = [r for r in reader.records if (e := decode(r.value)) and e.subject == code]
+        assert [(e.type, e.data["level"]) for e in events] == [
+            (EventType.ALERT_RAISED, "yellow"),
+            (EventType.ALERT_RESOLVED, "yellow"),
+            (EventType.ALERT_RAISED, "red"),
+            (EventType.ALERT_RESOLVED, "red"),
+        ]
+        assert {r.key for r in ours} == {code.encode()}
+        assert events[-1].causationid == event.id
 
 
 async def test_each_tenant_sees_only_its_alerts(running_app, publish, region_code):
