@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import httpx
 from pydantic import ValidationError
 
+from notify_svc.settings import NotifySettings
 from services import tokens
 from services.output import Output
 from services.supervisor import (
@@ -26,7 +27,6 @@ from services.supervisor import (
 from shared.broker import BrokerError, EmbeddedBroker, ensure_topics, port_accepts, wait_for_broker
 from shared.settings import (
     ApprovalSettings,
-    NotifySettings,
     PlatformSettings,
     ServiceSettings,
     SupervisionSettings,

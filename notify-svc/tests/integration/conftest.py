@@ -25,8 +25,8 @@ from notify_helpers import (
 
 from notify_svc.app import create_app
 from notify_svc.domain import RetryPolicy
+from notify_svc.settings import get_notify_settings
 from shared.migrations import upgrade
-from shared.settings import get_notify_settings
 from shared.testing import unique_group
 
 
