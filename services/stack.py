@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import httpx
 from pydantic import ValidationError
 
+from approval_svc.settings import ApprovalSettings
 from services import tokens
 from services.output import Output
 from services.supervisor import (
@@ -25,7 +26,6 @@ from services.supervisor import (
 )
 from shared.broker import BrokerError, EmbeddedBroker, ensure_topics, port_accepts, wait_for_broker
 from shared.settings import (
-    ApprovalSettings,
     NotifySettings,
     PlatformSettings,
     ServiceSettings,

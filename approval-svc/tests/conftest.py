@@ -16,10 +16,10 @@ from kafka import KafkaConsumer, KafkaProducer
 
 import approval_svc
 from approval_svc.app import create_app
+from approval_svc.settings import get_approval_settings
 from shared.auth import mint_token
 from shared.clock import Clock
 from shared.migrations import upgrade
-from shared.settings import get_approval_settings
 from shared.testing import unique_group
 
 SECRET = "approval-test-secret-0123456789abcdef"

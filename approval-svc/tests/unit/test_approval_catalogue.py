@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from approval_svc.domain.catalogue import Catalogue, default_catalogue, load_catalogue
+from approval_svc.catalogue_file import default_catalogue, load_catalogue
+from approval_svc.domain.catalogue import Catalogue
 from approval_svc.domain.errors import CatalogueError, UnknownDepartment, UnknownMatter
 
 DEPARTMENTS = [
