@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from approval_svc.settings import ApprovalSettings
 from services import tokens
+from services.broker import EmbeddedBroker, port_accepts, wait_for_broker
 from services.output import Output
 from services.supervisor import (
     ChildCrashed,
@@ -24,7 +25,7 @@ from services.supervisor import (
     Supervisor,
     shutdown_on_signals,
 )
-from shared.broker import BrokerError, EmbeddedBroker, ensure_topics, port_accepts, wait_for_broker
+from shared.broker import BrokerError, ensure_topics
 from shared.settings import (
     NotifySettings,
     PlatformSettings,

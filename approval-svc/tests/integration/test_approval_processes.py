@@ -20,10 +20,9 @@ from asgi_lifespan import LifespanManager
 from approval_svc.app import create_app
 from approval_svc.catalogue_file import load_catalogue
 from approval_svc.settings import get_approval_settings
-from shared.broker import free_port
 from shared.clock import ManualClock
 from shared.migrations import upgrade
-from shared.testing import unique_group
+from testkit import free_port, unique_group
 
 from conftest import ENTERPRISE_A, MIGRATIONS, OPS, SECRET, dept, project_body
 
