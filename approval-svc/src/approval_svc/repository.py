@@ -18,7 +18,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from approval_svc import models
 from approval_svc.domain.deadlines import TimeLimits
 from approval_svc.domain.project import Project, ProjectRecord
-from approval_svc.domain.statemachine import ProjectState, TaskState
+from approval_svc.domain.statemachine import ProjectState, ProjectStatus, TaskState, TaskStatus
+from approval_svc.domain.workdays import as_day_kind
 
 # --- rows <-> domain ----------------------------------------------------------------------------
 
@@ -40,7 +41,7 @@ def project_from_rows(row: models.Project, tasks: Sequence[models.Task]) -> Proj
     )
     state = ProjectState(
         code=row.project_code,
-        status=row.status,  # type: ignore[arg-type]  # a stored ProjectStatus value
+        status=ProjectStatus(row.status),
         tasks=tuple(task_from_row(t) for t in sorted(tasks, key=lambda t: t.position)),
     )
     return Project(record, state, row.updated_at)
@@ -51,13 +52,13 @@ def task_from_row(row: models.Task) -> TaskState:
         task_id=row.task_id,
         department=row.department,
         matter_code=row.matter_code,
-        status=row.status,  # type: ignore[arg-type]  # a stored TaskStatus value
+        status=TaskStatus(row.status),
         consultative=row.consultative,
         deemed=row.deemed,
         missing_materials=tuple(row.missing_materials),
         matter_name=row.matter_name,
         limits=TimeLimits(
-            day_kind=row.day_kind,  # type: ignore[arg-type]  # a stored DayKind value
+            day_kind=as_day_kind(row.day_kind),
             legal_limit_days=row.legal_limit_days,
             promised_limit_days=row.promised_limit_days,
             assigned_at=row.assigned_at,
@@ -191,7 +192,7 @@ class SqlProjects:
         consultation_overdue`` in SQL)."""
         rows = await self._session.exec(
             select(models.Task.task_id)
-            .where(models.Task.status == "pending")
+            .where(models.Task.status == TaskStatus.PENDING.value)
             .where(col(models.Task.consultative).is_(True))
             .where(col(models.Task.reply_due_at) <= now)
             .limit(limit)

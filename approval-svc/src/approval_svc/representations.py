@@ -22,7 +22,7 @@ def task_data(project_code: str, task: TaskState) -> TaskData:
         promised_due_at=limits.promised_due_at,
         paused_days=limits.paused_days,
         decided_at=task.decided_at,
-        decision=task.decision,  # type: ignore[arg-type]  # a Decision value, checked on entry
+        decision=task.decision,
         opinion=task.opinion,
         missing_materials=list(task.missing_materials),
         document_number=task.document_number,
@@ -41,7 +41,7 @@ def project_data(project: Project) -> ProjectData:
         name=record.name,
         region_code=record.region_code,
         industry_code=record.industry_code,
-        procedure=record.procedure,  # type: ignore[arg-type]  # a Procedure, checked on entry
+        procedure=record.procedure,
         status=project.status.value,
         total_investment=record.total_investment,
         location=record.location,
