@@ -15,6 +15,7 @@ import httpx
 from pydantic import ValidationError
 
 from approval_svc.settings import ApprovalSettings
+from notify_svc.settings import NotifySettings
 from services import tokens
 from services.broker import EmbeddedBroker, port_accepts, wait_for_broker
 from services.output import Output
@@ -27,7 +28,6 @@ from services.supervisor import (
 )
 from shared.broker import BrokerError, ensure_topics
 from shared.settings import (
-    NotifySettings,
     PlatformSettings,
     ServiceSettings,
     SupervisionSettings,

@@ -17,8 +17,7 @@ from shared.settings import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-# Each service owns its settings class; the local runner lists them all.
-SERVICES = {d.name: d.settings for d in SERVICE_DEFS}
+SERVICES = {service.name: service.settings for service in SERVICE_DEFS}
 INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
 
 

@@ -15,19 +15,17 @@ from pydantic_settings import SettingsConfigDict
 import shared
 from shared.settings import (
     SERVICE_SETTINGS,
-    NotifySettings,
     PlatformSettings,
     ServiceSettings,
     SupervisionSettings,
     build_settings,
-    get_notify_settings,
     get_platform_settings,
     get_supervision_settings,
 )
 
 
 class ExampleSettings(ServiceSettings):
-    """A service as each one declares its own settings class (approval's lives in approval_svc)."""
+    """A service as each one declares its own settings class (in its own package)."""
 
     model_config = SettingsConfigDict(env_prefix="EXAMPLE_", extra="ignore", populate_by_name=True)
     service_name: ClassVar[str] = "example"
@@ -58,10 +56,9 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def test_defaults_match_the_contract() -> None:
     example = get_example_settings()
     supervision = get_supervision_settings()
-    notify = get_notify_settings()
     platform = get_platform_settings()
 
-    assert (example.port, supervision.port, notify.port) == (8009, 8002, 8003)
+    assert (example.port, supervision.port) == (8009, 8002)
     assert platform.broker_port == 9092
     assert platform.bootstrap_servers == "127.0.0.1:9092"
     assert platform.embedded_broker is True
@@ -69,7 +66,6 @@ def test_defaults_match_the_contract() -> None:
     assert platform.day_seconds == 86_400
     assert platform.jwt_secret is None
     assert example.resolved_database_url == "sqlite:///data/example.db"
-    assert notify.resolved_database_url == "sqlite:///data/notify.db"
     assert (example.group_id, supervision.group_id) == ("example-svc", "supervision-svc")
 
 
@@ -80,8 +76,7 @@ def test_shared_variables_are_read_by_every_build_function(monkeypatch: pytest.M
     monkeypatch.setenv("KAFKA_TOPIC_PARTITIONS", "12")
     monkeypatch.setenv("PLATFORM_CLOCK_EPOCH", "2025-01-01T00:00:00Z")
 
-    for build in (get_platform_settings, get_example_settings, get_supervision_settings,
-                  get_notify_settings):  # fmt: skip
+    for build in (get_platform_settings, get_example_settings, get_supervision_settings):
         settings = build()
         assert settings.bootstrap_servers == "kafka-1:9093,kafka-2:9093"
         assert settings.embedded_broker is False
@@ -105,19 +100,14 @@ def test_service_variables_carry_their_prefix(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("EXAMPLE_DATABASE_URL", "postgresql://u@db/example")
     monkeypatch.setenv("EXAMPLE_PORT", "9101")
     monkeypatch.setenv("SUPERVISION_PORT", "9102")
-    monkeypatch.setenv("NOTIFY_PORT", "9103")
-    monkeypatch.setenv("NOTIFY_CONSUMER_GROUP", "notify-blue")
 
     example = get_example_settings()
 
     assert example.resolved_database_url == "postgresql://u@db/example"
     assert example.port == 9101
     assert get_supervision_settings().port == 9102
-    assert get_notify_settings().port == 9103
-    assert get_notify_settings().group_id == "notify-blue"
     # one service's variables do not leak into another's
     assert get_supervision_settings().resolved_database_url == "sqlite:///data/supervision.db"
-    assert get_notify_settings().port != 9101
 
 
 def test_settings_are_read_when_built_not_when_imported(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -165,7 +155,7 @@ def test_require_jwt_secret_refuses_without_a_secret(
 def test_the_secret_is_not_shown_in_reprs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PLATFORM_JWT_SECRET", "very-secret-value")
 
-    settings = get_notify_settings()
+    settings = get_example_settings()
 
     assert "very-secret-value" not in repr(settings)
     assert "very-secret-value" not in settings.model_dump_json()
@@ -186,7 +176,6 @@ def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, 
 def test_the_service_registry_maps_names_to_classes() -> None:
     assert {
         "supervision": SupervisionSettings,
-        "notify": NotifySettings,
     } == SERVICE_SETTINGS
     for name, cls in SERVICE_SETTINGS.items():
         assert cls.service_name == name
