@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import httpx
 from pydantic import ValidationError
 
+from notify_svc.settings import NotifySettings
 from services import tokens
 from services.broker import EmbeddedBroker, port_accepts, wait_for_broker
 from services.output import Output
@@ -27,7 +28,6 @@ from services.supervisor import (
 from shared.broker import BrokerError, ensure_topics
 from shared.settings import (
     ApprovalSettings,
-    NotifySettings,
     PlatformSettings,
     ServiceSettings,
     SupervisionSettings,
