@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
-from shared.pagination import DEFAULT_LIMIT, Cursor, Cursors, Limit, Page
+from shared.pagination import DEFAULT_LIMIT, Cursor, CursorCodec, Cursors, Limit, Page
 from shared.problems import not_found
 from shared.runtime import ServiceRuntime
-from supervision_svc import alerts, stats
+from supervision_svc import queries
 from supervision_svc.schemas import AlertOut, Overview
 
 router = APIRouter(prefix="/api/v1")
@@ -26,6 +27,15 @@ def get_runtime(request: Request) -> ServiceRuntime:
 Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
 
 
+def alert_position(cursor: str | None, cursors: CursorCodec) -> queries.AlertPosition | None:
+    """The position a `cursor` of the alert list stands for (InvalidCursor: 422 naming it)."""
+    position = cursors.decode(cursor, (datetime, str))
+    if position is None:
+        return None
+    raised_at, alert_id = position
+    return queries.AlertPosition(raised_at=raised_at, alert_id=alert_id)
+
+
 @router.get(
     "/stats/overview",
     response_model=Overview,
@@ -34,7 +44,7 @@ Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
 )
 async def stats_overview(principal: StatsReader, runtime: Runtime) -> Overview:
     async with runtime.sessions() as session:
-        return await stats.overview(session, principal=principal, now=runtime.clock.now())
+        return await queries.overview(session, principal=principal, now=runtime.clock.now())
 
 
 @router.get(
@@ -56,14 +66,15 @@ async def list_alerts(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[AlertOut]:
-    filters = alerts.AlertFilter(project_code=project_code, level=level, kind=kind, status=status)
+    filters = queries.AlertFilter(project_code=project_code, level=level, kind=kind, status=status)
+    after = alert_position(cursor, cursors)
     async with runtime.sessions() as session:
-        rows, next_cursor = await alerts.list_alerts(
+        rows, next_cursor = await queries.list_alerts(
             session,
             principal=principal,
             filters=filters,
             limit=limit,
-            cursor=cursor,
+            after=after,
             cursors=cursors,
         )
         items = [AlertOut.of(a) for a in rows]
@@ -77,7 +88,7 @@ async def get_alert(
     runtime: Runtime,
 ) -> AlertOut:
     async with runtime.sessions() as session:
-        alert = await alerts.get_alert(session, alert_id, principal=principal)
+        alert = await queries.get_alert(session, alert_id, principal=principal)
         if alert is None:
             raise not_found(f"alert {alert_id}")
         return AlertOut.of(alert)
