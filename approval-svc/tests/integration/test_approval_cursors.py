@@ -32,10 +32,10 @@ FORGED = {
 
 @pytest.mark.parametrize("forged", sorted(FORGED))
 async def test_a_forged_cursor_is_a_422_naming_cursor_on_every_list_route(
-    service: Service, forged: str
+    service: Service, region_code: str, forged: str
 ) -> None:
     created = await service.client.post(
-        "/api/v1/projects", json=project_body(), headers=ENTERPRISE_A
+        "/api/v1/projects", json=project_body(region_code), headers=ENTERPRISE_A
     )
     assert created.status_code == 201
     code = created.json()["project_code"]
@@ -57,10 +57,10 @@ async def test_a_forged_cursor_is_a_422_naming_cursor_on_every_list_route(
         assert response.json()["errors"][0]["loc"] == ["query", "cursor"], path
 
 
-async def test_the_cursor_of_one_page_leads_to_the_next(service: Service) -> None:
+async def test_the_cursor_of_one_page_leads_to_the_next(service: Service, region_code: str) -> None:
     for _ in range(3):
         created = await service.client.post(
-            "/api/v1/projects", json=project_body(), headers=ENTERPRISE_A
+            "/api/v1/projects", json=project_body(region_code), headers=ENTERPRISE_A
         )
         assert created.status_code == 201
     first = (
