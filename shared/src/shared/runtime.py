@@ -26,12 +26,14 @@ from shared.db import (
 )
 from shared.kafka import KafkaProducer, broker_reachable, make_faust_app
 from shared.lag import LAG, LAG_SAMPLE_INTERVAL_S, faust_offsets
+from shared.metrics import SERVICE_READY
 from shared.outbox import OutboxRelay, UnitOfWork
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
 BackgroundJob = Callable[[], Awaitable[None]]
+READINESS_GAUGE_INTERVAL_S = 10.0
 
 
 class ServiceRuntime:
@@ -107,6 +109,7 @@ class ServiceRuntime:
             self._spawn("consumer-lag", self._sample_lag)
         for name, job in self._jobs:
             self._spawn(name, job)
+        self._spawn("readiness-gauge", self._watch_readiness)
 
     async def stop(self) -> None:
         """Stop everything within about 20 s, whatever state the consumers are in."""
@@ -181,6 +184,12 @@ class ServiceRuntime:
             await asyncio.sleep(1)
         # Raising hands it back to the supervisor, which restarts the consumers.
         raise RuntimeError(f"faust crashed: {getattr(self.faust, '_crash_reason', None)!r}")
+
+    async def _watch_readiness(self) -> None:
+        """`service_ready` for Prometheus, which (unlike Kubernetes) does not call /readyz."""
+        while True:
+            SERVICE_READY.labels(self.service).set(0 if await self.readiness() else 1)
+            await asyncio.sleep(READINESS_GAUGE_INTERVAL_S)
 
     async def _sample_lag(self) -> None:
         """Consumer lag per partition, exported on /metrics (see `shared.lag`)."""
