@@ -92,7 +92,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         # Some traffic, so request, event and lag series have samples.
         body = {"name": "Observed solar farm", "region_code": unique_region(),
                 "industry_code": "D4416", "procedure": "verification",
-                "total_investment": "880000000", "eia_category": "table"}  # fmt: skip
+                "total_investment": "880000000", "eia_category": "table",
+                "location": "Hillside", "planned_start": "2027-06-01"}  # fmt: skip
         headers = auth_headers("enterprise", credit_code="91440300708461136T")
         response = httpx.post(
             f"{running.urls['approval']}/api/v1/projects", json=body, headers=headers, timeout=10
