@@ -78,8 +78,23 @@ def test_the_expected_services_exist(compose):
         "postgres",
         "init-topics",
         "prometheus",
+        "alertmanager",
+        "grafana",
+        "department-simulator",
         *SERVICES,
     }
+
+
+def test_monitoring_is_provisioned_and_secrets_are_required(compose):
+    grafana = compose["services"]["grafana"]
+    mounts = " ".join(grafana["volumes"])
+    assert "./deploy/grafana/provisioning:/etc/grafana/provisioning" in mounts
+    assert "./deploy/grafana/dashboards:/var/lib/grafana/dashboards" in mounts
+    assert "${GRAFANA_ADMIN_PASSWORD:?" in grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD"]
+    assert "./deploy/alertmanager" in " ".join(compose["services"]["alertmanager"]["volumes"])
+    assert compose["services"]["department-simulator"]["profiles"] == ["simulator"]
+    postgres = compose["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"]
+    assert postgres.startswith("${POSTGRES_PASSWORD:?")
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
@@ -144,6 +159,14 @@ def test_no_service_keeps_a_dockerfile_of_its_own():
     assert TEMPLATE.is_file()
     for name in SERVICES:
         assert not (ROOT / name / "Dockerfile").exists(), f"{name}/Dockerfile is back"
+
+
+def test_every_image_built_by_compose_comes_from_the_template(compose):
+    built = {name: s["build"] for name, s in compose["services"].items() if "build" in s}
+    assert set(SERVICES) <= set(built)
+    for name, build in built.items():
+        assert build["dockerfile"] == "deploy/Dockerfile", name
+        assert (ROOT / build["args"]["SERVICE"] / "pyproject.toml").is_file(), name
 
 
 def test_the_image_template_takes_the_service_as_a_build_argument():
