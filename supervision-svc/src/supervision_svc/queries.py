@@ -28,9 +28,12 @@ from supervision_svc.stats_repository import PLATFORM
 # --- the overview (from the counters kept by the handlers) ------------------------------------
 
 
-async def _counters(session: AsyncSession, scopes: Sequence[str]) -> list[StatCounter]:
-    rows = await session.exec(select(StatCounter).where(col(StatCounter.scope).in_(list(scopes))))
-    return list(rows.all())
+async def _counters(session: AsyncSession, scopes: Sequence[str] | None) -> list[StatCounter]:
+    """Counter rows of these scopes (None: all of them, a few per department)."""
+    query = select(StatCounter)
+    if scopes is not None:
+        query = query.where(col(StatCounter.scope).in_(list(scopes)))
+    return list((await session.exec(query)).all())
 
 
 def _department_stats(counters: dict[tuple[str, str], float]) -> DepartmentStats:
@@ -53,11 +56,15 @@ async def overview(session: AsyncSession, *, principal: Principal, now: datetime
     its cost does not grow with the number of projects.
     """
     department = principal.department if principal.role is Role.DEPARTMENT else None
-    departments = [department] if department is not None else list(DEPARTMENT_CODES)
     scope = department or PLATFORM
     by_scope: dict[str, dict[tuple[str, str], float]] = {}
-    for row in await _counters(session, [PLATFORM, *departments]):
+    for row in await _counters(session, [department] if department is not None else None):
         by_scope.setdefault(row.scope, {})[(row.metric, row.key)] = row.value
+    departments = (
+        [department]
+        if department is not None
+        else [*DEPARTMENT_CODES, *sorted(set(by_scope) - {PLATFORM, *DEPARTMENT_CODES})]
+    )
     mine = by_scope.get(scope, {})
     by_status = dict.fromkeys(PROJECT_STATUSES, 0)
     by_level: dict[str, int] = dict.fromkeys(LEVELS, 0)
