@@ -15,9 +15,9 @@ from sqlalchemy import select
 
 import approval_svc
 from approval_svc.app import create_app as create_approval_app
+from approval_svc.settings import get_approval_settings
 from shared.db import make_engine
 from shared.migrations import upgrade
-from shared.settings import get_approval_settings
 from supervision_svc.models import ProjectView, TaskView
 from testkit import TEST_JWT_SECRET, auth_headers, eventually, unique_group
 
