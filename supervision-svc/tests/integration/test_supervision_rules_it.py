@@ -101,14 +101,16 @@ async def test_start_overdue_yellow_red_resolved_and_reports(
             json={"kind": "progress", "report_date": "2025-01-01", "progress_percent": 120},
             headers=enterprise,
         )
-        assert bad.status_code == 422 and "progress_percent" in str(bad.json()["errors"])
+        assert bad.status_code == 422
+        assert "progress_percent" in str(bad.json()["errors"])
 
         created = await client.post(
             f"/api/v1/projects/{code}/reports", json=start, headers=enterprise
         )
         assert created.status_code == 201, created.text
         report = created.json()
-        assert report["planned_completion"] == "2026-12-31" and report["project_code"] == code
+        assert report["planned_completion"] == "2026-12-31"
+        assert report["project_code"] == code
         await _resolved(client, code, "start_overdue")
         listed = (await client.get(f"/api/v1/projects/{code}/reports", headers=enterprise)).json()
         assert [r["report_id"] for r in listed["items"]] == [report["report_id"]]

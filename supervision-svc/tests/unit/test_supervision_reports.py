@@ -140,4 +140,5 @@ async def test_an_invalid_report_changes_nothing():
     with pytest.raises(InvalidReport) as caught:
         await _filed(store, "approved", _progress())
     assert [p.field for p in caught.value.problems] == ["kind"]
-    assert store.reports.rows == [] and store.projects.rows[CODE].started_on is None
+    assert store.reports.rows == []
+    assert store.projects.rows[CODE].started_on is None
