@@ -6,7 +6,8 @@ Seeds a fresh supervision database (SQLite in a temporary folder unless `--datab
 PostgreSQL one) with N projects, one task each, an alert on every fifth project, and the
 statistics counters those rows add up to (the rows the consumers keep up to date event by event),
 then calls `GET /api/v1/stats/overview` and `GET /api/v1/alerts` through the real app (ASGI,
-in-process) and prints their p50/p99. The last line is ``RESULT overview_p99_ms=.. alerts_p99_ms=..``.
+in-process) and prints their p50/p99.
+The last line is ``RESULT overview_p99_ms=.. alerts_p99_ms=..``.
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ def _counter_selects() -> tuple[str, ...]:
     return migration._COUNTERS  # type: ignore[no-any-return]  # a tuple of SQL strings
 
 
-def _p(samples: list[float], q: float) -> float:
+def _p(samples: list[float], q: int) -> float:
     return statistics.quantiles(samples, n=100)[q - 1] if len(samples) > 1 else samples[0]
 
 
@@ -133,10 +134,11 @@ async def measure(url: str, requests: int) -> dict[str, float]:
     results: dict[str, float] = {}
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-        for name, path, params in (
+        cases: tuple[tuple[str, str, dict[str, str | int]], ...] = (
             ("overview", "/api/v1/stats/overview", {}),
             ("alerts", "/api/v1/alerts", {"status": "open", "limit": 50}),
-        ):
+        )
+        for name, path, params in cases:
             samples = []
             for _ in range(requests):
                 started = time.perf_counter()
