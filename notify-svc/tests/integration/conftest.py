@@ -38,6 +38,7 @@ async def notify(
         data_dir=tmp_path,
         webhook_max_attempts=MAX_ATTEMPTS,
         webhook_timeout_s=3.0,
+        webhook_allow_private=True,  # the test receivers listen on 127.0.0.1
         outbox_poll_interval_s=0.1,
     )
     app = create_app(
