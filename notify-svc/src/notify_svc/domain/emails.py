@@ -168,21 +168,21 @@ def context_of(event: CloudEvent) -> dict[str, Any]:
         "gist": gist(event.type, data),
         "supplement_tasks": supplement,
         "documents_zh": [
-            f"{t.get('department')}（{t.get('matter_name')}）批准文号："
+            f"{t.get('department')}（{t.get('matter_name') or ''}）批准文号："
             f"{t.get('document_number') or '—'}"
             for t in approved
         ],
         "documents_en": [
-            f"{t.get('department')} ({t.get('matter_name')}): document number "
+            f"{t.get('department')} ({t.get('matter_name') or ''}): document number "
             f"{t.get('document_number') or '-'}"
             for t in approved
         ],
         "rejections_zh": [
-            f"{t.get('department')}（{t.get('matter_name')}）不予批准：{t.get('opinion') or '—'}"
+            f"{t.get('department')}（{t.get('matter_name') or ''}）不予批准：{t.get('opinion') or '—'}"
             for t in rejected
         ],
         "rejections_en": [
-            f"{t.get('department')} ({t.get('matter_name')}) rejected it: {t.get('opinion') or '-'}"
+            f"{t.get('department')} ({t.get('matter_name') or ''}) rejected it: {t.get('opinion') or '-'}"
             for t in rejected
         ],
         "tasks_zh": [f"{t.get('department')}：{t.get('matter_name')}" for t in tasks],
