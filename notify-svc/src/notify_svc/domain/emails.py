@@ -178,11 +178,13 @@ def context_of(event: CloudEvent) -> dict[str, Any]:
             for t in approved
         ],
         "rejections_zh": [
-            f"{t.get('department')}（{t.get('matter_name') or ''}）不予批准：{t.get('opinion') or '—'}"
+            f"{t.get('department')}（{t.get('matter_name') or ''}）不予批准："
+            f"{t.get('opinion') or '—'}"
             for t in rejected
         ],
         "rejections_en": [
-            f"{t.get('department')} ({t.get('matter_name') or ''}) rejected it: {t.get('opinion') or '-'}"
+            f"{t.get('department')} ({t.get('matter_name') or ''}) rejected it: "
+            f"{t.get('opinion') or '-'}"
             for t in rejected
         ],
         "tasks_zh": [f"{t.get('department')}：{t.get('matter_name')}" for t in tasks],
