@@ -125,6 +125,7 @@ class ProjectData(ContractModel):
     hazardous_chemicals: bool = False
     in_flood_zone: bool = False
     foreign_investment: bool = False
+    contact_email: str | None = None
     submitted_at: datetime
     updated_at: datetime | None = None
     tasks: list[TaskData] = Field(default_factory=list)
