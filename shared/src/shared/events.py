@@ -127,6 +127,7 @@ class ProjectData(ContractModel):
     hazardous_chemicals: bool = False
     in_flood_zone: bool = False
     foreign_investment: bool = False
+    contact_email: str | None = None
     submitted_at: datetime
     updated_at: datetime | None = None
     credit_flag: Literal["abnormal"] | None = None

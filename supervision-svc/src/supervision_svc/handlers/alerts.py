@@ -18,7 +18,7 @@ from shared.topics import SUPERVISION_ALERTS
 from supervision_svc.domain.alerts import APPROVAL_OVERDUE, Level, Step, open_key, step
 from supervision_svc.domain.thresholds import Thresholds
 from supervision_svc.handlers.credit import record_red_alert
-from supervision_svc.metrics import ALERTS_RAISED, ALERTS_RESOLVED
+from supervision_svc.metrics import ALERTS_RAISED, ALERTS_RESOLVED, OVERDUE_ALERTS_RAISED
 from supervision_svc.models import Alert
 from supervision_svc.stats_repository import PLATFORM
 from supervision_svc.unit_of_work import SupervisionUnitOfWork
@@ -70,6 +70,12 @@ async def _count_open(uow: SupervisionUnitOfWork, alert: Alert, level: str, delt
     await uow.stats.bump(PLATFORM, "alerts_open", key, delta)
     if alert.department:
         await uow.stats.bump(alert.department, "alerts_open", key, delta)
+
+
+def _count_raised(alert: Alert, level: str) -> None:
+    ALERTS_RAISED.labels(alert.kind, level).inc()
+    if alert.kind == APPROVAL_OVERDUE and alert.department:
+        OVERDUE_ALERTS_RAISED.labels(alert.department, level).inc()
 
 
 async def set_alert_level(
@@ -127,7 +133,7 @@ async def raise_alert(
         return None  # another sweeper opened it first
     _emit(uow, EventType.ALERT_RAISED, alert, now=now, cause=cause)
     await _count_open(uow, alert, level, +1)
-    ALERTS_RAISED.labels(alert.kind, level).inc()
+    _count_raised(alert, level)
     if level == "red":
         await record_red_alert(uow, alert=alert, now=now, rules=rules, cause=cause)
     return alert
@@ -150,7 +156,7 @@ async def escalate_alert(
     _emit(uow, EventType.ALERT_RAISED, alert, now=now, cause=cause)
     await _count_open(uow, alert, previous, -1)
     await _count_open(uow, alert, level, +1)
-    ALERTS_RAISED.labels(alert.kind, level).inc()
+    _count_raised(alert, level)
     if level == "red":
         await record_red_alert(uow, alert=alert, now=now, rules=rules, cause=cause)
     return True
