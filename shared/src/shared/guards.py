@@ -91,7 +91,8 @@ class AuthFirstMiddleware:
 
 
 def _is_json(content_type: bytes | None) -> bool:
-    # As FastAPI decides whether to parse a body as JSON: no content type, or */json, */*+json.
+    # As FastAPI decides whether to parse a body as JSON: application/json or */*+json, or no
+    # content type at all (parsed when a route turns strict_content_type off).
     if not content_type:
         return True
     message = EmailMessage()

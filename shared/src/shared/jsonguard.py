@@ -4,7 +4,7 @@ Refused, each with the `loc` of the offending value: duplicate object keys (the 
 duplicated key is undefined: every parser picks its own winner), text PostgreSQL cannot store
 (U+0000 and lone surrogates; SQLite would keep it, so both databases answer alike), arrays
 longer than a cap, nesting deeper than a cap, and the non-JSON constants NaN/Infinity.
-Malformed JSON is not judged here: the framework answers it as it always did.
+Malformed JSON is not judged here: the framework answers it (422) as it always did.
 """
 
 from __future__ import annotations
@@ -97,10 +97,13 @@ def inspect_json(body: bytes, limits: JsonLimits = JsonLimits()) -> JsonVerdict 
     except RecursionError:
         verdict.add([], f"nested too deeply (at most {limits.max_depth} levels)")
         return verdict
-    except (ValueError, UnicodeDecodeError):
-        # Not JSON (ValueError covers JSONDecodeError and over-long integer literals): the
-        # framework's own answer stays; a body it cannot parse never reaches a handler.
-        return None
+    except json.JSONDecodeError:
+        return None  # malformed: the framework's own 422 names the position
+    except ValueError as exc:
+        # Bytes that are no text (UnicodeDecodeError) or a number too long to convert: the
+        # framework would answer these with a bare 400; they are invalid input like the rest.
+        verdict.add([], f"not valid JSON: {exc}")
+        return verdict
     # Cheap scans first: most bodies have fewer commas than the array cap, no \u escape and
     # fewer brackets than the depth cap, and then need no walk at all.
     check_text = _may_hold_bad_text(body)

@@ -59,7 +59,7 @@ class PlatformSettings(BaseSettings):
         description="Longest lifetime a token may have: its 'exp' at most this far ahead.",
     )
     jwt_leeway_s: int = Field(
-        default=30,
+        default=5,
         ge=0,
         validation_alias=AliasChoices("PLATFORM_JWT_LEEWAY_S", "jwt_leeway_s"),
         description="Clock skew tolerated on a token's exp, nbf and iat.",
