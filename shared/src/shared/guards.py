@@ -10,11 +10,13 @@ over-deep nesting (422 naming the field) before a handler sees any of it.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from email.message import Message as EmailMessage
 from typing import Any
 from urllib.parse import parse_qsl
 
+import fastapi.routing
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -54,13 +56,12 @@ class AuthFirstMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._access: dict[int, tuple[Any, Access | None]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        access = self._route_access(scope)
+        access = _route_access(scope)
         if access is not None:
             app_state = scope["app"].state
             raw = _header(scope, b"authorization")
@@ -77,17 +78,26 @@ class AuthFirstMiddleware:
             scope.setdefault("state", {})[PRINCIPAL_STATE_KEY] = principal
         await self.app(scope, receive, send)
 
-    def _route_access(self, scope: Scope) -> Access | None:
-        router = getattr(scope.get("app"), "router", None)
-        for route in getattr(router, "routes", ()):
-            match, _ = route.matches(scope)
-            if match is Match.FULL:
-                cached = self._access.get(id(route))
-                if cached is None or cached[0] is not route:
-                    cached = (route, route_access(getattr(route, "dependant", None)))
-                    self._access[id(route)] = cached
-                return cached[1]
-        return None  # unmatched or wrong method: the router answers 404/405 as usual
+
+def effective_routes(routes: Sequence[Any]) -> Iterator[Any]:
+    """Every route as served, routers included (with their prefix and dependencies).
+
+    FastAPI includes routers lazily (`_IncludedRouter`); `iter_route_contexts` yields one
+    context per effective route, with the attributes of a route (`matches`, `dependant`,
+    `path_format`, `methods`). Older FastAPI versions copy routes on inclusion instead.
+    """
+    iterate = getattr(fastapi.routing, "iter_route_contexts", None)
+    return iter(iterate(routes)) if iterate is not None else iter(routes)
+
+
+def _route_access(scope: Scope) -> Access | None:
+    routes = getattr(getattr(scope.get("app"), "router", None), "routes", ())
+    for route in effective_routes(routes):
+        match, _ = route.matches(scope)
+        if match is Match.FULL:
+            # A walk of a handful of dependency nodes: cheaper than keeping a cache right.
+            return route_access(getattr(route, "dependant", None))
+    return None  # unmatched or wrong method: the router answers 404/405 as usual
 
 
 def _is_json(content_type: bytes | None) -> bool:

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from shared.auth import route_access
+from shared.guards import effective_routes
 from shared.problems import PROBLEM_MEDIA_TYPE
 
 PROBLEM_REF = "#/components/schemas/Problem"
@@ -71,7 +72,7 @@ def problem_response_doc(status: int, description: str | None = None) -> dict[st
     }
 
 
-def error_statuses(route: APIRoute, method: str) -> list[int]:
+def error_statuses(route: Any, method: str) -> list[int]:
     """The error statuses this route can answer for `method`, read from what it declares."""
     statuses = [413, 422]
     if route_access(route.dependant) is not None:
@@ -83,6 +84,13 @@ def error_statuses(route: APIRoute, method: str) -> list[int]:
     return sorted(statuses)
 
 
+def _is_api_route(route: Any) -> bool:
+    # A FastAPI route, or the context of one included through a router.
+    return isinstance(route, APIRoute) or isinstance(
+        getattr(route, "original_route", None), APIRoute
+    )
+
+
 def _as_problem(response: dict[str, Any], status: int) -> None:
     doc = problem_response_doc(status, response.get("description"))
     response["content"] = doc["content"]
@@ -92,8 +100,8 @@ def _as_problem(response: dict[str, Any], status: int) -> None:
 def add_problem_responses(schema: dict[str, Any], routes: list[Any]) -> dict[str, Any]:
     """Post-process a generated document in place (idempotent) and return it."""
     paths = schema.get("paths", {})
-    for route in routes:
-        if not isinstance(route, APIRoute) or not route.include_in_schema:
+    for route in effective_routes(routes):
+        if not _is_api_route(route) or not route.include_in_schema:
             continue
         for method in sorted(route.methods or ()):
             operation = paths.get(route.path_format, {}).get(method.lower())

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import httpx
 import pytest
-from fastapi import FastAPI, Query
+from fastapi import APIRouter, FastAPI, Query
 from pydantic import BaseModel, ConfigDict
 
 from shared.auth import CurrentPrincipal, EnterprisePrincipal, OpsPrincipal, mint_token
@@ -66,6 +66,14 @@ def app() -> FastAPI:
         app.state.calls += 1
         return {"name": body.name}
 
+    router = APIRouter(prefix="/routed")
+
+    @router.post("/{n}")
+    async def routed(n: int, body: ThingIn, _: OpsPrincipal) -> dict[str, int]:
+        app.state.calls += 1
+        return {"n": n}
+
+    app.include_router(router)  # after the app was built, as the services do
     return app
 
 
@@ -143,6 +151,16 @@ async def test_a_bad_body_with_a_garbage_token_is_401(client: httpx.AsyncClient)
 
 async def test_the_wrong_role_is_403_before_validation(client: httpx.AsyncClient) -> None:
     _problem(await client.post("/ops/x", content=b"{", headers=ENTERPRISE), 403)
+
+
+async def test_routes_of_included_routers_authenticate_first(
+    client: httpx.AsyncClient, app
+) -> None:
+    _problem(await client.post("/routed/x", content=b"{"), 401)
+    _problem(await client.post("/routed/x", content=b"{", headers=ENTERPRISE), 403)
+    _problem(await client.post("/routed/x", content=b"{", headers=OPS), 422)
+    assert (await client.post("/routed/3", json={"name": "a"}, headers=OPS)).json() == {"n": 3}
+    assert app.state.calls == 1
 
 
 async def test_with_a_valid_token_validation_speaks(client: httpx.AsyncClient) -> None:
