@@ -14,7 +14,9 @@ from datetime import UTC, datetime
 import httpx
 from pydantic import ValidationError
 
+from notify_svc.settings import NotifySettings
 from services import tokens
+from services.broker import EmbeddedBroker, port_accepts, wait_for_broker
 from services.output import Output
 from services.supervisor import (
     ChildCrashed,
@@ -23,10 +25,9 @@ from services.supervisor import (
     Supervisor,
     shutdown_on_signals,
 )
-from shared.broker import BrokerError, EmbeddedBroker, ensure_topics, port_accepts, wait_for_broker
+from shared.broker import BrokerError, ensure_topics
 from shared.settings import (
     ApprovalSettings,
-    NotifySettings,
     PlatformSettings,
     ServiceSettings,
     SupervisionSettings,

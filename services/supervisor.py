@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import IO
 
+from services.broker import parent_death_preexec, signal_group
 from services.output import Output
-from shared.broker import parent_death_preexec, signal_group
 
 
 class ShutdownRequested(BaseException):
