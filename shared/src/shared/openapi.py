@@ -3,7 +3,7 @@
 Every error a service answers is `application/problem+json` (see `shared.problems`); FastAPI
 documents neither that media type nor the errors its dependencies and the shared guards raise.
 `document_problems(app)` wraps `app.openapi` so each operation lists, with the Problem schema:
-401 and 403 where the route needs a token, 404 where it has path parameters, 409 for methods
+401 and 403 where the route needs a token, 404 where it has path or query parameters, 409 for methods
 that change state, and 413 and 422 everywhere (the input guards apply to every request).
 Errors a route documents itself keep their description and get the problem media type.
 """
@@ -77,11 +77,22 @@ def error_statuses(route: Any, method: str) -> list[int]:
     statuses = [413, 422]
     if route_access(route.dependant) is not None:
         statuses += [401, 403]
-    if "{" in route.path_format:  # a path parameter: the thing it names may not exist
-        statuses.append(404)
+    dependant = route.dependant
+    if "{" in route.path_format or _has_query(dependant):
+        statuses.append(404)  # a path or query parameter may name something that is not there
     if method in UNSAFE_METHODS:
         statuses.append(409)
     return sorted(statuses)
+
+
+def _has_query(dependant: Any) -> bool:
+    stack = [dependant]
+    while stack:
+        node = stack.pop()
+        if getattr(node, "query_params", None):
+            return True
+        stack.extend(getattr(node, "dependencies", ()))
+    return False
 
 
 def _is_api_route(route: Any) -> bool:

@@ -53,7 +53,7 @@ def test_each_route_documents_the_errors_it_can_answer(spec: dict[str, Any]) -> 
 
     assert set(_errors(paths["/things/{thing_id}"]["get"])) == {"401", "403", "404", "413", "422"}
     assert set(_errors(paths["/things"]["post"])) == {"401", "403", "409", "413", "422"}
-    assert set(_errors(paths["/public"]["get"])) == {"413", "422"}
+    assert set(_errors(paths["/public"]["get"])) == {"404", "413", "422"}
     assert set(_errors(paths["/readyz"]["get"])) == {"413", "422", "503"}
 
 
