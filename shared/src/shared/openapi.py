@@ -3,8 +3,8 @@
 Every error a service answers is `application/problem+json` (see `shared.problems`); FastAPI
 documents neither that media type nor the errors its dependencies and the shared guards raise.
 `document_problems(app)` wraps `app.openapi` so each operation lists, with the Problem schema:
-401 and 403 where the route needs a token, 404 where it has path or query parameters, 409 for methods
-that change state, and 413 and 422 everywhere (the input guards apply to every request).
+401 and 403 where the route needs a token, 404 where it has path or query parameters, 409 for
+methods that change state, and 413 and 422 everywhere (the input guards apply to every request).
 Errors a route documents itself keep their description and get the problem media type.
 """
 
