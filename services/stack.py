@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import httpx
 from pydantic import ValidationError
 
+from approval_svc.settings import ApprovalSettings
 from notify_svc.settings import NotifySettings
 from services import tokens
 from services.broker import EmbeddedBroker, port_accepts, wait_for_broker
@@ -27,14 +28,13 @@ from services.supervisor import (
 )
 from shared.broker import BrokerError, ensure_topics
 from shared.settings import (
-    ApprovalSettings,
     PlatformSettings,
     ServiceSettings,
-    SupervisionSettings,
     build_settings,
     get_platform_settings,
 )
 from shared.topics import all_topics
+from supervision_svc.settings import SupervisionSettings
 
 
 class StartupError(RuntimeError):
