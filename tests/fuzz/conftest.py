@@ -20,11 +20,13 @@ import approval_svc
 import notify_svc
 import supervision_svc
 from approval_svc.app import create_app as create_approval
+from approval_svc.settings import get_approval_settings
 from notify_svc.app import create_app as create_notify
 from notify_svc.settings import get_notify_settings
 from shared.migrations import upgrade
-from shared.settings import ServiceSettings, get_approval_settings, get_supervision_settings
+from shared.settings import ServiceSettings
 from supervision_svc.app import create_app as create_supervision
+from supervision_svc.settings import get_supervision_settings
 from testkit import TEST_JWT_SECRET
 from testkit.databases import create_database, unique_group
 
