@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from stdnum.cn import uscc
+
 import supervision_svc
 from shared.events import CloudEvent, EventType, new_event
 from testkit import auth_headers
@@ -26,7 +28,8 @@ def project_code(region: str, serial: int = 1) -> str:
 
 
 def unique_credit_code() -> str:
-    return "91" + uuid.uuid4().hex[:16].upper()
+    base = f"91440300{uuid.uuid4().int % 10**9:09d}"  # tokens need a valid credit code
+    return base + uscc.calc_check_digit(base)
 
 
 def unique_department() -> str:
