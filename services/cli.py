@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from services import samples, simulate, stack, tokens
 from services.output import Output
-from services.supervisor import ShutdownRequested, shutdown_on_signals
+from services.supervisor import ShutdownRequested, StopSignals
 from shared.broker import BrokerError, EmbeddedBroker
 from shared.settings import get_platform_settings
 
@@ -27,19 +27,23 @@ def run_broker(args: argparse.Namespace) -> int:
         return 2
     port = platform.broker_port if args.port is None else args.port
     broker = EmbeddedBroker(port=port, on_output=lambda line: out.line("broker", line))
-    with shutdown_on_signals(out):
+    signals = StopSignals()
+    with signals.installed():
         try:
             broker.start()
             out.info(f"broker ready in {broker.startup_seconds or 0:.2f}s")
+            signals.raise_if_requested()
             platform = get_platform_settings(kafka_bootstrap_servers=broker.bootstrap)
             stack.create_topics(platform, out)
             out.plain(f"bootstrap: {broker.bootstrap}")
             out.info("Ctrl-C to stop")
             while broker.running:
+                signals.raise_if_requested()
                 time.sleep(0.2)
             out.error("the broker exited on its own:\n" + broker.output_tail())
             return 1
         except ShutdownRequested:
+            out.info(f"{signals.name} received: stopping the broker")
             return 0
         except BrokerError as exc:
             out.error(str(exc))
