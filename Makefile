@@ -12,9 +12,9 @@ UV = $(shell command -v uv 2>/dev/null \
 	|| echo uv)
 
 # One pytest run per package, so conftests and model/table names never meet.
-TEST_DIRS := shared/tests approval-svc/tests supervision-svc/tests notify-svc/tests tests
+TEST_DIRS := testkit/tests shared/tests approval-svc/tests supervision-svc/tests notify-svc/tests tests
 PYTEST_ARGS ?=
-MYPY_TARGETS := shared/src approval-svc/src supervision-svc/src notify-svc/src services bench
+MYPY_TARGETS := testkit/src shared/src approval-svc/src supervision-svc/src notify-svc/src services bench
 
 .PHONY: help uv sync run demo test lint fmt bench
 

@@ -3,4 +3,4 @@
 `pytest_plugins` is honoured only here (pytest 8+ refuses it in nested conftests).
 """
 
-pytest_plugins = ["shared.testing"]
+pytest_plugins = ["testkit.fixtures"]

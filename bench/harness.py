@@ -25,9 +25,10 @@ import psutil
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from services import stack
+from services.broker import EmbeddedBroker, free_port
 from services.output import Output
 from services.supervisor import ChildSpec, Supervisor
-from shared.broker import EmbeddedBroker, ensure_topics, free_port
+from shared.broker import ensure_topics
 from shared.settings import get_platform_settings
 from shared.topics import all_topics
 

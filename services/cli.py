@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from services import samples, simulate, stack, tokens
+from services.broker import EmbeddedBroker
 from services.output import Output
 from services.supervisor import ShutdownRequested, StopSignals
-from shared.broker import BrokerError, EmbeddedBroker
+from shared.broker import BrokerError
 from shared.settings import get_platform_settings
 
 

@@ -16,6 +16,7 @@ import httpx
 from pydantic import ValidationError
 
 from services.banner import print_banner
+from services.broker import EmbeddedBroker, port_accepts, wait_for_broker
 from services.output import Output
 from services.supervisor import (
     ChildSpec,
@@ -25,7 +26,7 @@ from services.supervisor import (
     Supervisor,
     describe_restarts,
 )
-from shared.broker import BrokerError, EmbeddedBroker, ensure_topics, port_accepts, wait_for_broker
+from shared.broker import BrokerError, ensure_topics
 from shared.settings import (
     ApprovalSettings,
     NotifySettings,

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import IO
 
+from services.broker import parent_death_preexec, signal_group
 from services.output import Output
-from shared.broker import parent_death_preexec, signal_group
 
 FORCE_AFTER_S = 2.0
 """A further signal this long after the first one stops waiting for children (a human's

@@ -14,10 +14,11 @@ from typing import Any
 
 import httpx
 
+from services.broker import EmbeddedBroker, free_port
 from shared.auth import mint_token
-from shared.broker import EmbeddedBroker, ensure_topics, free_port
-from shared.testing import create_database
+from shared.broker import ensure_topics
 from shared.topics import all_topics
+from testkit import create_database
 
 SECRET = "e2e-secret-0123456789abcdef0123456789"
 SERVICES = {"approval": "approval_svc", "supervision": "supervision_svc", "notify": "notify_svc"}

@@ -16,9 +16,10 @@ from cloudevents.core.bindings import kafka as ce_kafka
 from cloudevents.core.formats.json import JSONFormat
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from services.broker import EmbeddedBroker
 from services.departments import DepartmentClient, DepartmentTask, _OffsetTracker
 from services.simulate import DecisionChooser, DepartmentWorker
-from shared.broker import EmbeddedBroker, ensure_topics
+from shared.broker import ensure_topics
 from shared.events import CloudEvent, DecisionSubmittedData, TaskData, new_event
 from shared.topics import APPROVAL_DECISIONS, all_topics, tasks_topic
 

@@ -23,6 +23,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient
 
 from services import stack
+from services.broker import EmbeddedBroker, free_port, wait_for_broker
 from services.output import Output
 from services.supervisor import (
     FORCE_AFTER_S,
@@ -31,14 +32,7 @@ from services.supervisor import (
     StopSignals,
     describe_restarts,
 )
-from shared.broker import (
-    BrokerError,
-    EmbeddedBroker,
-    describe_partitions,
-    ensure_topics,
-    free_port,
-    wait_for_broker,
-)
+from shared.broker import BrokerError, describe_partitions, ensure_topics
 from shared.settings import get_platform_settings
 from shared.topics import DEPARTMENT_CODES, all_topics, dlq_topic, tasks_topic
 

@@ -20,7 +20,7 @@ from shared.auth import mint_token
 from shared.clock import Clock
 from shared.migrations import upgrade
 from shared.settings import get_approval_settings
-from shared.testing import unique_group
+from testkit import unique_group
 
 SECRET = "approval-test-secret-0123456789abcdef"
 MIGRATIONS = Path(approval_svc.__file__).parent / "migrations"

@@ -19,11 +19,10 @@ from asgi_lifespan import LifespanManager
 
 from approval_svc.app import create_app
 from approval_svc.domain.catalogue import load_catalogue
-from shared.broker import free_port
 from shared.clock import ManualClock
 from shared.migrations import upgrade
 from shared.settings import get_approval_settings
-from shared.testing import unique_group
+from testkit import free_port, unique_group
 
 from conftest import ENTERPRISE_A, MIGRATIONS, OPS, SECRET, dept, project_body
 

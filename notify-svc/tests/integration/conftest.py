@@ -27,7 +27,7 @@ from notify_svc.app import create_app
 from notify_svc.domain import RetryPolicy
 from shared.migrations import upgrade
 from shared.settings import get_notify_settings
-from shared.testing import unique_group
+from testkit import unique_group
 
 
 @pytest.fixture

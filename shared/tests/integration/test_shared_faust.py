@@ -18,7 +18,7 @@ from shared.events import CloudEvent, new_event
 from shared.kafka import broker_reachable, make_faust_app
 from shared.outbox import UnitOfWork
 from shared.settings import get_platform_settings
-from shared.testing import unique_group
+from testkit import unique_group
 
 pytestmark = pytest.mark.integration
 
@@ -115,7 +115,7 @@ async def test_faust_agent_applies_plain_cloudevents_once(
 
 
 async def test_broker_reachable_reports_the_reason(kafka_bootstrap) -> None:
-    from shared.broker import free_port
+    from testkit import free_port
 
     assert await broker_reachable(kafka_bootstrap) is None
     reason = await broker_reachable(f"127.0.0.1:{free_port()}", timeout_s=1)

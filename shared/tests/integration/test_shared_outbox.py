@@ -15,7 +15,8 @@ import sqlalchemy
 from prometheus_client import REGISTRY
 from sqlmodel import Field, SQLModel, col, select
 
-from shared.broker import EmbeddedBroker, ensure_topics, free_port
+from services.broker import EmbeddedBroker, free_port
+from shared.broker import ensure_topics
 from shared.db import ExactDecimal, OutboxMessage, UTCDateTime
 from shared.events import CloudEvent, new_event
 from shared.kafka import KafkaProducer, OutgoingMessage, broker_reachable

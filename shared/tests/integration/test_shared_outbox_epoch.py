@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from shared.broker import EmbeddedBroker, ensure_topics, free_port
+from services.broker import EmbeddedBroker, free_port
+from shared.broker import ensure_topics
 from shared.db import OutboxMessage, utcnow
 from shared.epoch import TopicIds, fingerprint, load_recorded_ids
 from shared.events import new_event

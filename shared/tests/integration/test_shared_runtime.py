@@ -8,12 +8,11 @@ import time
 
 import pytest
 
-from shared.broker import free_port
 from shared.events import CloudEvent, new_event
 from shared.outbox import UnitOfWork
 from shared.runtime import ServiceRuntime
 from shared.settings import get_approval_settings
-from shared.testing import unique_group
+from testkit import free_port, unique_group
 
 pytestmark = pytest.mark.integration
 

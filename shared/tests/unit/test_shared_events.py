@@ -21,6 +21,7 @@ from shared.events import (
     AlertData,
     CloudEvent,
     CreditRecordData,
+    CreditStatusData,
     DecisionSubmittedData,
     DeliveryData,
     ProjectData,
@@ -92,6 +93,12 @@ MINIMAL_DATA: dict[type, dict[str, Any]] = {
         "severity": "serious",
         "reason": "started before approval",
         "recorded_at": NOW,
+    },
+    CreditStatusData: {
+        "credit_code": "91440300708461136T",
+        "status": "abnormal",
+        "previous_status": "normal",
+        "changed_at": NOW,
     },
     DeliveryData: {
         "delivery_id": "d-1",
@@ -236,7 +243,8 @@ def test_registry_covers_every_contract_event_type() -> None:
         "project.supplement_provided", "project.approved", "project.rejected",
         "project.withdrawn", "approval.task.withdrawn", "approval.decision.submitted",
         "supervision.report.filed", "supervision.alert.raised", "supervision.alert.resolved",
-        "credit.record.added", "notification.delivered", "notification.failed",
+        "credit.record.added", "credit.status.changed", "notification.delivered",
+        "notification.failed",
     }  # fmt: skip
     assert contract_types <= set(EVENT_DATA_MODELS)
 

@@ -13,14 +13,10 @@ from asgi_lifespan import LifespanManager
 from shared.clock import Clock
 from shared.migrations import upgrade
 from shared.settings import get_supervision_settings
-from shared.testing import database_factory, kafka_bootstrap, unique_group
 from supervision_svc.app import create_app
+from testkit import unique_group
 
 from supervision_it import MIGRATIONS, SECRET, Bus
-
-# `pytest_plugins = ["shared.testing"]` is refused outside the rootdir's conftest (pytest 8+),
-# so the fixtures of shared.testing are imported here, which registers them for this folder.
-__all__ = ["database_factory", "kafka_bootstrap"]
 
 
 @pytest.fixture(scope="session")

@@ -18,8 +18,8 @@ from approval_svc.app import create_app as create_approval_app
 from shared.db import make_engine
 from shared.migrations import upgrade
 from shared.settings import get_approval_settings
-from shared.testing import unique_group
 from supervision_svc.models import ProjectView, TaskView
+from testkit import unique_group
 
 from supervision_it import OPS, SECRET, eventually, token
 
