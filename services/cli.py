@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from services import samples, simulate, stack, tokens
+from services import keeper, samples, simulate, stack, tokens
 from services.broker import EmbeddedBroker
 from services.output import Output
 from services.supervisor import ShutdownRequested, StopSignals
@@ -35,7 +35,7 @@ def run_broker(args: argparse.Namespace) -> int:
             out.info(f"broker ready in {broker.startup_seconds or 0:.2f}s")
             signals.raise_if_requested()
             platform = get_platform_settings(kafka_bootstrap_servers=broker.bootstrap)
-            stack.create_topics(platform, out)
+            keeper.create_topics(platform, out)
             out.plain(f"bootstrap: {broker.bootstrap}")
             out.info("Ctrl-C to stop")
             while broker.running:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shlex
 import signal
 import sys
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 
 from services.banner import print_banner
 from services.broker import EmbeddedBroker, port_accepts, wait_for_broker
+from services.keeper import BrokerKeeper, create_topics
 from services.output import Output
 from services.supervisor import (
     ChildSpec,
@@ -26,7 +28,7 @@ from services.supervisor import (
     Supervisor,
     describe_restarts,
 )
-from shared.broker import BrokerError, ensure_topics
+from shared.broker import BrokerError
 from shared.settings import (
     ApprovalSettings,
     NotifySettings,
@@ -36,7 +38,6 @@ from shared.settings import (
     build_settings,
     get_platform_settings,
 )
-from shared.topics import all_topics
 
 SERVICE_SHUTDOWN_S = 30.0
 """How long a service may take to stop on SIGTERM: uvicorn's graceful shutdown (10 s,
@@ -116,7 +117,11 @@ def resolve_services() -> list[RunningService]:
 
 
 def build_children(
-    services: list[RunningService], *, simulate_departments: bool, demo: bool = False
+    services: list[RunningService],
+    *,
+    simulate_departments: bool,
+    demo: bool = False,
+    simulate_options: Sequence[str] = (),
 ) -> list[ChildSpec]:
     """Every long-running child; add new helpers here."""
     children = [
@@ -128,7 +133,7 @@ def build_children(
         children.append(
             ChildSpec(
                 "simulator",
-                [sys.executable, "-m", "services", "simulate-departments"],
+                [sys.executable, "-m", "services", "simulate-departments", *simulate_options],
                 start_after_ready=True,
                 may_exit=True,
             )
@@ -164,22 +169,6 @@ def await_external_broker(
     out.info(f"using the broker at {bootstrap} ({why}); waiting for it")
     waited = wait_for_broker(bootstrap, timeout_s)
     out.info(f"broker at {bootstrap} answered after {waited:.2f}s")
-
-
-def create_topics(platform: PlatformSettings, out: Output, *, timeout_s: float = 30.0) -> None:
-    started = time.monotonic()
-    topics = all_topics()
-    created = ensure_topics(
-        platform.bootstrap_servers,
-        topics,
-        platform.topic_partitions,
-        platform.topic_replication,
-        timeout_s,
-    )
-    out.info(
-        f"topics: {len(created)} created, {len(topics) - len(created)} already present "
-        f"({platform.topic_partitions} partitions each) in {time.monotonic() - started:.2f}s"
-    )
 
 
 def migrate(
@@ -241,57 +230,6 @@ def wait_ready(
                 time.sleep(0.25)
 
 
-class BrokerKeeper:
-    """Restarts the embedded broker when it exits, with the children's backoff policy, and
-    creates the topics again on the new (empty) broker. The services notice the new broker by
-    its topic ids and re-drive what it lost (see shared/epoch.py)."""
-
-    def __init__(
-        self, broker: EmbeddedBroker, platform: PlatformSettings, out: Output, policy: RestartPolicy
-    ) -> None:
-        self.broker = broker
-        self.platform = platform
-        self.out = out
-        self.policy = policy
-        self.restarts = 0
-        self._started_at = time.monotonic()
-        self._quick_crashes = 0
-        self._restart_at: float | None = None
-
-    def check(self) -> None:
-        if self._restart_at is None:
-            if self.broker.running:
-                return
-            code = self.broker.stop()  # reaps it and its output
-            now = time.monotonic()
-            uptime = now - self._started_at
-            self._schedule(now, uptime, f"the broker exited with code {code} after {uptime:.1f}s")
-            return
-        if time.monotonic() < self._restart_at:
-            return
-        self._restart_at = None
-        self._started_at = time.monotonic()
-        try:
-            self.broker.start()
-            create_topics(self.platform, self.out)
-        except BrokerError as exc:
-            self.broker.stop()
-            self._schedule(time.monotonic(), 0.0, f"the broker did not come back: {exc}")
-            return
-        self.restarts += 1
-        self.out.info(
-            f"restarted the broker on {self.broker.bootstrap} (restart {self.restarts}): it is "
-            "empty; the services re-publish what it held"
-        )
-
-    def _schedule(self, now: float, uptime: float, why: str) -> None:
-        quick = uptime < self.policy.reset_after_s
-        self._quick_crashes = self._quick_crashes + 1 if quick else 1
-        delay = self.policy.delay(self._quick_crashes)
-        self._restart_at = now + delay
-        self.out.error(f"{why}: restarting it in {delay:.1f}s")
-
-
 def run_up(args: argparse.Namespace) -> int:
     started = time.monotonic()
     out = Output()
@@ -310,7 +248,10 @@ def run_up(args: argparse.Namespace) -> int:
             platform.data_dir.mkdir(parents=True, exist_ok=True)
             services = resolve_services()
             children = build_children(
-                services, simulate_departments=args.simulate_departments, demo=args.demo
+                services,
+                simulate_departments=args.simulate_departments,
+                demo=args.demo,
+                simulate_options=shlex.split(args.simulate_options),
             )
             out.register(*(c.name for c in children))
             if platform.embedded_broker and not args.no_broker:
@@ -363,6 +304,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--simulate-departments",
         action="store_true",
         help="also run the department-system simulator once the services are ready",
+    )
+    parser.add_argument(
+        "--simulate-options",
+        default="",
+        metavar="OPTIONS",
+        help="options for the simulator, e.g. '--delay 0.5 --supplement 0' "
+        "(see `python -m services simulate-departments --help`)",
     )
     parser.add_argument(
         "--demo",
