@@ -1,5 +1,5 @@
 """Command line of the local runner:
-`python -m services {up,token,broker,simulate-departments,submit-samples}`."""
+`python -m services {up,token,broker,simulate-departments,submit-samples,stop-cycles}`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from services import keeper, samples, simulate, stack, tokens
+from services import cycles, keeper, samples, simulate, stack, tokens
 from services.broker import EmbeddedBroker
 from services.output import Output
 from services.supervisor import ShutdownRequested, StopSignals
@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     samples.configure_parser(
         sub.add_parser("submit-samples", help="post realistic sample projects at a given rate")
+    )
+    cycles.configure_parser(
+        sub.add_parser("stop-cycles", help="start and stop (SIGTERM) the platform N times")
     )
     return parser
 
