@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import httpx
 from pydantic import ValidationError
 
+from notify_svc.settings import NotifySettings
 from services.banner import print_banner
 from services.broker import EmbeddedBroker, port_accepts, wait_for_broker
 from services.keeper import BrokerKeeper, create_topics
@@ -31,7 +32,6 @@ from services.supervisor import (
 from shared.broker import BrokerError
 from shared.settings import (
     ApprovalSettings,
-    NotifySettings,
     PlatformSettings,
     ServiceSettings,
     SupervisionSettings,

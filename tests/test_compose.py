@@ -9,15 +9,15 @@ import pytest
 import yaml
 from pydantic import AliasChoices
 
+from services.stack import SERVICES as SERVICE_DEFS
 from shared.settings import (
-    SERVICE_SETTINGS,
     PlatformSettings,
     ServiceSettings,
     build_settings,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVICES = {f"{name}-svc": cls for name, cls in SERVICE_SETTINGS.items()}
+SERVICES = {service.name: service.settings for service in SERVICE_DEFS}
 INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
 
 

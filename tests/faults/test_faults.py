@@ -13,6 +13,9 @@ simulator's enterprise side keeps its pending supplements in memory), one SIGKIL
 - nothing twice: no repeated timeline step, no decision recorded twice for a task, no document
   number issued twice, no event delivered twice on a channel (else: duplicated).
 
+"refused decisions" counts decisions approval dead-lettered: those on tasks withdrawn after
+another department rejected, and second decisions after a re-read (never applied).
+
 Runs when RUN_FAULT_SUITE is set (`.ci/run` sets it for its SQLite pass): about 90 s per case.
 """
 
@@ -71,13 +74,13 @@ def fault_table(request: pytest.FixtureRequest):
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     header = (
         f"{'case':<12}{'projects':>9}{'lost':>6}{'stale':>7}{'duplicated':>12}"
-        f"{'recovery s':>12}{'refused re-decisions':>22}{'converged s':>13}"
+        f"{'recovery s':>12}{'refused decisions':>19}{'converged s':>13}"
     )
     lines = ["", "fault suite (SIGKILL under load, real runner)", header, "-" * len(header)]
     for r in RESULTS:
         lines.append(
             f"{r.case:<12}{r.projects:>9}{r.lost:>6}{r.stale:>7}{r.duplicated:>12}"
-            f"{r.recovery_s:>12.1f}{r.refused:>22}{r.converged_s:>13.1f}"
+            f"{r.recovery_s:>12.1f}{r.refused:>19}{r.converged_s:>13.1f}"
         )
     text = "\n".join(lines)
     if reporter is not None:

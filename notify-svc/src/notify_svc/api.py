@@ -1,21 +1,37 @@
-"""HTTP routes (thin: parse, authorise, call a handler)."""
+"""HTTP routes of subscriptions and deliveries (thin: scope by the caller, parse, call a
+handler or query, map domain errors to problem+json). The live stream is in `notify_svc.sse`.
+"""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from notify_svc import handlers
+from notify_svc import handlers, queries
 from notify_svc.context import Context, CurrentViewer
+from notify_svc.domain import InvalidField, NotFound
 from notify_svc.schemas import DeliveryOut, SubscriptionCreate, SubscriptionCreated, SubscriptionOut
 from shared.auth import CurrentPrincipal
 from shared.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
-from shared.problems import not_found
+from shared.problems import field_error, not_found
 
 router = APIRouter(prefix="/api/v1", tags=["notify"])
 
 ShortText = Annotated[str | None, Query(max_length=128)]
+
+
+@contextlib.contextmanager
+def domain_errors(location: Literal["body", "query"]) -> Iterator[None]:
+    """Domain errors as problem+json: not found → 404, a refused field → 422 naming it."""
+    try:
+        yield
+    except NotFound as exc:
+        raise not_found(exc.what) from exc
+    except InvalidField as exc:
+        raise field_error([location, exc.field], exc.problem) from exc
 
 
 @router.post(
@@ -26,49 +42,47 @@ ShortText = Annotated[str | None, Query(max_length=128)]
 async def create_subscription(
     body: SubscriptionCreate, principal: CurrentPrincipal, viewer: CurrentViewer, ctx: Context
 ) -> SubscriptionCreated:
-    async with ctx.runtime.uow() as uow:
-        return await handlers.create_subscription(
-            uow=uow,
-            directory=ctx.subscriptions,
-            clock=ctx.runtime.clock,
-            viewer=viewer,
-            created_by=principal.sub,
-            body=body,
-        )
+    command = handlers.Subscribe(
+        channel=body.channel, target=body.target, event_types=body.event_types
+    )
+    with domain_errors("body"):
+        async with ctx.uow() as uow:
+            created = await handlers.create_subscription(
+                uow,
+                command=command,
+                viewer=viewer,
+                created_by=principal.sub,
+                now=ctx.runtime.clock.now(),
+            )
+    assert created.secret is not None  # a new subscription always has one
+    return SubscriptionCreated(**SubscriptionOut.of(created).model_dump(), secret=created.secret)
 
 
 @router.get("/subscriptions", summary="The caller's subscriptions (ops: all)")
 async def list_subscriptions(
     viewer: CurrentViewer, ctx: Context, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> Page[SubscriptionOut]:
-    async with ctx.runtime.sessions() as session:
-        return await handlers.list_subscriptions(
-            session=session, viewer=viewer, limit=limit, cursor=cursor
-        )
+    with domain_errors("query"):
+        async with ctx.runtime.sessions() as session:
+            return await queries.list_subscriptions(
+                session, viewer=viewer, limit=limit, cursor=cursor
+            )
 
 
 @router.get("/subscriptions/{sub_id}", summary="One subscription (its secret is never shown)")
 async def get_subscription(sub_id: str, viewer: CurrentViewer, ctx: Context) -> SubscriptionOut:
-    async with ctx.runtime.sessions() as session:
-        page = await handlers.list_subscriptions(
-            session=session, viewer=viewer, limit=1, cursor=None, only_id=sub_id
-        )
-    if not page.items:
-        raise not_found(f"subscription {sub_id}")
-    found: SubscriptionOut = page.items[0]
-    return found
+    with domain_errors("query"):
+        async with ctx.runtime.sessions() as session:
+            return await queries.get_subscription(session, viewer=viewer, sub_id=sub_id)
 
 
 @router.delete("/subscriptions/{sub_id}", status_code=204, summary="Delete an own subscription")
 async def delete_subscription(sub_id: str, viewer: CurrentViewer, ctx: Context) -> Response:
-    async with ctx.runtime.uow() as uow:
-        await handlers.delete_subscription(
-            uow=uow,
-            directory=ctx.subscriptions,
-            clock=ctx.runtime.clock,
-            viewer=viewer,
-            sub_id=sub_id,
-        )
+    with domain_errors("query"):
+        async with ctx.uow() as uow:
+            await handlers.delete_subscription(
+                uow, viewer=viewer, sub_id=sub_id, now=ctx.runtime.clock.now()
+            )
     return Response(status_code=204)
 
 
@@ -83,14 +97,15 @@ async def list_deliveries(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[DeliveryOut]:
-    async with ctx.runtime.sessions() as session:
-        return await handlers.list_deliveries(
-            session=session,
-            viewer=viewer,
-            subscription_id=subscription_id,
-            event_type=event_type,
-            project_code=project_code,
-            status=status,
-            limit=limit,
-            cursor=cursor,
-        )
+    with domain_errors("query"):
+        async with ctx.runtime.sessions() as session:
+            return await queries.list_deliveries(
+                session,
+                viewer=viewer,
+                subscription_id=subscription_id,
+                event_type=event_type,
+                project_code=project_code,
+                status=status,
+                limit=limit,
+                cursor=cursor,
+            )

@@ -1,4 +1,4 @@
-"""Composition root of the notify service: `create_app(settings)` wires everything."""
+"""Composition root of the notify service: `create_app(settings, ...)` wires everything."""
 
 from __future__ import annotations
 
@@ -9,18 +9,21 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from notify_svc import api, stream
+from notify_svc import api, handlers, sse
+from notify_svc.adapters.email import EmailSender, LogEmailSender
+from notify_svc.adapters.log_channel import log_channel
+from notify_svc.adapters.webhook import HttpClientFactory
+from notify_svc.adapters.worker import DeliveryWorker
 from notify_svc.broadcast import Broadcaster
+from notify_svc.caches import Caches
+from notify_svc.consumers import register_consumers
 from notify_svc.context import NotifyContext
-from notify_svc.directory import ProjectDirectory, SubscriptionDirectory
-from notify_svc.dispatch import DeliveryWorker
 from notify_svc.domain import RetryPolicy
-from notify_svc.ingest import CONSUMER_NAME, INGESTED_TYPES, TOPICS, EventIngest
-from notify_svc.senders import EmailSender, HttpClientFactory, LogEmailSender, log_channel
+from notify_svc.settings import NotifySettings
+from notify_svc.unit_of_work import NotifyUnitOfWork, SqlUnitOfWork
 from shared.clock import Clock
 from shared.http import create_service_app
 from shared.runtime import ServiceRuntime
-from shared.settings import NotifySettings
 
 DESCRIPTION = (
     "Tells people and systems what happened: webhook and e-mail subscriptions to the "
@@ -40,14 +43,17 @@ def create_app(
     stream_ping_s: float = 15.0,
 ) -> FastAPI:
     runtime = ServiceRuntime(settings, clock=clock)
-    subscriptions = SubscriptionDirectory()
+    caches = Caches()
     broadcaster = Broadcaster()
+
+    def uow() -> NotifyUnitOfWork:
+        return SqlUnitOfWork(runtime.uow(), caches)
 
     def default_client() -> httpx.AsyncClient:
         return httpx.AsyncClient(timeout=settings.webhook_timeout_s, follow_redirects=False)
 
     worker = DeliveryWorker(
-        uow_factory=runtime.uow,
+        uow_factory=uow,
         clock=runtime.clock,
         http_client_factory=http_client_factory or default_client,
         email_sender=email_sender or LogEmailSender(),
@@ -56,16 +62,12 @@ def create_app(
         lease_s=settings.webhook_timeout_s * 2 + 5,
         poll_interval_s=worker_poll_interval_s,
     )
-    ingest = EventIngest(
-        clock=runtime.clock,
-        subscriptions=subscriptions,
-        projects=ProjectDirectory(),
-        broadcaster=broadcaster,
-        log_channel=log_channel,
-        wake_worker=worker.wake,
-    )
-    runtime.consume(
-        CONSUMER_NAME, topics=TOPICS, handlers=dict.fromkeys(INGESTED_TYPES, ingest.handle)
+    register_consumers(
+        runtime,
+        caches=caches,
+        announce=handlers.Announce(
+            live=broadcaster, log_channel=log_channel, wake_worker=worker.wake
+        ),
     )
     runtime.background("delivery-worker", worker.run)
 
@@ -87,12 +89,9 @@ def create_app(
     app.state.runtime = runtime
     app.state.jwt_secret = settings.require_jwt_secret()
     app.state.notify = NotifyContext(
-        runtime=runtime,
-        subscriptions=subscriptions,
-        broadcaster=broadcaster,
-        stream_ping_s=stream_ping_s,
+        runtime=runtime, uow=uow, broadcaster=broadcaster, stream_ping_s=stream_ping_s
     )
     app.state.worker = worker
     app.include_router(api.router)
-    app.include_router(stream.router)
+    app.include_router(sse.router)
     return app

@@ -1,6 +1,9 @@
-"""In-process fan-out of committed events to Server-Sent-Events listeners.
+"""The hub behind the Server-Sent-Events stream (`notify_svc.sse`): in-process fan-out of
+committed events to the connected listeners, each filtered by what its caller may see.
 
-The consumer publishes only after its batch commits (see `notify_svc.txn.after_commit`).
+The consumer publishes an event only after its batch commits (`handlers.ingest_event` puts it
+live after the commit), so a listener never sees an event that was rolled back. Each process
+has its own hub: a client sees the events this replica consumed.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from notify_svc.domain import Audience, Viewer, may_see
+from notify_svc.metrics import STREAM_LISTENERS
 from shared.events import CloudEvent
 
 log = logging.getLogger(__name__)
@@ -57,10 +61,16 @@ class Broadcaster:
             listener.queue.put_nowait(None)
         else:
             self._listeners.add(listener)
+            STREAM_LISTENERS.inc()
         return listener
 
     def unsubscribe(self, listener: Listener) -> None:
-        self._listeners.discard(listener)
+        self._forget(listener)
+
+    def _forget(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.discard(listener)
+            STREAM_LISTENERS.dec()
 
     def publish(self, event: CloudEvent, audience: Audience | None) -> None:
         for listener in list(self._listeners):
@@ -70,7 +80,7 @@ class Broadcaster:
                 listener.queue.put_nowait(event)
             except asyncio.QueueFull:
                 listener.lagged = True
-                self._listeners.discard(listener)
+                self._forget(listener)
                 self._end(listener)
                 log.warning("stream listener fell behind by %d events; cut off", self._queue_size)
 
@@ -78,8 +88,8 @@ class Broadcaster:
         """The service stops: end every stream."""
         self._closed = True
         for listener in list(self._listeners):
+            self._forget(listener)
             self._end(listener)
-        self._listeners.clear()
 
     @staticmethod
     def _end(listener: Listener) -> None:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, cast
+from typing import Annotated, cast
 
 from fastapi import Depends, Request
 
 from notify_svc.broadcast import Broadcaster
-from notify_svc.directory import SubscriptionDirectory
-from notify_svc.domain import Viewer
+from notify_svc.domain import Viewer, viewer_of_owner
+from notify_svc.unit_of_work import NotifyUnitOfWork
 from shared.auth import CurrentPrincipal
 from shared.runtime import ServiceRuntime
 
@@ -17,7 +18,7 @@ from shared.runtime import ServiceRuntime
 @dataclass(frozen=True, slots=True)
 class NotifyContext:
     runtime: ServiceRuntime
-    subscriptions: SubscriptionDirectory
+    uow: Callable[[], NotifyUnitOfWork]
     broadcaster: Broadcaster
     stream_ping_s: float = 15.0
 
@@ -27,11 +28,7 @@ def get_context(request: Request) -> NotifyContext:
 
 
 def get_viewer(principal: CurrentPrincipal) -> Viewer:
-    return Viewer(
-        role=cast(Any, principal.role.value),
-        credit_code=principal.credit_code,
-        department=principal.department,
-    )
+    return viewer_of_owner(principal.role.value, principal.credit_code, principal.department)
 
 
 Context = Annotated[NotifyContext, Depends(get_context)]

@@ -12,28 +12,18 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from kafka import KafkaProducer
-from notify_helpers import (
-    MAX_ATTEMPTS,
-    MIGRATIONS,
-    SECRET,
-    Notify,
-    Received,
-    Receiver,
-    eventually,
-)
+from notify_helpers import MAX_ATTEMPTS, MIGRATIONS, Notify, Received, Receiver
 
 from notify_svc.app import create_app
 from notify_svc.domain import RetryPolicy
+from notify_svc.settings import get_notify_settings
 from shared.migrations import upgrade
-from shared.settings import get_notify_settings
-from testkit import unique_group
+from testkit import TEST_JWT_SECRET, eventually, unique_group
 
 
 @pytest.fixture
 async def notify(
     kafka_bootstrap: str,
-    kafka_producer: KafkaProducer,
     database_factory: Callable[[str], str],
     tmp_path: Path,
 ) -> AsyncIterator[Notify]:
@@ -44,7 +34,7 @@ async def notify(
         database_url=url,
         kafka_bootstrap_servers=kafka_bootstrap,
         consumer_group=group,
-        jwt_secret=SECRET,
+        jwt_secret=TEST_JWT_SECRET,
         data_dir=tmp_path,
         webhook_max_attempts=MAX_ATTEMPTS,
         webhook_timeout_s=3.0,
@@ -59,23 +49,12 @@ async def notify(
         # Stopping while faust is still starting has been seen to hang the runtime's stop:
         # every test lets the consumer finish starting first.
         runtime = app.state.runtime
-        await eventually(lambda: _true(runtime.faust.started), within=30, what="faust to start")
+        await eventually(lambda: runtime.faust.started, timeout_s=30, what="faust to start")
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://notify") as client:
-            yield Notify(app, client, kafka_bootstrap, kafka_producer)
+            yield Notify(app, client, kafka_bootstrap)
     # faust keeps a "<app id>-data" directory in the working directory: do not leave it.
     shutil.rmtree(Path(f"{group}-data"), ignore_errors=True)
-
-
-async def _true(value: bool) -> bool:
-    return value
-
-
-@pytest.fixture(scope="session")
-def kafka_producer(kafka_bootstrap: str) -> Iterator[KafkaProducer]:
-    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
-    yield producer
-    producer.close(timeout=5)
 
 
 @pytest.fixture

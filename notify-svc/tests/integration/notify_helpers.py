@@ -2,40 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
-from kafka import KafkaProducer
 
 import notify_svc
-from shared.auth import mint_token
-from shared.events import CloudEvent, new_event
+from notify_svc.domain import BUILTIN_LOG_SUBSCRIPTION
+from shared.events import CloudEvent, EventType, new_event
+from testkit import aproduce_events, auth_headers, eventually
 
 MIGRATIONS = Path(notify_svc.__file__).parent / "migrations"
-SECRET = "test-secret"
 MAX_ATTEMPTS = 3
-T = TypeVar("T")
+SENTINEL_TYPE = EventType.REPORT_FILED
 
 
-def token(role: str, *, credit_code: str | None = None, department: str | None = None) -> str:
-    return mint_token(
-        SECRET, sub=f"test-{role}", role=role, credit_code=credit_code, department=department
-    )
-
-
-def auth(role: str, **claims: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token(role, **claims)}"}
-
-
-OPS = {"role": "ops"}
+def ops() -> dict[str, str]:
+    return auth_headers("ops")
 
 
 @dataclass
@@ -43,15 +30,29 @@ class Notify:
     app: Any
     client: httpx.AsyncClient
     bootstrap: str
-    producer: KafkaProducer
 
     async def produce(self, topic: str, *events: CloudEvent) -> None:
-        def send() -> None:
-            for event in events:
-                self.producer.send(topic, key=(event.subject or "").encode(), value=event.to_json())
-            self.producer.flush(timeout=30)
+        """Publish in order, keyed by subject (the project code), acknowledged by the broker."""
+        await aproduce_events(self.bootstrap, topic, events)
 
-        await asyncio.to_thread(send)
+    async def consumed(self, topic: str, code: str) -> str:
+        """Everything published so far on `topic` about project `code` has been ingested.
+
+        Publishes a sentinel on the same key (so the same partition, consumed in order after
+        the events before it) and waits for its log delivery; returns its id (a sentinel is
+        delivered like any event: leave it out of what a test compares).
+        """
+        sentinel = event(SENTINEL_TYPE, code, {"project_code": code}, source="/test-sentinel")
+        await self.produce(topic, sentinel)
+
+        async def logged() -> bool:
+            items = await self.deliveries(
+                ops(), subscription_id=BUILTIN_LOG_SUBSCRIPTION, project_code=code
+            )
+            return any(i["event_id"] == sentinel.id for i in items)
+
+        await eventually(logged, timeout_s=60, what=f"the sentinel of {topic}/{code}")
+        return sentinel.id
 
     async def get(self, path: str, headers: dict[str, str], **params: Any) -> httpx.Response:
         return await self.client.get(path, headers=headers, params=params)
@@ -69,39 +70,17 @@ class Notify:
         return created
 
 
-async def eventually(
-    probe: Callable[[], Awaitable[T | None]], *, within: float = 60.0, what: str = "condition"
-) -> T:
-    """Poll `probe` until it returns something truthy (bounded)."""
-    deadline = time.monotonic() + within
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = await probe()
-        if last:
-            return last
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out after {within}s waiting for {what}; last: {last!r}")
-
-
 # --- events --------------------------------------------------------------------------------
 
-_serial = iter(range(10_000, 99_999))
 
-
-def project_code() -> str:
-    """A fresh project code per call (tests share the broker's topics)."""
-    stamp = datetime.now(UTC)
-    return f"{stamp:%y%m}-110105-{next(_serial) % 100:02d}-01-{next(_serial):05d}X"
+def project_code(region: str, n: int = 1) -> str:
+    """Project `n` of a test: each test has its own region (`region_code`), so its own codes."""
+    return f"{datetime.now(UTC):%y%m}-{region}-{n:02d}-01-{uuid.uuid4().int % 10**5:05d}X"
 
 
 def credit_code() -> str:
     """A fresh enterprise per test: consumers of earlier tests' topics see all history."""
     return ("91" + uuid.uuid4().hex.upper())[:18]
-
-
-def department_code() -> str:
-    """A fresh department code per test (the service does not check the catalogue)."""
-    return "T" + uuid.uuid4().hex[:7].upper()
 
 
 def task(code: str, department: str, n: int = 1) -> dict[str, Any]:
@@ -124,7 +103,7 @@ def project(code: str, credit_code: str, departments: tuple[str, ...] = ()) -> d
         "project_code": code,
         "credit_code": credit_code,
         "name": "test project",
-        "region_code": "110105",
+        "region_code": code.split("-")[1],
         "industry_code": "C3011",
         "procedure": "verification",
         "status": "in_review",

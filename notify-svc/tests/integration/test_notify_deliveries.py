@@ -2,40 +2,36 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
-
 import pytest
-from kafka import KafkaConsumer
 from notify_helpers import (
     MAX_ATTEMPTS,
-    OPS,
     Notify,
     Receiver,
-    auth,
     body_json,
     credit_code,
     event,
-    eventually,
+    ops,
     project,
     project_code,
 )
 
 from notify_svc.domain import signature_valid
+from shared.events import EventType
 from shared.topics import APPROVAL_PROJECTS, NOTIFY_DELIVERIES
+from testkit import TopicReader, eventually
+from testkit import auth_headers as auth
 
 pytestmark = pytest.mark.integration
 
 
-async def test_project_submitted_yields_a_log_delivery(notify: Notify) -> None:
+async def test_project_submitted_yields_a_log_delivery(notify: Notify, region_code: str) -> None:
     credit = credit_code()
-    code = project_code()
-    submitted = event("project.submitted", code, project(code, credit, ("MEE",)))
+    code = project_code(region_code)
+    submitted = event(EventType.PROJECT_SUBMITTED, code, project(code, credit, ("MEE",)))
     await notify.produce(APPROVAL_PROJECTS, submitted)
 
     async def delivered() -> list[dict[str, object]]:
-        return await notify.deliveries(auth(**OPS), project_code=code)
+        return await notify.deliveries(ops(), project_code=code)
 
     items = await eventually(delivered, what="the log delivery")
     assert len(items) == 1
@@ -47,15 +43,13 @@ async def test_project_submitted_yields_a_log_delivery(notify: Notify) -> None:
     assert (item["channel"], item["target"]) == ("log", "log")
     assert (item["status"], item["attempts"], item["error"]) == ("delivered", 1, None)
     # The filters narrow; the log channel's deliveries are ops' to see, not the enterprise's.
-    assert (
-        await notify.deliveries(auth(**OPS), event_type="project.approved", project_code=code) == []
-    )
-    assert await notify.deliveries(auth(**OPS), subscription_id="builtin-log", project_code=code)
+    assert await notify.deliveries(ops(), event_type="project.approved", project_code=code) == []
+    assert await notify.deliveries(ops(), subscription_id="builtin-log", project_code=code)
     assert await notify.deliveries(auth("enterprise", credit_code=credit)) == []
 
 
 async def test_webhook_is_signed_and_a_failing_target_is_retried_then_failed(
-    notify: Notify, receiver: Receiver
+    notify: Notify, receiver: Receiver, region_code: str
 ) -> None:
     credit = credit_code()
     enterprise = auth("enterprise", credit_code=credit)
@@ -70,8 +64,8 @@ async def test_webhook_is_signed_and_a_failing_target_is_retried_then_failed(
     )
     assert good["secret"]
     assert good["secret"] != bad["secret"]
-    code = project_code()
-    submitted = event("project.submitted", code, project(code, credit, ("NDRC",)))
+    code = project_code(region_code)
+    submitted = event(EventType.PROJECT_SUBMITTED, code, project(code, credit, ("NDRC",)))
     await notify.produce(APPROVAL_PROJECTS, submitted)
 
     async def posted() -> list[object]:
@@ -115,73 +109,56 @@ async def test_webhook_is_signed_and_a_failing_target_is_retried_then_failed(
         ok["delivery_id"]: "notification.delivered",
         failed["delivery_id"]: "notification.failed",
     }
-    seen = await asyncio.to_thread(_announcements, notify.bootstrap, set(wanted))
-    assert seen == wanted
-
-
-def _announcements(bootstrap: str, delivery_ids: set[str], timeout: float = 30.0) -> dict[str, str]:
-    consumer = KafkaConsumer(
-        NOTIFY_DELIVERIES,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        consumer_timeout_ms=1000,
-    )
-    found: dict[str, str] = {}
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline and set(found) != delivery_ids:
-            for message in consumer:
-                value = json.loads(message.value)
-                data = value.get("data") or {}
-                if data.get("delivery_id") in delivery_ids:
-                    found[data["delivery_id"]] = value["type"]
-                    assert value["source"] == "notify-svc"
-                    assert data["status"] == value["type"].split(".")[1]
-    finally:
-        consumer.close()
-    return found
+    with TopicReader(notify.bootstrap, NOTIFY_DELIVERIES) as reader:
+        announced = await reader.acollect(
+            lambda e: isinstance(e.data, dict) and e.data.get("delivery_id") in wanted, 2
+        )
+    assert {e.data["delivery_id"]: e.type for e in announced} == wanted
+    for e in announced:
+        assert e.source == "notify-svc"
+        assert e.data["status"] == e.type.split(".")[1]
+        assert e.causationid == submitted.id
 
 
 async def test_a_redelivered_event_yields_no_second_delivery(
-    notify: Notify, receiver: Receiver
+    notify: Notify, receiver: Receiver, region_code: str
 ) -> None:
     credit = credit_code()
     enterprise = auth("enterprise", credit_code=credit)
     sub = await notify.subscribe(
         enterprise, channel="webhook", target=f"{receiver.base_url}/dup", event_types=["*"]
     )
-    code = project_code()
-    submitted = event("project.submitted", code, project(code, credit))
-    approved = event("project.approved", code, project(code, credit))
+    code = project_code(region_code)
+    submitted = event(EventType.PROJECT_SUBMITTED, code, project(code, credit))
+    approved = event(EventType.PROJECT_APPROVED, code, project(code, credit))
     # The same event twice (a producer retry), then a later event on the same key/partition.
     await notify.produce(APPROVAL_PROJECTS, submitted, submitted)
     await notify.produce(APPROVAL_PROJECTS, submitted, approved)
+    # Every copy is ingested once the sentinel after them is (same key, same partition).
+    sentinel = await notify.consumed(APPROVAL_PROJECTS, code)
 
-    async def both_delivered() -> list[dict[str, object]]:
+    async def all_delivered() -> list[dict[str, object]]:
         items = await notify.deliveries(enterprise, subscription_id=sub["id"])
         done = [i for i in items if i["status"] == "delivered"]
-        return done if len(done) >= 2 else []
+        return done if len(done) == len(items) else []
 
-    await eventually(both_delivered, what="both webhook deliveries")
-    await asyncio.sleep(1.0)  # anything extra would have arrived by now
-    mine = await notify.deliveries(enterprise, subscription_id=sub["id"])
-    assert sorted(i["event_id"] for i in mine) == sorted([submitted.id, approved.id])
-    logged = await notify.deliveries(auth(**OPS), subscription_id="builtin-log", project_code=code)
-    assert sorted(i["event_id"] for i in logged) == sorted([submitted.id, approved.id])
+    mine = await eventually(all_delivered, what="the webhook deliveries")
+    assert sorted(i["event_id"] for i in mine) == sorted([submitted.id, approved.id, sentinel])
+    logged = await notify.deliveries(ops(), subscription_id="builtin-log", project_code=code)
+    assert sorted(i["event_id"] for i in logged) == sorted([submitted.id, approved.id, sentinel])
     assert [body_json(r)["id"] for r in receiver.to("/dup")].count(submitted.id) == 1
 
 
-async def test_deliveries_are_paginated(notify: Notify) -> None:
+async def test_deliveries_are_paginated(notify: Notify, region_code: str) -> None:
     credit = credit_code()
-    code = project_code()
-    events = [event("project.submitted", code, project(code, credit))] + [
-        event("project.supplement_provided", code, project(code, credit)) for _ in range(4)
+    code = project_code(region_code)
+    events = [event(EventType.PROJECT_SUBMITTED, code, project(code, credit))] + [
+        event(EventType.PROJECT_SUPPLEMENT_PROVIDED, code, project(code, credit)) for _ in range(4)
     ]
     await notify.produce(APPROVAL_PROJECTS, *events)
 
     async def all_five() -> list[dict[str, object]]:
-        items = await notify.deliveries(auth(**OPS), project_code=code)
+        items = await notify.deliveries(ops(), project_code=code)
         return items if len(items) == 5 else []
 
     await eventually(all_five, what="five deliveries")
@@ -189,7 +166,7 @@ async def test_deliveries_are_paginated(notify: Notify) -> None:
     cursor = None
     while True:
         params = {"project_code": code, "limit": 2} | ({"cursor": cursor} if cursor else {})
-        response = await notify.get("/api/v1/deliveries", auth(**OPS), **params)
+        response = await notify.get("/api/v1/deliveries", ops(), **params)
         assert response.status_code == 200
         page = response.json()
         seen += [i["event_id"] for i in page["items"]]
@@ -197,9 +174,9 @@ async def test_deliveries_are_paginated(notify: Notify) -> None:
         if cursor is None:
             break
     assert sorted(seen) == sorted(e.id for e in events)
-    bad = await notify.get("/api/v1/deliveries", auth(**OPS), cursor="nonsense!")
+    bad = await notify.get("/api/v1/deliveries", ops(), cursor="nonsense!")
     assert bad.status_code == 422
     assert "cursor" in bad.json()["detail"]
-    too_big = await notify.get("/api/v1/deliveries", auth(**OPS), limit=501)
+    too_big = await notify.get("/api/v1/deliveries", ops(), limit=501)
     assert too_big.status_code == 422
     assert "limit" in too_big.json()["detail"]

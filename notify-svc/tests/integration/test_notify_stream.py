@@ -11,18 +11,12 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from notify_helpers import (
-    OPS,
-    Notify,
-    auth,
-    credit_code,
-    event,
-    eventually,
-    project,
-    project_code,
-)
+from notify_helpers import Notify, credit_code, event, ops, project, project_code
 
+from shared.events import EventType
 from shared.topics import APPROVAL_PROJECTS
+from testkit import auth_headers as auth
+from testkit import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -35,16 +29,12 @@ async def serving(app: Any) -> AsyncIterator[str]:
     )
     task = asyncio.create_task(server.serve())
     try:
-        await eventually(lambda: _started(server), within=10, what="uvicorn to start")
+        await eventually(lambda: server.started, timeout_s=10, what="uvicorn to start")
         port = server.servers[0].sockets[0].getsockname()[1]
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, timeout=15)
-
-
-async def _started(server: uvicorn.Server) -> bool:
-    return server.started
 
 
 class Stream:
@@ -88,17 +78,15 @@ async def open_stream(
         assert response.headers["content-type"].startswith("text/event-stream")
         stream = Stream(response)
         try:
-            await eventually(lambda: _has(stream.comments), within=10, what="the stream to open")
+            await eventually(lambda: stream.comments, timeout_s=10, what="the stream to open")
             yield stream
         finally:
             await stream.close()
 
 
-async def _has(items: list[Any]) -> bool:
-    return bool(items)
-
-
-async def test_stream_carries_only_what_the_caller_may_see(notify: Notify) -> None:
+async def test_stream_carries_only_what_the_caller_may_see(
+    notify: Notify, region_code: str
+) -> None:
     a, b = credit_code(), credit_code()
     broadcaster = notify.app.state.notify.broadcaster
     async with (
@@ -106,13 +94,13 @@ async def test_stream_carries_only_what_the_caller_may_see(notify: Notify) -> No
         httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(5.0, read=None)) as client,
         open_stream(client, auth("enterprise", credit_code=a)) as stream_a,
         open_stream(client, auth("enterprise", credit_code=b)) as stream_b,
-        open_stream(client, auth(**OPS), event_types=["project.approved"]) as stream_ops,
+        open_stream(client, ops(), event_types=[EventType.PROJECT_APPROVED]) as stream_ops,
     ):
         assert broadcaster.listener_count == 3
-        code_a, code_b = project_code(), project_code()
-        a_submitted = event("project.submitted", code_a, project(code_a, a))
-        a_approved = event("project.approved", code_a, project(code_a, a))
-        b_submitted = event("project.submitted", code_b, project(code_b, b))
+        code_a, code_b = project_code(region_code, 1), project_code(region_code, 2)
+        a_submitted = event(EventType.PROJECT_SUBMITTED, code_a, project(code_a, a))
+        a_approved = event(EventType.PROJECT_APPROVED, code_a, project(code_a, a))
+        b_submitted = event(EventType.PROJECT_SUBMITTED, code_b, project(code_b, b))
         await notify.produce(APPROVAL_PROJECTS, a_submitted, a_approved, b_submitted)
 
         async def received() -> bool:
@@ -123,10 +111,23 @@ async def test_stream_carries_only_what_the_caller_may_see(notify: Notify) -> No
             )
 
         await eventually(received, what="the streamed events")
-        await asyncio.sleep(0.5)
-        assert b_submitted.id not in stream_a.ids()
-        assert a_submitted.id not in stream_b.ids()
-        assert a_approved.id not in stream_b.ids()
+        # Every event above has gone live to every listener (each was seen on some stream, and
+        # one publish fans out to all). Sentinels published now reach each stream after
+        # anything it was wrongly given, so once they arrive an absence is proven.
+        a_sentinel = event(EventType.PROJECT_APPROVED, code_a, project(code_a, a))
+        b_sentinel = event(EventType.PROJECT_APPROVED, code_b, project(code_b, b))
+        await notify.produce(APPROVAL_PROJECTS, a_sentinel, b_sentinel)
+
+        async def sentinels_received() -> bool:
+            return (
+                a_sentinel.id in stream_a.ids()
+                and b_sentinel.id in stream_b.ids()
+                and {a_sentinel.id, b_sentinel.id} <= set(stream_ops.ids())
+            )
+
+        await eventually(sentinels_received, what="the sentinels on every stream")
+        assert stream_a.ids() == [a_submitted.id, a_approved.id, a_sentinel.id]
+        assert stream_b.ids() == [b_submitted.id, b_sentinel.id]
         # The ops stream asked for one type only.
         assert {e.get("event") for e in stream_ops.events} == {"project.approved"}
         [first] = [e for e in stream_a.events if e.get("id") == a_submitted.id]
@@ -143,10 +144,10 @@ async def test_stream_carries_only_what_the_caller_may_see(notify: Notify) -> No
     async def released() -> bool:
         return broadcaster.listener_count == 0
 
-    await eventually(released, within=10, what="listeners to be released on disconnect")
+    await eventually(released, timeout_s=10, what="listeners to be released on disconnect")
 
 
 async def test_stream_rejects_unknown_event_types(notify: Notify) -> None:
-    response = await notify.get("/api/v1/stream", auth(**OPS), event_types="project.eaten")
+    response = await notify.get("/api/v1/stream", ops(), event_types="project.eaten")
     assert response.status_code == 422
     assert "event_types" in response.json()["detail"]

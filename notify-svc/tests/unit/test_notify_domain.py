@@ -24,7 +24,6 @@ from notify_svc.domain import (
     signature,
     signature_valid,
     target_problem,
-    wants,
 )
 
 A, B = "91440300708461136T", "91110000100000000X"
@@ -116,12 +115,6 @@ def test_ops_sees_everything_and_an_unknown_audience_is_for_ops_only() -> None:
     for viewer in (ENT_A, MEE):
         assert not may_see(viewer, None)
         assert not may_see(viewer, Audience(credit_code=None))
-
-
-def test_event_type_matching() -> None:
-    assert wants(["*"], "project.approved")
-    assert wants(["project.approved"], "project.approved")
-    assert not wants(["project.rejected"], "project.approved")
 
 
 # --- signatures ----------------------------------------------------------------------------

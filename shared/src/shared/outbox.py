@@ -27,6 +27,7 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import delete, func, insert, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -54,8 +55,9 @@ class UnitOfWork:
         self._factory = session_factory
         self._on_commit = on_commit
         self._session: AsyncSession | None = None
-        # Rows to insert at commit, per table, in the order they were added.
-        self._rows: list[tuple[Any, dict[str, Any]]] = []
+        # Rows to insert at commit: (model, ignore duplicates?, row), in the order added.
+        self._rows: list[tuple[Any, bool, dict[str, Any]]] = []
+        self._callbacks: list[Callable[[], None]] = []
         self.emitted: list[CloudEvent] = []
 
     @property
@@ -67,6 +69,7 @@ class UnitOfWork:
     async def __aenter__(self) -> UnitOfWork:
         self._session = self._factory()
         self._rows = []
+        self._callbacks = []
         self.emitted = []
         return self
 
@@ -82,6 +85,7 @@ class UnitOfWork:
                 await self._session.rollback()
         finally:
             self._rows = []
+            self._callbacks = []
             await self._session.close()
             self._session = None
 
@@ -91,6 +95,7 @@ class UnitOfWork:
         self._rows.append(
             (
                 OutboxMessage,
+                False,
                 {
                     "event_id": event.id,
                     "event_type": event.type,
@@ -109,6 +114,7 @@ class UnitOfWork:
         self._rows.append(
             (
                 OutboxMessage,
+                False,
                 {
                     "event_id": str(uuid.uuid4()),
                     "event_type": event_type,
@@ -120,42 +126,71 @@ class UnitOfWork:
             )
         )
 
-    def add_row(self, model: Any, row: dict[str, Any]) -> None:
-        """Insert `row` into `model`'s table at commit (a cheap executemany, no ORM object)."""
+    def add_row(self, model: Any, row: dict[str, Any], *, ignore_duplicates: bool = False) -> None:
+        """Insert `row` into `model`'s table at commit (a cheap executemany, no ORM object).
+
+        With `ignore_duplicates` a row whose key is already there is skipped (`INSERT ... ON
+        CONFLICT DO NOTHING`): for rows with a natural key that a replay would write again.
+        """
         self._require_open()
-        self._rows.append((model, row))
+        self._rows.append((model, ignore_duplicates, row))
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once this transaction has committed (dropped on rollback).
+
+        For announcements that must not run for work that did not happen (a log line, a
+        wake-up). A callback that raises is logged: it never undoes the committed work.
+        """
+        self._require_open()
+        self._callbacks.append(callback)
 
     def _require_open(self) -> None:
         if self._session is None:
             raise RuntimeError("UnitOfWork used outside `async with`")
 
-    def mark(self) -> int:
+    def mark(self) -> tuple[int, int]:
         """A point to return to when a savepoint is rolled back (see `forget_since`)."""
-        return len(self._rows)
+        return len(self._rows), len(self._callbacks)
 
-    def forget_since(self, mark: int) -> None:
-        """Drop what was emitted after `mark`: its savepoint was rolled back."""
-        del self._rows[mark:]
+    def forget_since(self, mark: tuple[int, int]) -> None:
+        """Drop what was emitted, added or scheduled after `mark`: its savepoint was rolled back."""
+        rows, callbacks = mark
+        del self._rows[rows:]
+        del self._callbacks[callbacks:]
 
     async def flush(self) -> None:
         """Write the buffered rows now: one executemany per table, in first-added order."""
         if not self._rows:
             return
         pending, self._rows = self._rows, []
-        by_table: dict[Any, list[dict[str, Any]]] = {}
-        for model, row in pending:
-            by_table.setdefault(model, []).append(row)
-        for model, rows in by_table.items():
-            await self.session.execute(insert(model), rows)
+        by_table: dict[tuple[Any, bool], list[dict[str, Any]]] = {}
+        for model, ignore_duplicates, row in pending:
+            by_table.setdefault((model, ignore_duplicates), []).append(row)
+        for (model, ignore_duplicates), rows in by_table.items():
+            # One executemany of one cached statement: SQLite loops in C, psycopg pipelines it.
+            statement = self._insert_ignoring(model) if ignore_duplicates else insert(model)
+            await self.session.execute(statement, rows)
+
+    def _insert_ignoring(self, model: Any) -> Any:
+        dialect = self.session.get_bind().dialect.name
+        insert_of = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        return insert_of(model).on_conflict_do_nothing()
 
     async def commit(self) -> None:
         await self.flush()
         await self.session.commit()
+        callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # an announcement must never undo committed work
+                log.exception("after-commit callback failed")
         if self._on_commit is not None:
             self._on_commit()
 
     async def rollback(self) -> None:
         self._rows = []
+        self._callbacks = []
         await self.session.rollback()
 
 

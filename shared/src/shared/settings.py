@@ -158,15 +158,6 @@ class SupervisionSettings(ServiceSettings):
     )
 
 
-class NotifySettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="NOTIFY_", extra="ignore", populate_by_name=True)
-    service_name: ClassVar[str] = "notify"
-    default_port: ClassVar[int] = 8003
-
-    webhook_timeout_s: float = Field(default=5.0, gt=0)
-    webhook_max_attempts: int = Field(default=5, ge=1)
-
-
 S = TypeVar("S", bound=PlatformSettings)
 
 
@@ -187,12 +178,7 @@ def get_supervision_settings(**overrides: object) -> SupervisionSettings:
     return build_settings(SupervisionSettings, **overrides)
 
 
-def get_notify_settings(**overrides: object) -> NotifySettings:
-    return build_settings(NotifySettings, **overrides)
-
-
 SERVICE_SETTINGS: dict[str, type[ServiceSettings]] = {
     "approval": ApprovalSettings,
     "supervision": SupervisionSettings,
-    "notify": NotifySettings,
 }

@@ -335,3 +335,47 @@ async def test_lease_is_exclusive_renewable_and_released(shared_db) -> None:
     assert not await a._hold_lease()
     await b.release()
     assert await a._hold_lease()  # released: free at once
+
+
+async def test_added_rows_may_ignore_duplicates_and_callbacks_run_only_after_commit(
+    shared_db,
+) -> None:
+    class Fact(SQLModel, table=True):
+        __tablename__ = f"fact_{uuid.uuid4().hex[:6]}"
+        key: str = Field(primary_key=True, max_length=16)
+        value: int
+
+    ran: list[str] = []
+    try:
+        async with shared_db.engine.begin() as conn:
+            await conn.run_sync(Fact.__table__.create)
+        async with UnitOfWork(shared_db.sessions) as uow:
+            uow.add_row(Fact, {"key": "a", "value": 1}, ignore_duplicates=True)
+            uow.after_commit(lambda: ran.append("first"))
+            # One event failing in isolation: what it added after the mark goes with it.
+            mark = uow.mark()
+            uow.add_row(Fact, {"key": "b", "value": 2}, ignore_duplicates=True)
+            uow.after_commit(lambda: ran.append("forgotten"))
+            uow.forget_since(mark)
+            # A replay of the same fact in the same batch and a failing callback change nothing.
+            uow.add_row(Fact, {"key": "a", "value": 9}, ignore_duplicates=True)
+            uow.after_commit(lambda: 1 / 0 and None)
+            uow.after_commit(lambda: ran.append("second"))
+            assert ran == []
+            await uow.commit()
+        assert ran == ["first", "second"]
+        async with UnitOfWork(shared_db.sessions) as uow:  # a later replay: still ignored
+            uow.add_row(Fact, {"key": "a", "value": 7}, ignore_duplicates=True)
+            uow.add_row(Fact, {"key": "c", "value": 3}, ignore_duplicates=True)
+            uow.after_commit(lambda: ran.append("rolled back"))
+            await uow.rollback()
+            uow.add_row(Fact, {"key": "a", "value": 7}, ignore_duplicates=True)
+            uow.add_row(Fact, {"key": "c", "value": 3}, ignore_duplicates=True)
+            await uow.commit()
+        async with shared_db.sessions() as session:
+            rows = (await session.exec(select(Fact).order_by(col(Fact.key)))).all()
+    finally:
+        SQLModel.metadata.remove(Fact.__table__)
+
+    assert [(r.key, r.value) for r in rows] == [("a", 1), ("c", 3)]
+    assert ran == ["first", "second"]

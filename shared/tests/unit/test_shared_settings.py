@@ -14,11 +14,9 @@ import shared
 from shared.settings import (
     SERVICE_SETTINGS,
     ApprovalSettings,
-    NotifySettings,
     PlatformSettings,
     SupervisionSettings,
     get_approval_settings,
-    get_notify_settings,
     get_platform_settings,
     get_supervision_settings,
 )
@@ -43,10 +41,9 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def test_defaults_match_the_contract() -> None:
     approval = get_approval_settings()
     supervision = get_supervision_settings()
-    notify = get_notify_settings()
     platform = get_platform_settings()
 
-    assert (approval.port, supervision.port, notify.port) == (8001, 8002, 8003)
+    assert (approval.port, supervision.port) == (8001, 8002)
     assert platform.broker_port == 9092
     assert platform.bootstrap_servers == "127.0.0.1:9092"
     assert platform.embedded_broker is True
@@ -54,7 +51,6 @@ def test_defaults_match_the_contract() -> None:
     assert platform.day_seconds == 86_400
     assert platform.jwt_secret is None
     assert approval.resolved_database_url == "sqlite:///data/approval.db"
-    assert notify.resolved_database_url == "sqlite:///data/notify.db"
     assert (approval.group_id, supervision.group_id) == ("approval-svc", "supervision-svc")
 
 
@@ -65,8 +61,7 @@ def test_shared_variables_are_read_by_every_build_function(monkeypatch: pytest.M
     monkeypatch.setenv("KAFKA_TOPIC_PARTITIONS", "12")
     monkeypatch.setenv("PLATFORM_CLOCK_EPOCH", "2025-01-01T00:00:00Z")
 
-    for build in (get_platform_settings, get_approval_settings, get_supervision_settings,
-                  get_notify_settings):  # fmt: skip
+    for build in (get_platform_settings, get_approval_settings, get_supervision_settings):
         settings = build()
         assert settings.bootstrap_servers == "kafka-1:9093,kafka-2:9093"
         assert settings.embedded_broker is False
@@ -90,19 +85,14 @@ def test_service_variables_carry_their_prefix(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("APPROVAL_DATABASE_URL", "postgresql://u@db/approval")
     monkeypatch.setenv("APPROVAL_PORT", "9101")
     monkeypatch.setenv("SUPERVISION_PORT", "9102")
-    monkeypatch.setenv("NOTIFY_PORT", "9103")
-    monkeypatch.setenv("NOTIFY_CONSUMER_GROUP", "notify-blue")
 
     approval = get_approval_settings()
 
     assert approval.resolved_database_url == "postgresql://u@db/approval"
     assert approval.port == 9101
     assert get_supervision_settings().port == 9102
-    assert get_notify_settings().port == 9103
-    assert get_notify_settings().group_id == "notify-blue"
     # one service's variables do not leak into another's
     assert get_supervision_settings().resolved_database_url == "sqlite:///data/supervision.db"
-    assert get_notify_settings().port != 9101
 
 
 def test_settings_are_read_when_built_not_when_imported(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -150,7 +140,7 @@ def test_require_jwt_secret_refuses_without_a_secret(
 def test_the_secret_is_not_shown_in_reprs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PLATFORM_JWT_SECRET", "very-secret-value")
 
-    settings = get_notify_settings()
+    settings = get_approval_settings()
 
     assert "very-secret-value" not in repr(settings)
     assert "very-secret-value" not in settings.model_dump_json()
@@ -172,7 +162,6 @@ def test_the_service_registry_maps_names_to_classes() -> None:
     assert {
         "approval": ApprovalSettings,
         "supervision": SupervisionSettings,
-        "notify": NotifySettings,
     } == SERVICE_SETTINGS
     for name, cls in SERVICE_SETTINGS.items():
         assert cls.service_name == name

@@ -1,8 +1,7 @@
-"""The delivery worker, the after-commit hooks and the broadcaster, on a local SQLite file."""
+"""The delivery worker on a real database: claims, backoff schedule, outcomes, announcements."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,13 +11,12 @@ import pytest
 from sqlmodel import select
 
 import notify_svc
-from notify_svc.broadcast import Broadcaster
-from notify_svc.dispatch import DeliveryWorker
-from notify_svc.domain import Audience, RetryPolicy, Viewer, signature_valid
-from notify_svc.ingest import delivery_id
+from notify_svc.adapters.email import EmailMessage, LogEmailSender
+from notify_svc.adapters.worker import DeliveryWorker
+from notify_svc.caches import Caches
+from notify_svc.domain import RetryPolicy, delivery_id, signature_valid
 from notify_svc.models import Delivery, DeliveryBody, Subscription
-from notify_svc.senders import EmailMessage
-from notify_svc.txn import after_commit
+from notify_svc.unit_of_work import SqlUnitOfWork
 from shared.clock import ManualClock
 from shared.db import OutboxMessage, make_engine, make_session_factory
 from shared.events import new_event
@@ -29,9 +27,12 @@ MIGRATIONS = Path(notify_svc.__file__).parent / "migrations"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
+pytestmark = pytest.mark.integration
+
+
 @pytest.fixture
-async def sessions(tmp_path: Path):
-    url = f"sqlite:///{tmp_path / 'notify.db'}"
+async def sessions(database_factory):
+    url = database_factory("notify")
     upgrade(MIGRATIONS, url)
     engine = make_engine(url)
     yield make_session_factory(engine)
@@ -81,7 +82,7 @@ def _worker(sessions, clock, handler, *, email=None, max_attempts=3) -> Delivery
         raise AssertionError("no e-mail expected")
 
     worker = DeliveryWorker(
-        uow_factory=lambda: UnitOfWork(sessions),
+        uow_factory=lambda: SqlUnitOfWork(UnitOfWork(sessions), Caches()),
         clock=clock,
         http_client_factory=lambda: httpx.AsyncClient(transport=httpx.MockTransport(handler)),
         email_sender=email or no_email,
@@ -171,8 +172,6 @@ async def test_410_gone_is_not_retried(sessions) -> None:
 
 
 async def test_the_default_email_channel_writes_to_the_log(sessions, caplog) -> None:
-    from notify_svc.senders import LogEmailSender
-
     await _seed(sessions, channel="email", target="ops@example.com")
     worker = _worker(
         sessions, ManualClock(START), lambda r: httpx.Response(500), email=LogEmailSender()
@@ -183,42 +182,3 @@ async def test_the_default_email_channel_writes_to_the_log(sessions, caplog) -> 
     assert row.status == "delivered"
     assert "no mail server" in row.attempt_log[0]["detail"]
     assert any("not sent" in r.getMessage() for r in caplog.records)
-
-
-async def test_after_commit_hooks_run_on_commit_survive_savepoints_and_drop_on_rollback(
-    sessions,
-) -> None:
-    ran: list[str] = []
-    async with sessions() as session:
-        after_commit(session, lambda: ran.append("first"))
-        with pytest.raises(RuntimeError):
-            async with session.begin_nested():
-                raise RuntimeError("one event fails in isolation")
-        after_commit(session, lambda: ran.append("second"))
-        await session.commit()
-    assert ran == ["first", "second"]
-    async with sessions() as session:
-        await session.exec(select(Subscription))  # a consumer batch has always read by now
-        after_commit(session, lambda: ran.append("rolled back"))
-        await session.rollback()
-        await session.commit()
-    assert ran == ["first", "second"]
-
-
-async def test_the_broadcaster_filters_by_visibility_and_cuts_off_laggards() -> None:
-    broadcaster = Broadcaster(queue_size=2)
-    mine = broadcaster.subscribe(Viewer("enterprise", credit_code="A"))
-    ops = broadcaster.subscribe(Viewer("ops"), ["project.approved"])
-    assert broadcaster.restricted
-    a_event = new_event(type="project.submitted", source="t", subject="P1", data={})
-    broadcaster.publish(a_event, Audience(credit_code="A"))
-    broadcaster.publish(a_event, Audience(credit_code="B"))
-    assert mine.queue.get_nowait() is a_event
-    assert mine.queue.empty()
-    assert ops.queue.empty()  # it asked for another type
-    for _ in range(3):
-        broadcaster.publish(a_event, Audience(credit_code="A"))
-    assert mine.lagged
-    assert broadcaster.listener_count == 1
-    broadcaster.close()
-    assert await asyncio.wait_for(ops.queue.get(), 1) is None

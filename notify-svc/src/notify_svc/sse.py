@@ -1,4 +1,6 @@
-"""`GET /api/v1/stream`: Server-Sent Events of the events the caller may see.
+"""`GET /api/v1/stream`: Server-Sent Events of the events the caller may see (an HTTP route;
+not to be confused with a Kafka stream: the events come from the hub in `notify_svc.broadcast`,
+which the consumer feeds after each committed batch).
 
 Live only: events committed while the client is connected (no replay; `Last-Event-ID` is not
 honoured). A client that falls more than the queue size behind gets a `stream.lagged` event and
