@@ -24,8 +24,9 @@ from typing import Any
 
 import httpx
 
+from approval_svc.settings import ApprovalSettings
 from services.tokens import TokenError, make_token
-from shared.settings import ApprovalSettings, build_settings
+from shared.settings import build_settings
 
 # Valid unified social credit codes (check character computed with stdnum.cn.uscc).
 CREDIT_CODES: tuple[str, ...] = (

@@ -29,9 +29,10 @@ from types import FrameType
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from approval_svc.settings import ApprovalSettings
 from services.departments import DepartmentClient, DepartmentTask, make_producer
 from services.enterprise import EnterpriseAgent, Reporter
-from shared.settings import ApprovalSettings, build_settings, get_platform_settings
+from shared.settings import build_settings, get_platform_settings
 from shared.topics import DEPARTMENT_CODES
 
 log = logging.getLogger(__name__)

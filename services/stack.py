@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import httpx
 from pydantic import ValidationError
 
+from approval_svc.settings import ApprovalSettings
 from notify_svc.settings import NotifySettings
 from services.banner import print_banner
 from services.broker import EmbeddedBroker, port_accepts, wait_for_broker
@@ -31,13 +32,12 @@ from services.supervisor import (
 )
 from shared.broker import BrokerError
 from shared.settings import (
-    ApprovalSettings,
     PlatformSettings,
     ServiceSettings,
-    SupervisionSettings,
     build_settings,
     get_platform_settings,
 )
+from supervision_svc.settings import SupervisionSettings
 
 SERVICE_SHUTDOWN_S = 30.0
 """How long a service may take to stop on SIGTERM: uvicorn's graceful shutdown (10 s,

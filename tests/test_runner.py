@@ -218,7 +218,11 @@ def fake_env(tmp_path):
     for definition in stack.SERVICES:
         package = tmp_path / "fakes" / definition.package
         package.mkdir(parents=True)
-        (package / "__init__.py").write_text("")
+        # The stand-in's `__main__` is found first; its other modules (the settings the runner
+        # imports) are the real package's, found further along sys.path.
+        (package / "__init__.py").write_text(
+            "from pkgutil import extend_path\n__path__ = extend_path(__path__, __name__)\n"
+        )
         (package / "__main__.py").write_text(FAKE_SERVICE)
     env = {
         k: v

@@ -7,7 +7,7 @@ import random
 import pytest
 from stdnum.cn import uscc
 
-from approval_svc.domain.catalogue import load_catalogue
+from approval_svc.catalogue_file import load_catalogue
 from approval_svc.domain.facts import SubmissionFacts
 from approval_svc.domain.identifiers import validate_region_code
 from approval_svc.domain.routing import route

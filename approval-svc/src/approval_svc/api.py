@@ -1,4 +1,5 @@
-"""Thin HTTP routes of the approval service: parse, authorise, call a handler or a query."""
+"""Thin HTTP routes of the approval service: scope by the caller, parse, call a handler or a
+query, and map domain errors to problem+json."""
 
 from __future__ import annotations
 
@@ -10,8 +11,21 @@ from fastapi.responses import JSONResponse
 
 from approval_svc import handlers, queries
 from approval_svc.domain.catalogue import Catalogue
-from approval_svc.domain.errors import Conflict, DomainError, NotFound
-from approval_svc.domain.identifiers import is_project_code
+from approval_svc.domain.commands import (
+    Actor,
+    IdempotencyKey,
+    ProvideSupplement,
+    SubmitProject,
+    WithdrawProject,
+)
+from approval_svc.domain.errors import (
+    Conflict,
+    DomainError,
+    IdempotencyKeyReused,
+    InvalidIdentifier,
+    NotFound,
+)
+from approval_svc.domain.identifiers import is_project_code, validate_credit_code
 from approval_svc.domain.workdays import WorkCalendar
 from approval_svc.schemas import (
     DecisionIn,
@@ -21,7 +35,14 @@ from approval_svc.schemas import (
     SupplementIn,
     TimelineItem,
 )
-from shared.auth import CurrentPrincipal, DepartmentPrincipal, EnterprisePrincipal, Role
+from approval_svc.unit_of_work import SqlUnitOfWork
+from shared.auth import (
+    CurrentPrincipal,
+    DepartmentPrincipal,
+    EnterprisePrincipal,
+    Principal,
+    Role,
+)
 from shared.clock import Clock
 from shared.events import ProjectData, TaskData
 from shared.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
@@ -68,7 +89,28 @@ TaskId = Annotated[str, Path(max_length=40)]
 router = APIRouter(prefix="/api/v1")
 
 
+def actor(principal: Principal) -> Actor:
+    return Actor(principal.sub, principal.role.value)
+
+
+def enterprise_credit_code(principal: Principal) -> str:
+    """The submitting enterprise is the one in the token, never one named in the body."""
+    try:
+        return validate_credit_code(principal.credit_code or "")
+    except InvalidIdentifier as exc:
+        raise ProblemError(
+            status=403, title="Forbidden", detail=f"token claim credit_code: {exc.message}"
+        ) from None
+
+
 def domain_problem(exc: DomainError) -> ProblemError:
+    if isinstance(exc, IdempotencyKeyReused):
+        return ProblemError(
+            status=422,
+            title="Idempotency Key Reused",
+            detail=exc.message,
+            errors=[{"loc": ["header", "Idempotency-Key"], "msg": "reused with another body"}],
+        )
     loc = ["body", exc.field] if exc.field and exc.field != "task_id" else ["path", "task_id"]
     if isinstance(exc, NotFound):
         return not_found(exc.message.removesuffix(" not found"))
@@ -92,20 +134,35 @@ async def submit_project(
     ] = None,
 ) -> JSONResponse:
     """Submit a project: a code is assigned and every required department gets its task."""
-    async with deps.runtime.uow() as uow:
-        created, project = await handlers.submit_project(
-            uow=uow,
+    command = SubmitProject(
+        credit_code=enterprise_credit_code(principal),
+        name=body.name,
+        region_code=body.region_code,
+        industry_code=body.industry_code,
+        procedure=body.procedure,
+        total_investment=body.total_investment,
+        location=body.location,
+        planned_start=body.planned_start,
+        description=body.description,
+        facts=body.facts(),
+        details=body.details(),
+        actor=actor(principal),
+        idempotency=IdempotencyKey(idempotency_key, body.fingerprint())
+        if idempotency_key
+        else None,
+    )
+    async with deps.runtime.uow() as outbox:
+        submitted = await handlers.submit_project(
+            command=command,
+            uow=SqlUnitOfWork(outbox),
             catalogue=deps.catalogue,
             calendar=deps.calendar,
             clock=deps.clock,
-            principal=principal,
-            body=body,
-            idempotency_key=idempotency_key,
         )
-    headers = {"Location": f"/api/v1/projects/{project['project_code']}"}
-    if not created:
+    headers = {"Location": f"/api/v1/projects/{submitted.project['project_code']}"}
+    if not submitted.created:
         headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(project, status_code=201, headers=headers)
+    return JSONResponse(submitted.project, status_code=201, headers=headers)
 
 
 @router.get("/projects", response_model=Page[ProjectData], tags=["projects"])
@@ -151,9 +208,12 @@ async def project_timeline(
 
 @router.post("/projects/{code}/withdraw", response_model=ProjectData, tags=["projects"])
 async def withdraw_project(code: ProjectCode, principal: EnterprisePrincipal, deps: AppDeps) -> Any:
-    async with deps.runtime.uow() as uow:
+    command = WithdrawProject(
+        project_code=code, credit_code=principal.credit_code, actor=actor(principal)
+    )
+    async with deps.runtime.uow() as outbox:
         return await handlers.withdraw_project(
-            uow=uow, clock=deps.clock, code=code, principal=principal
+            command=command, uow=SqlUnitOfWork(outbox), clock=deps.clock
         )
 
 
@@ -162,8 +222,7 @@ async def list_departments(
     _: CurrentPrincipal, deps: AppDeps, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> Page[DepartmentOut]:
     """The catalogue: departments, their matters and time limits (in days of `day_kind`)."""
-    async with deps.runtime.read_sessions() as session:
-        return await queries.departments(session, limit=limit, cursor=cursor)
+    return queries.departments(deps.catalogue, limit=limit, cursor=cursor)
 
 
 @router.get("/departments/{dept}/tasks", response_model=Page[TaskData], tags=["departments"])
@@ -192,14 +251,12 @@ async def decide(
     task_id: TaskId, body: DecisionIn, principal: DepartmentPrincipal, deps: AppDeps
 ) -> TaskData:
     """A department decides its pending task; `supplement_required` lists every missing item."""
-    async with deps.runtime.uow() as uow:
+    command = body.command(
+        task_id=task_id, department=principal.department or "", actor=actor(principal)
+    )
+    async with deps.runtime.uow() as outbox:
         return await handlers.decide_task(
-            uow=uow,
-            clock=deps.clock,
-            task_id=task_id,
-            department=principal.department or "",
-            body=body,
-            actor=handlers.Actor.of(principal),
+            command=command, uow=SqlUnitOfWork(outbox), clock=deps.clock
         )
 
 
@@ -208,14 +265,15 @@ async def supplement(
     task_id: TaskId, body: SupplementIn, principal: EnterprisePrincipal, deps: AppDeps
 ) -> TaskData:
     """The enterprise supplies the missing materials; the task's clock resumes."""
-    async with deps.runtime.uow() as uow:
-        return await handlers.supplement_task(
-            uow=uow,
-            clock=deps.clock,
-            calendar=deps.calendar,
-            task_id=task_id,
-            principal=principal,
-            materials=body.materials,
+    command = ProvideSupplement(
+        task_id=task_id,
+        credit_code=principal.credit_code,
+        materials=tuple(body.materials),
+        actor=actor(principal),
+    )
+    async with deps.runtime.uow() as outbox:
+        return await handlers.provide_supplement(
+            command=command, uow=SqlUnitOfWork(outbox), clock=deps.clock, calendar=deps.calendar
         )
 
 
@@ -231,7 +289,7 @@ async def disclosed_results(
         raise field_error(["query", "project_code"], "not a project code")
     async with deps.runtime.read_sessions() as session:
         return await queries.public_results(
-            session, project_code=project_code, limit=limit, cursor=cursor
+            session, deps.catalogue, project_code=project_code, limit=limit, cursor=cursor
         )
 
 

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
 
 from approval_svc import api
-from approval_svc.catalogue_store import sync_catalogue
-from approval_svc.domain.catalogue import Catalogue, load_catalogue
+from approval_svc.catalogue_file import load_catalogue
+from approval_svc.consumers import decision_handlers
+from approval_svc.domain.catalogue import Catalogue
 from approval_svc.handlers import deem_silent_consultations
-from approval_svc.stream import decision_handlers
+from approval_svc.metrics import CALENDAR_FALLBACK
+from approval_svc.settings import ApprovalSettings
+from approval_svc.unit_of_work import SqlUnitOfWork
 from shared.clock import Clock
 from shared.http import create_service_app
-from shared.metrics import CALENDAR_FALLBACK
 from shared.runtime import ServiceRuntime
-from shared.settings import ApprovalSettings
 from shared.topics import APPROVAL_DECISIONS
 
 SECONDS_PER_DAY = 86_400
@@ -31,6 +30,7 @@ def create_app(
     consume: bool = True,
 ) -> FastAPI:
     runtime = ServiceRuntime(settings, clock=clock, consume=consume)
+    # The one catalogue of this process: routing and GET /api/v1/departments both read it.
     catalogue = catalogue or load_catalogue(settings.catalogue_path)
     calendar = catalogue.work_calendar(
         on_unknown_year=lambda year: CALENDAR_FALLBACK.labels("approval", str(year)).inc()
@@ -43,19 +43,13 @@ def create_app(
     async def consultation_sweep() -> None:
         # Silence of consulted departments becomes consent: a sweep that really runs.
         while True:
-            async with runtime.uow() as uow:
-                await deem_silent_consultations(uow=uow, clock=runtime.clock)
+            async with runtime.uow() as outbox:
+                await deem_silent_consultations(uow=SqlUnitOfWork(outbox), clock=runtime.clock)
             await runtime.clock.sleep(settings.sweep_interval_days * SECONDS_PER_DAY)
 
     runtime.background("consultation-sweep", consultation_sweep)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Any) -> AsyncIterator[None]:
-        await sync_catalogue(runtime.sessions, catalogue, now=runtime.clock.now())
-        async with runtime.lifespan(app):
-            yield
-
-    app = _http_app(runtime, lifespan)
+    app = _http_app(runtime, runtime.lifespan)
     app.state.jwt_secret = settings.require_jwt_secret()
     app.state.runtime = runtime
     app.state.deps = api.Deps(runtime=runtime, catalogue=catalogue, calendar=calendar)

@@ -125,38 +125,4 @@ class IdempotencyRecord(SQLModel, table=True):
     created_at: datetime = Field(sa_column=utc_column())
 
 
-class DepartmentRow(SQLModel, table=True):
-    __tablename__ = "departments"
-
-    code: str = Field(primary_key=True, max_length=16)
-    name: str = Field(max_length=200)
-    name_zh: str = Field(max_length=200)
-
-
-class MatterRow(SQLModel, table=True):
-    __tablename__ = "matters"
-
-    code: str = Field(primary_key=True, max_length=40)
-    department: str = Field(max_length=16, index=True)
-    position: int = 0
-    name: str = Field(max_length=200)
-    name_zh: str = Field(max_length=200)
-    legal_limit: int
-    promised_limit: int
-    day_kind: str = Field(max_length=16)
-    consultative: bool = False
-    estimated: bool = False
-
-
-class CatalogueMeta(SQLModel, table=True):
-    """Which catalogue data file version and content the tables above were loaded from."""
-
-    __tablename__ = "catalogue_meta"
-
-    id: int = Field(default=1, primary_key=True)
-    version: int
-    digest: str = Field(max_length=64)
-    loaded_at: datetime = Field(sa_column=utc_column())
-
-
 metadata = SQLModel.metadata

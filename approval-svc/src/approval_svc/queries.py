@@ -10,14 +10,17 @@ from sqlalchemy import and_, exists, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from approval_svc.domain.catalogue import Catalogue
+from approval_svc.domain.errors import ProjectNotFound
 from approval_svc.domain.workdays import CHINA_TZ
-from approval_svc.models import DepartmentRow, MatterRow, Project, Task, TimelineEntry
-from approval_svc.repository import project_data, task_data
+from approval_svc.models import Project, Task, TimelineEntry
+from approval_svc.repository import project_from_rows, task_from_row
+from approval_svc.representations import project_data, task_data
 from approval_svc.schemas import DepartmentOut, MatterOut, PublicResult, TimelineItem
 from shared.auth import Principal, Role
 from shared.events import ProjectData, TaskData
 from shared.pagination import Page, decode_cursor, split_page
-from shared.problems import field_error, not_found
+from shared.problems import field_error
 
 
 def _visible(query: Any, principal: Principal) -> Any:
@@ -38,13 +41,13 @@ async def get_project(session: AsyncSession, code: str, principal: Principal) ->
         await session.exec(_visible(select(Project).where(Project.project_code == code), principal))
     ).first()
     if project is None:
-        raise not_found(f"project {code}")
+        raise ProjectNotFound(f"project {code} not found", field="project_code")
     tasks = (
         await session.exec(
             select(Task).where(Task.project_code == code).order_by(col(Task.position))
         )
     ).all()
-    return project_data(project, list(tasks))
+    return project_data(project_from_rows(project, tasks))
 
 
 def _cursor_datetime(position: list[Any], name: str = "cursor") -> tuple[datetime, str]:
@@ -96,7 +99,9 @@ async def list_projects(
         for task in rows.all():
             tasks_by_project[task.project_code].append(task)
     return Page(
-        items=[project_data(p, tasks_by_project[p.project_code]) for p in projects],
+        items=[
+            project_data(project_from_rows(p, tasks_by_project[p.project_code])) for p in projects
+        ],
         next_cursor=next_cursor,
     )
 
@@ -159,17 +164,23 @@ async def department_tasks(
         limit,
         lambda t: [t.assigned_at.isoformat(), t.task_id],
     )
-    return Page(items=[task_data(t) for t in tasks], next_cursor=next_cursor)
+    return Page(
+        items=[task_data(t.project_code, task_from_row(t)) for t in tasks], next_cursor=next_cursor
+    )
 
 
 async def public_results(
-    session: AsyncSession, *, project_code: str | None, limit: int, cursor: str | None
+    session: AsyncSession,
+    catalogue: Catalogue,
+    *,
+    project_code: str | None,
+    limit: int,
+    cursor: str | None,
 ) -> Page[PublicResult]:
     """Final decisions with their document numbers, newest first (public disclosure)."""
     query = (
-        select(Task, Project, DepartmentRow)
+        select(Task, Project)
         .join(Project, col(Project.project_code) == col(Task.project_code))
-        .join(DepartmentRow, col(DepartmentRow.code) == col(Task.department), isouter=True)
         .where(col(Task.document_number).is_not(None))
     )
     if project_code:
@@ -190,7 +201,7 @@ async def public_results(
         lambda row: [row[0].decided_at.isoformat() if row[0].decided_at else "", row[0].task_id],
     )
     items = []
-    for task, project, department in rows:
+    for task, project in rows:
         assert task.decided_at is not None
         assert task.document_number is not None
         items.append(
@@ -198,7 +209,9 @@ async def public_results(
                 project_name=project.name,
                 project_code=project.project_code,
                 department=task.department,
-                issuing_department=department.name if department else task.department,
+                issuing_department=catalogue.department(task.department).name
+                if catalogue.has_department(task.department)
+                else task.department,
                 matter_code=task.matter_code,
                 matter=task.matter_name,
                 decision=task.decision or "",
@@ -209,25 +222,14 @@ async def public_results(
     return Page(items=items, next_cursor=next_cursor)
 
 
-async def departments(
-    session: AsyncSession, *, limit: int, cursor: str | None
-) -> Page[DepartmentOut]:
-    query = select(DepartmentRow).order_by(col(DepartmentRow.code))
+def departments(catalogue: Catalogue, *, limit: int, cursor: str | None) -> Page[DepartmentOut]:
+    """The catalogue the service routes with, by department code."""
+    after = ""
     position = decode_cursor(cursor)
     if position is not None:
-        query = query.where(col(DepartmentRow.code) > str(position[0] if position else ""))
-    depts, next_cursor = split_page(
-        (await session.exec(query.limit(limit + 1))).all(), limit, lambda d: [d.code]
-    )
-    matters: dict[str, list[MatterRow]] = defaultdict(list)
-    if depts:
-        rows = await session.exec(
-            select(MatterRow)
-            .where(col(MatterRow.department).in_([d.code for d in depts]))
-            .order_by(col(MatterRow.position))
-        )
-        for m in rows.all():
-            matters[m.department].append(m)
+        after = str(position[0] if position else "")
+    depts = sorted((d for d in catalogue.departments if d.code > after), key=lambda d: d.code)
+    page, next_cursor = split_page(depts[: limit + 1], limit, lambda d: [d.code])
     return Page(
         items=[
             DepartmentOut(
@@ -241,14 +243,14 @@ async def departments(
                         name_zh=m.name_zh,
                         legal_limit=m.legal_limit,
                         promised_limit=m.promised_limit,
-                        day_kind=m.day_kind,  # type: ignore[arg-type]
+                        day_kind=m.day_kind,
                         consultative=m.consultative,
                         estimated=m.estimated,
                     )
-                    for m in matters[d.code]
+                    for m in catalogue.matters_of(d.code)
                 ],
             )
-            for d in depts
+            for d in page
         ],
         next_cursor=next_cursor,
     )

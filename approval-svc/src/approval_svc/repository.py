@@ -1,8 +1,12 @@
-"""Persistence of the project aggregate: rows <-> domain state <-> contract representations."""
+"""Persistence of the project aggregate in SQL: rows <-> ``domain.project.Project``.
+
+The rows only store what the domain decided: a project is loaded into a ``Project``, changed by
+its methods, and ``save`` writes the new values back into the rows it was loaded from.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,59 +15,189 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from approval_svc.domain.statemachine import ProjectState, TaskState
-from approval_svc.models import CodeSequence, DocumentSequence, Project, Task
-from shared.events import LandData, ProjectData, TaskData
+from approval_svc import models
+from approval_svc.domain.deadlines import TimeLimits
+from approval_svc.domain.project import Project, ProjectRecord
+from approval_svc.domain.statemachine import ProjectState, ProjectStatus, TaskState, TaskStatus
+from approval_svc.domain.workdays import as_day_kind
+
+# --- rows <-> domain ----------------------------------------------------------------------------
 
 
-@dataclass
-class Aggregate:
-    project: Project
-    tasks: list[Task]
+def project_from_rows(row: models.Project, tasks: Sequence[models.Task]) -> Project:
+    record = ProjectRecord(
+        code=row.project_code,
+        credit_code=row.credit_code,
+        name=row.name,
+        region_code=row.region_code,
+        industry_code=row.industry_code,
+        procedure=row.procedure,
+        total_investment=row.total_investment,
+        location=row.location,
+        planned_start=row.planned_start,
+        description=row.description,
+        details=row.details,
+        submitted_at=row.submitted_at,
+    )
+    state = ProjectState(
+        code=row.project_code,
+        status=ProjectStatus(row.status),
+        tasks=tuple(task_from_row(t) for t in sorted(tasks, key=lambda t: t.position)),
+    )
+    return Project(record, state, row.updated_at)
 
-    def state(self) -> ProjectState:
-        return ProjectState(
-            code=self.project.project_code,
-            status=self.project.status,  # type: ignore[arg-type]
-            tasks=tuple(
-                TaskState(
-                    task_id=t.task_id,
-                    department=t.department,
-                    matter_code=t.matter_code,
-                    status=t.status,  # type: ignore[arg-type]
-                    consultative=t.consultative,
-                    deemed=t.deemed,
-                    missing_materials=tuple(t.missing_materials)
-                    if t.status == "supplement_required"
-                    else (),
-                )
-                for t in self.tasks
-            ),
+
+def task_from_row(row: models.Task) -> TaskState:
+    return TaskState(
+        task_id=row.task_id,
+        department=row.department,
+        matter_code=row.matter_code,
+        status=TaskStatus(row.status),
+        consultative=row.consultative,
+        deemed=row.deemed,
+        missing_materials=tuple(row.missing_materials),
+        matter_name=row.matter_name,
+        limits=TimeLimits(
+            day_kind=as_day_kind(row.day_kind),
+            legal_limit_days=row.legal_limit_days,
+            promised_limit_days=row.promised_limit_days,
+            assigned_at=row.assigned_at,
+            due_at=row.due_at,
+            promised_due_at=row.promised_due_at,
+            reply_due_at=row.reply_due_at,
+            paused_days=row.paused_days,
+            paused_at=row.paused_at,
+        ),
+        decision=row.decision,
+        opinion=row.opinion,
+        decided_at=row.decided_at,
+        document_number=row.document_number,
+    )
+
+
+def _task_values(task: TaskState) -> dict[str, Any]:
+    """The columns of a task row that its state decides."""
+    limits = task.limits
+    assert limits is not None, "a stored task always has its time limits"
+    return {
+        "status": task.status.value,
+        "consultative": task.consultative,
+        "deemed": task.deemed,
+        "missing_materials": list(task.missing_materials),
+        "matter_name": task.matter_name,
+        "day_kind": limits.day_kind,
+        "legal_limit_days": limits.legal_limit_days,
+        "promised_limit_days": limits.promised_limit_days,
+        "assigned_at": limits.assigned_at,
+        "due_at": limits.due_at,
+        "promised_due_at": limits.promised_due_at,
+        "reply_due_at": limits.reply_due_at,
+        "paused_days": limits.paused_days,
+        "paused_at": limits.paused_at,
+        "decision": task.decision,
+        "opinion": task.opinion,
+        "decided_at": task.decided_at,
+        "document_number": task.document_number,
+    }
+
+
+def _new_rows(project: Project) -> tuple[models.Project, list[models.Task]]:
+    r = project.record
+    row = models.Project(
+        project_code=r.code,
+        credit_code=r.credit_code,
+        name=r.name,
+        region_code=r.region_code,
+        industry_code=r.industry_code,
+        procedure=r.procedure,
+        status=project.status.value,
+        total_investment=r.total_investment,
+        location=r.location,
+        planned_start=r.planned_start,
+        description=r.description,
+        details=dict(r.details),
+        submitted_at=r.submitted_at,
+        updated_at=project.updated_at,
+    )
+    tasks = [
+        models.Task(
+            task_id=t.task_id,
+            project_code=r.code,
+            position=position,
+            department=t.department,
+            matter_code=t.matter_code,
+            **_task_values(t),
         )
+        for position, t in enumerate(project.tasks)
+    ]
+    return row, tasks
 
-    def task(self, task_id: str) -> Task:
-        return next(t for t in self.tasks if t.task_id == task_id)
+
+# --- repositories -------------------------------------------------------------------------------
 
 
-async def load_aggregate(session: AsyncSession, code: str, *, lock: bool) -> Aggregate | None:
-    """The project and its tasks; `lock` takes the project row first so that every change to
-    one project is serialised (and its outbox ids, hence its events, stay in order)."""
-    query = select(Project).where(Project.project_code == code)
-    if lock:
-        query = query.with_for_update()
-    project = (await session.exec(query)).first()
-    if project is None:
-        return None
-    tasks = (
-        await session.exec(
-            select(Task).where(Task.project_code == code).order_by(col(Task.position))
+class SqlProjects:
+    """Projects in the approval database, within one session's transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        # What each project was loaded from, to write its changes back into the same rows.
+        self._loaded: dict[str, tuple[models.Project, dict[str, models.Task], Project]] = {}
+
+    async def get(self, code: str) -> Project | None:
+        """The project, its row locked until the transaction ends, so that every change to
+        one project is serialised (and its outbox ids, hence its events, stay in order)."""
+        query = select(models.Project).where(models.Project.project_code == code)
+        row = (await self._session.exec(query.with_for_update())).first()
+        if row is None:
+            return None
+        tasks = (
+            await self._session.exec(
+                select(models.Task)
+                .where(models.Task.project_code == code)
+                .order_by(col(models.Task.position))
+            )
+        ).all()
+        project = project_from_rows(row, tasks)
+        self._loaded[code] = (row, {t.task_id: t for t in tasks}, project)
+        return project
+
+    async def get_by_task(self, task_id: str) -> Project | None:
+        code = (
+            await self._session.exec(
+                select(models.Task.project_code).where(models.Task.task_id == task_id)
+            )
+        ).first()
+        return await self.get(code) if code else None
+
+    def add(self, project: Project) -> None:
+        row, tasks = _new_rows(project)
+        self._session.add(row)
+        self._session.add_all(tasks)
+        self._loaded[project.code] = (row, {t.task_id: t for t in tasks}, project)
+
+    def save(self, project: Project) -> None:
+        row, task_rows, before = self._loaded[project.code]
+        row.status = project.status.value
+        row.updated_at = project.updated_at
+        previous = {t.task_id: t for t in before.tasks}
+        for task in project.tasks:
+            if previous.get(task.task_id) != task:
+                for name, value in _task_values(task).items():
+                    setattr(task_rows[task.task_id], name, value)
+        self._loaded[project.code] = (row, task_rows, project)
+
+    async def consultations_due(self, now: datetime, limit: int) -> list[str]:
+        """Ids of pending consultations whose reply limit has passed (``Project.
+        consultation_overdue`` in SQL)."""
+        rows = await self._session.exec(
+            select(models.Task.task_id)
+            .where(models.Task.status == TaskStatus.PENDING.value)
+            .where(col(models.Task.consultative).is_(True))
+            .where(col(models.Task.reply_due_at) <= now)
+            .limit(limit)
         )
-    ).all()
-    return Aggregate(project, list(tasks))
-
-
-async def project_code_of_task(session: AsyncSession, task_id: str) -> str | None:
-    return (await session.exec(select(Task.project_code).where(Task.task_id == task_id))).first()
+        return list(rows.all())
 
 
 def _upsert(session: AsyncSession) -> Any:
@@ -72,94 +206,67 @@ def _upsert(session: AsyncSession) -> Any:
     return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
-async def next_serial(session: AsyncSession, prefix: str) -> int:
-    """Atomically take the next serial for a code prefix (one statement: upsert-returning).
+class SqlSequences:
+    """Serials handed out atomically (one upsert-returning statement each).
 
-    Two processes submitting at once queue on the row (PostgreSQL row lock, SQLite write
-    lock), so a serial is never handed out twice, and never reused after a rollback commits
-    nothing either (the row update rolls back with it).
+    Two processes asking at once queue on the row (PostgreSQL row lock, SQLite write lock), so
+    a serial is never handed out twice, and never reused either: a rollback takes the row
+    update back with it.
     """
-    insert = _upsert(session)
-    stmt = (
-        insert(CodeSequence)
-        .values(prefix=prefix, last_serial=1)
-        .on_conflict_do_update(
-            index_elements=["prefix"],
-            set_={"last_serial": CodeSequence.last_serial + 1},  # type: ignore[operator]
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def next_project_serial(self, prefix: str) -> int:
+        stmt = (
+            _upsert(self._session)(models.CodeSequence)
+            .values(prefix=prefix, last_serial=1)
+            .on_conflict_do_update(
+                index_elements=["prefix"],
+                set_={"last_serial": models.CodeSequence.last_serial + 1},
+            )
+            .returning(models.CodeSequence.last_serial)
         )
-        .returning(CodeSequence.last_serial)  # type: ignore[arg-type]
-    )
-    return int((await session.execute(stmt)).scalar_one())
+        return int((await self._session.execute(stmt)).scalar_one())
 
-
-async def next_document_number(session: AsyncSession, department: str, year: int) -> str:
-    insert = _upsert(session)
-    stmt = (
-        insert(DocumentSequence)
-        .values(department=department, year=year, last_serial=1)
-        .on_conflict_do_update(
-            index_elements=["department", "year"],
-            set_={"last_serial": DocumentSequence.last_serial + 1},  # type: ignore[operator]
+    async def next_document_serial(self, department: str, year: int) -> int:
+        stmt = (
+            _upsert(self._session)(models.DocumentSequence)
+            .values(department=department, year=year, last_serial=1)
+            .on_conflict_do_update(
+                index_elements=["department", "year"],
+                set_={"last_serial": models.DocumentSequence.last_serial + 1},
+            )
+            .returning(models.DocumentSequence.last_serial)
         )
-        .returning(DocumentSequence.last_serial)  # type: ignore[arg-type]
-    )
-    serial = int((await session.execute(stmt)).scalar_one())
-    return f"{department}-{year}-{serial:06d}"
+        return int((await self._session.execute(stmt)).scalar_one())
 
 
-def task_data(task: Task) -> TaskData:
-    return TaskData(
-        task_id=task.task_id,
-        project_code=task.project_code,
-        department=task.department,
-        matter_code=task.matter_code,
-        matter_name=task.matter_name,
-        status=task.status,  # type: ignore[arg-type]
-        assigned_at=task.assigned_at,
-        due_at=task.due_at,
-        promised_due_at=task.promised_due_at,
-        paused_days=task.paused_days,
-        decided_at=task.decided_at,
-        decision=task.decision,  # type: ignore[arg-type]
-        opinion=task.opinion,
-        missing_materials=list(task.missing_materials),
-        document_number=task.document_number,
-        deemed=task.deemed,
-        day_kind=task.day_kind,  # type: ignore[arg-type]
-        legal_limit_days=task.legal_limit_days,
-        promised_limit_days=task.promised_limit_days,
-    )
+class SqlIdempotencyKeys:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
 
+    async def get(self, owner: str, key: str) -> tuple[str, dict[str, Any]] | None:
+        """(fingerprint, first response) of a key already used, else None."""
+        record = (
+            await self._session.exec(
+                select(models.IdempotencyRecord)
+                .where(models.IdempotencyRecord.owner == owner)
+                .where(models.IdempotencyRecord.key == key)
+            )
+        ).first()
+        return None if record is None else (record.request_hash, record.response)
 
-def project_data(project: Project, tasks: list[Task]) -> ProjectData:
-    details = project.details
-    return ProjectData(
-        project_code=project.project_code,
-        credit_code=project.credit_code,
-        name=project.name,
-        region_code=project.region_code,
-        industry_code=project.industry_code,
-        procedure=project.procedure,  # type: ignore[arg-type]
-        status=project.status,  # type: ignore[arg-type]
-        total_investment=project.total_investment,
-        location=project.location,
-        planned_start=project.planned_start,
-        description=project.description,
-        land=LandData.model_validate(details.get("land") or {}),
-        eia_category=details.get("eia_category", "none"),
-        annual_energy_tce=details.get("annual_energy_tce"),
-        building_area_m2=details.get("building_area_m2"),
-        water_withdrawal=details.get("water_withdrawal", False),
-        uses_forest_land=details.get("uses_forest_land", False),
-        near_cultural_relics=details.get("near_cultural_relics", False),
-        hazardous_chemicals=details.get("hazardous_chemicals", False),
-        in_flood_zone=details.get("in_flood_zone", False),
-        foreign_investment=details.get("foreign_investment", False),
-        submitted_at=project.submitted_at,
-        updated_at=project.updated_at,
-        tasks=[task_data(t) for t in tasks],
-    )
-
-
-def touch(project: Project, now: datetime) -> None:
-    project.updated_at = now
+    def add(
+        self, owner: str, key: str, fingerprint: str, response: dict[str, Any], at: datetime
+    ) -> None:
+        self._session.add(
+            models.IdempotencyRecord(
+                owner=owner,
+                key=key,
+                request_hash=fingerprint,
+                status_code=201,
+                response=response,
+                created_at=at,
+            )
+        )

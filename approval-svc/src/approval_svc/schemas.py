@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from approval_svc.domain.commands import Actor, DecideTask
 from approval_svc.domain.errors import InvalidIdentifier
+from approval_svc.domain.facts import SubmissionFacts
 from approval_svc.domain.identifiers import validate_industry_code, validate_region_code
-from shared.events import ProjectData, TaskData
+from shared.events import CloudEvent, ProjectData, TaskData
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 # Yuan with at most fen precision; never a float on the way in or out.
@@ -49,6 +53,33 @@ class ProjectIn(Strict):
     in_flood_zone: bool = False
     foreign_investment: bool = False
 
+    def fingerprint(self) -> str:
+        """Of the request as parsed: a retry with the same key must carry the same one."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def facts(self) -> SubmissionFacts:
+        """What routing looks at."""
+        return SubmissionFacts(
+            procedure=self.procedure,
+            total_investment=self.total_investment,
+            land_needs_new_land=self.land.needs_new_land,
+            land_area_m2=self.land.area_m2,
+            eia_category=self.eia_category,
+            annual_energy_tce=self.annual_energy_tce,
+            building_area_m2=self.building_area_m2,
+            water_withdrawal=self.water_withdrawal,
+            uses_forest_land=self.uses_forest_land,
+            near_cultural_relics=self.near_cultural_relics,
+            hazardous_chemicals=self.hazardous_chemicals,
+            in_flood_zone=self.in_flood_zone,
+            foreign_investment=self.foreign_investment,
+        )
+
+    def details(self) -> dict[str, Any]:
+        """The trigger fields as submitted (JSON), kept with the project for the record."""
+        return self.model_dump(mode="json", include=set(TRIGGER_FIELDS))
+
     @field_validator("region_code")
     @classmethod
     def _real_region(cls, value: str) -> str:
@@ -66,12 +97,40 @@ class ProjectIn(Strict):
             raise ValueError(exc.message) from None
 
 
+TRIGGER_FIELDS = (
+    "land",
+    "eia_category",
+    "annual_energy_tce",
+    "building_area_m2",
+    "water_withdrawal",
+    "uses_forest_land",
+    "near_cultural_relics",
+    "hazardous_chemicals",
+    "in_flood_zone",
+    "foreign_investment",
+)
+
+
 class DecisionIn(Strict):
     decision: Literal["approved", "rejected", "supplement_required"]
     opinion: Annotated[str, StringConstraints(max_length=5000)] | None = None
     missing_materials: list[Annotated[Text, StringConstraints(max_length=500)]] = Field(
         default_factory=list, max_length=100
     )
+
+    def command(
+        self, *, task_id: str, department: str, actor: Actor, causation: CloudEvent | None = None
+    ) -> DecideTask:
+        """The decision as a command, whether it came by HTTP or by Kafka."""
+        return DecideTask(
+            task_id=task_id,
+            department=department,
+            decision=self.decision,
+            opinion=self.opinion,
+            missing_materials=tuple(self.missing_materials),
+            actor=actor,
+            causation=causation,
+        )
 
 
 class SupplementIn(Strict):

@@ -9,25 +9,22 @@ from sqlalchemy import func, select
 
 from approval_svc.models import Project
 from shared.db import make_engine
+from shared.events import CloudEvent
+from testkit import TopicReader
 
-from conftest import (
-    CREDIT_A,
-    ENTERPRISE_A,
-    ENTERPRISE_B,
-    OPS,
-    Service,
-    dept,
-    events_of,
-    project_body,
-    read_topic,
-)
+from conftest import CREDIT_A, ENTERPRISE_A, ENTERPRISE_B, OPS, Service, dept
 
 pytestmark = pytest.mark.integration
 
 
+def of(events: list[CloudEvent], project: dict) -> list[CloudEvent]:
+    """The events of this project (its code is this test's own: see `Service.region`)."""
+    return [e for e in events if e.subject == project["project_code"]]
+
+
 async def _submit(service: Service, **overrides: object) -> dict:
     response = await service.client.post(
-        "/api/v1/projects", json=project_body(**overrides), headers=ENTERPRISE_A
+        "/api/v1/projects", json=service.body(**overrides), headers=ENTERPRISE_A
     )
     assert response.status_code == 201, response.text
     return response.json()
@@ -46,7 +43,7 @@ async def test_submission_assigns_code_and_parallel_tasks(service: Service) -> N
     project = await _submit(service)
     code = project["project_code"]
     assert len(code) == 24
-    assert code.split("-")[1] == "440300"
+    assert code.split("-")[1] == service.region
     assert project["status"] == "in_review"
     assert project["credit_code"] == CREDIT_A
     assert project["total_investment"] == "250000000.00"
@@ -57,23 +54,17 @@ async def test_submission_assigns_code_and_parallel_tasks(service: Service) -> N
         assert task["assigned_at"] == project["tasks"][0]["assigned_at"]  # all at once
         assert task["promised_due_at"] <= task["due_at"]
 
-    records = await read_topic(
-        service.bootstrap,
-        "approval.projects",
-        until=lambda rs: len(events_of(rs, project)) >= 4,
-    )
-    events = events_of(records, project)
-    assert [e["type"] for e in events] == ["project.submitted"] + ["approval.task.assigned"] * 3
+    with TopicReader(service.bootstrap, "approval.projects") as reader:
+        events = of(await reader.aread_until(lambda es: len(of(es, project)) >= 4), project)
+        records = [r for r in reader.records if r.key == code.encode()]
+    assert [e.type for e in events] == ["project.submitted"] + ["approval.task.assigned"] * 3
+    assert len(records) == 4  # keyed by the project code
     for event in events:
-        assert event["specversion"] == "1.0"
-        assert event["subject"] == code
-        assert event["correlationid"]
-    mee = await read_topic(
-        service.bootstrap,
-        "approval.tasks.MEE",
-        until=lambda rs: len(events_of(rs, project)) >= 1,
-    )
-    assert [e["data"]["matter_code"] for e in events_of(mee, project)] == ["MEE-EIA-REPORT"]
+        assert event.specversion == "1.0"
+        assert event.correlationid
+    with TopicReader(service.bootstrap, "approval.tasks.MEE") as reader:
+        mee = of(await reader.aread_until(lambda es: len(of(es, project)) >= 1), project)
+    assert [e.data["matter_code"] for e in mee] == ["MEE-EIA-REPORT"]
 
 
 async def test_plain_filing_is_filed_at_once(service: Service) -> None:
@@ -97,7 +88,7 @@ async def test_bad_input_is_422_naming_the_field_and_creates_nothing(service: Se
     }
     for field, override in cases.items():
         response = await service.client.post(
-            "/api/v1/projects", json=project_body(**override), headers=ENTERPRISE_A
+            "/api/v1/projects", json=service.body(**override), headers=ENTERPRISE_A
         )
         assert response.status_code == 422, (field, response.text)
         assert response.headers["content-type"] == "application/problem+json"
@@ -105,7 +96,7 @@ async def test_bad_input_is_422_naming_the_field_and_creates_nothing(service: Se
         assert {"type", "title", "status", "detail", "errors"} <= problem.keys()
         assert field in problem["detail"]
         assert any(field in e["loc"] for e in problem["errors"])
-    missing = project_body()
+    missing = service.body()
     del missing["name"]
     response = await service.client.post("/api/v1/projects", json=missing, headers=ENTERPRISE_A)
     assert response.status_code == 422
@@ -115,13 +106,13 @@ async def test_bad_input_is_422_naming_the_field_and_creates_nothing(service: Se
 
 async def test_idempotency_key_replays_the_first_response(service: Service) -> None:
     headers = {**ENTERPRISE_A, "Idempotency-Key": "order-42"}
-    first = await service.client.post("/api/v1/projects", json=project_body(), headers=headers)
-    again = await service.client.post("/api/v1/projects", json=project_body(), headers=headers)
+    first = await service.client.post("/api/v1/projects", json=service.body(), headers=headers)
+    again = await service.client.post("/api/v1/projects", json=service.body(), headers=headers)
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json()
     assert again.headers["idempotent-replayed"] == "true"
     other_body = await service.client.post(
-        "/api/v1/projects", json=project_body(name="Different"), headers=headers
+        "/api/v1/projects", json=service.body(name="Different"), headers=headers
     )
     assert other_body.status_code == 422
     # Concurrent retries with one key still create one project.
@@ -129,7 +120,7 @@ async def test_idempotency_key_replays_the_first_response(service: Service) -> N
     burst = {**ENTERPRISE_A, "Idempotency-Key": "burst-1"}
     responses = await asyncio.gather(
         *(
-            service.client.post("/api/v1/projects", json=project_body(), headers=burst)
+            service.client.post("/api/v1/projects", json=service.body(), headers=burst)
             for _ in range(5)
         )
     )
@@ -233,12 +224,11 @@ async def test_parallel_decisions_join_to_approval(service: Service) -> None:
         assert result["document_number"].startswith(result["department"] + "-")
         assert result["issuing_department"]
 
-    records = await read_topic(
-        service.bootstrap,
-        "approval.projects",
-        until=lambda rs: any(e["type"] == "project.approved" for e in events_of(rs, project)),
-    )
-    types = [e["type"] for e in events_of(records, project)]
+    with TopicReader(service.bootstrap, "approval.projects") as reader:
+        events = await reader.aread_until(
+            lambda es: any(e.type == "project.approved" for e in of(es, project))
+        )
+    types = [e.type for e in of(events, project)]
     assert types.count("project.approved") == 1
     assert types.index("project.approved") == len(types) - 1
 
@@ -294,14 +284,13 @@ async def test_supplement_pauses_and_resumes(service: Service) -> None:
     ).json()
     assert resumed["status"] == "in_review"
     # The department's own topic tells its system that the task is pending again.
-    records = await read_topic(
-        service.bootstrap, "approval.tasks.MEE", until=lambda rs: len(events_of(rs, project)) >= 2
-    )
-    assigned = [e for e in events_of(records, project) if e["type"] == "approval.task.assigned"]
+    with TopicReader(service.bootstrap, "approval.tasks.MEE") as reader:
+        events = of(await reader.aread_until(lambda es: len(of(es, project)) >= 2), project)
+    assigned = [e for e in events if e.type == "approval.task.assigned"]
     assert len(assigned) == 2
-    assert assigned[1]["data"]["task_id"] == mee["task_id"]
-    assert assigned[1]["data"]["status"] == "pending"
-    assert assigned[1]["causationid"]
+    assert assigned[1].data["task_id"] == mee["task_id"]
+    assert assigned[1].data["status"] == "pending"
+    assert assigned[1].causationid
     twice = await service.client.post(
         f"/api/v1/tasks/{mee['task_id']}/supplement",
         json={"materials": ["x"]},

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from typing import Any
 
 import pytest
-from kafka import KafkaProducer
+from prometheus_client import REGISTRY
 
-from shared.events import new_event
+from shared.events import CloudEvent, new_event
+from testkit import TopicReader, aproduce_events, eventually
 
-from conftest import ENTERPRISE_A, OPS, Service, dept, project_body, read_topic
+from conftest import ENTERPRISE_A, OPS, Service, dept
 
 pytestmark = pytest.mark.integration
+
+DUPLICATES = (
+    "duplicate_events_dropped_total",
+    {"service": "approval", "type": "approval.decision.submitted"},
+)
 
 
 def decision_event(task: dict[str, Any], department: str, decision: str, **data: Any) -> Any:
@@ -26,24 +30,14 @@ def decision_event(task: dict[str, Any], department: str, decision: str, **data:
     )
 
 
-def send(producer: KafkaProducer, event: Any) -> None:
-    producer.send("approval.decisions", value=event.to_json(), key=event.subject.encode()).get(
-        timeout=10
-    )
-
-
-async def wait_for(check: Any, timeout_s: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = await check()
-        if result or time.monotonic() > deadline:
-            return result
-        await asyncio.sleep(0.2)
+async def send(service: Service, *events: CloudEvent | bytes, key: Any = None) -> None:
+    extra = {} if key is None else {"key": key}
+    await aproduce_events(service.bootstrap, "approval.decisions", events, **extra)
 
 
 async def _submit(service: Service) -> dict[str, Any]:
     response = await service.client.post(
-        "/api/v1/projects", json=project_body(), headers=ENTERPRISE_A
+        "/api/v1/projects", json=service.body(), headers=ENTERPRISE_A
     )
     assert response.status_code == 201
     return response.json()
@@ -70,16 +64,14 @@ async def _task(service: Service, task_id: str, department: str) -> dict[str, An
         ).json()
 
 
-async def test_kafka_decisions_approve_the_project(
-    service: Service, producer: KafkaProducer
-) -> None:
+async def test_kafka_decisions_approve_the_project(service: Service) -> None:
     project = await _submit(service)
     events = [
         decision_event(t, t["department"], "approved", opinion="ok") for t in project["tasks"]
     ]
-    for event in events:
-        send(producer, event)
-    send(producer, events[0])  # a redelivery of the same event: applied once
+    duplicates_before = REGISTRY.get_sample_value(*DUPLICATES) or 0.0
+    await send(service, *events)
+    await send(service, events[0])  # a redelivery of the same event: applied once
 
     async def approved() -> bool:
         current = (
@@ -87,7 +79,13 @@ async def test_kafka_decisions_approve_the_project(
         ).json()
         return current["status"] == "approved"
 
-    assert await wait_for(approved)
+    await eventually(approved, what="the project approved by its Kafka decisions")
+    # The redelivery was recognised (it is in another batch than the first delivery or the
+    # same one: dropped either way, and counted once).
+    await eventually(
+        lambda: (REGISTRY.get_sample_value(*DUPLICATES) or 0.0) == duplicates_before + 1,
+        what="the redelivered decision counted as a duplicate",
+    )
     timeline = (
         await service.client.get(
             f"/api/v1/projects/{project['project_code']}/timeline", headers=OPS
@@ -101,9 +99,7 @@ async def test_kafka_decisions_approve_the_project(
     )
 
 
-async def test_refused_kafka_decisions_go_to_the_dead_letter_topic(
-    service: Service, producer: KafkaProducer
-) -> None:
+async def test_refused_kafka_decisions_go_to_the_dead_letter_topic(service: Service) -> None:
     project = await _submit(service)
     mee = next(t for t in project["tasks"] if t["department"] == "MEE")
     wrong_department = decision_event(mee, "NDRC", "approved")
@@ -111,38 +107,36 @@ async def test_refused_kafka_decisions_go_to_the_dead_letter_topic(
     unknown_task = decision_event({**mee, "task_id": "no-such-task"}, "MEE", "approved")
     good = decision_event(mee, "MEE", "approved")
     late = decision_event(mee, "MEE", "rejected")  # a second decision: task no longer pending
-    for event in (wrong_department, no_materials, unknown_task, good):
-        send(producer, event)
-    producer.send("approval.decisions", value=b"{not json", key=b"garbage").get(timeout=10)
+    await send(service, wrong_department, no_materials, unknown_task, good)
+    garbage_key = f"garbage-{project['project_code']}"  # this test's own poison pill
+    await send(service, b"{not json", key=garbage_key)
 
     async def decided() -> bool:
         return (await _task(service, mee["task_id"], "MEE"))["status"] == "approved"
 
-    assert await wait_for(decided)
-    send(producer, late)
+    await eventually(decided, what="the valid decision applied")
+    await send(service, late)
     expected = {wrong_department.id, no_materials.id, unknown_task.id, late.id}
 
-    def all_dead(records: list[Any]) -> bool:
-        ids = {
-            json.loads(r.value)["value"].get("id")
-            for r in records
-            if isinstance(json.loads(r.value)["value"], dict)
-        }
-        return expected <= ids
+    def dead_letters(records: list[Any]) -> list[dict[str, Any]]:
+        return [json.loads(r.value) for r in records]
 
-    records = await read_topic(service.bootstrap, "approval.decisions.dlq", until=all_dead)
-    letters = {
-        json.loads(r.value)["value"]["id"]: json.loads(r.value)
-        for r in records
-        if isinstance(json.loads(r.value)["value"], dict)
-    }
+    def all_dead(records: list[Any]) -> bool:
+        ids = {d["value"].get("id") for d in dead_letters(records) if isinstance(d["value"], dict)}
+        keys = {d["key"] for d in dead_letters(records)}
+        return expected <= ids and garbage_key in keys
+
+    with TopicReader(service.bootstrap, "approval.decisions.dlq") as reader:
+        records = await reader.apoll_records_until(all_dead)
+    letters = {d["value"]["id"]: d for d in dead_letters(records) if isinstance(d["value"], dict)}
     assert expected <= letters.keys()
     assert "WrongDepartment" in letters[wrong_department.id]["error"]
     assert "missing_materials" in letters[no_materials.id]["error"]
     assert "TaskNotFound" in letters[unknown_task.id]["error"]
     assert "TaskNotPending" in letters[late.id]["error"]
     assert letters[late.id]["original_topic"] == "approval.decisions"
-    assert any(json.loads(r.value)["value"] == "{not json" for r in records), (
+    garbage = [d for d in dead_letters(records) if d["key"] == garbage_key]
+    assert [d["value"] for d in garbage] == ["{not json"], (
         "a message that is not a CloudEvent is dead-lettered too"
     )
     # The refused decisions changed nothing.

@@ -7,10 +7,8 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from importlib import resources
 from pathlib import Path
 
 import httpx
@@ -18,11 +16,13 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from approval_svc.app import create_app
-from approval_svc.domain.catalogue import load_catalogue
+from approval_svc.catalogue_file import bundled_catalogue_text, load_catalogue
+from approval_svc.handlers import deem_silent_consultations
+from approval_svc.settings import get_approval_settings
+from approval_svc.unit_of_work import SqlUnitOfWork
 from shared.clock import ManualClock
 from shared.migrations import upgrade
-from shared.settings import get_approval_settings
-from testkit import free_port, unique_group
+from testkit import eventually, eventually_sync, free_port, unique_group
 
 from conftest import ENTERPRISE_A, MIGRATIONS, OPS, SECRET, dept, project_body
 
@@ -58,17 +58,16 @@ def two_processes(
             )
         )
         urls.append(f"http://127.0.0.1:{port}")
+
+    def ready(base: str) -> bool:
+        try:
+            return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
     try:
-        deadline = time.monotonic() + 60
         for base in urls:
-            while True:
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, f"{base} never became ready"
-                time.sleep(0.3)
+            eventually_sync(lambda base=base: ready(base), timeout_s=60, what=f"{base} ready")
         yield urls
     finally:
         for proc in procs:
@@ -77,14 +76,18 @@ def two_processes(
             proc.wait(timeout=30)
 
 
-async def test_two_processes_never_hand_out_the_same_code(two_processes: list[str]) -> None:
+async def test_two_processes_never_hand_out_the_same_code(
+    two_processes: list[str], region_code: str
+) -> None:
     per_process = 40
 
     async def submit_many(base: str) -> list[str]:
         async with httpx.AsyncClient(base_url=base, timeout=60) as client:
             responses = await asyncio.gather(
                 *(
-                    client.post("/api/v1/projects", json=project_body(), headers=ENTERPRISE_A)
+                    client.post(
+                        "/api/v1/projects", json=project_body(region_code), headers=ENTERPRISE_A
+                    )
                     for _ in range(per_process)
                 )
             )
@@ -102,11 +105,11 @@ async def test_two_processes_never_hand_out_the_same_code(two_processes: list[st
 
 
 async def test_silent_consultation_is_deemed_consent(
-    approval_factory: Callable[..., object], tmp_path: Path
+    approval_factory: Callable[..., object], tmp_path: Path, region_code: str
 ) -> None:
     # The default catalogue has no consultative matter; mark one, as a deployment may.
     source = load_catalogue()
-    text = resources.files("approval_svc.data").joinpath("catalogue.yaml").read_text("utf-8")
+    text = bundled_catalogue_text()
     marked = text.replace(
         "code: MOHURD-BUILD-PERMIT\n", "code: MOHURD-BUILD-PERMIT\n    consultative: true\n", 1
     )
@@ -125,7 +128,9 @@ async def test_silent_consultation_is_deemed_consent(
         ) as client,
     ):
         project = (
-            await client.post("/api/v1/projects", json=project_body(), headers=ENTERPRISE_A)
+            await client.post(
+                "/api/v1/projects", json=project_body(region_code), headers=ENTERPRISE_A
+            )
         ).json()
         code = project["project_code"]
         for task in project["tasks"]:
@@ -136,17 +141,19 @@ async def test_silent_consultation_is_deemed_consent(
                     headers=dept(task["department"]),
                 )
         clock.advance(timedelta(days=6))  # 4 working days: not yet
-        await asyncio.sleep(0.5)
+        # A sweep of our own at this very time finds nothing due (the service's own sweeps
+        # run too; whichever runs, the consultation must still be open afterwards).
+        async with app.state.runtime.uow() as outbox:
+            assert await deem_silent_consultations(uow=SqlUnitOfWork(outbox), clock=clock) == 0
         current = (await client.get(f"/api/v1/projects/{code}", headers=OPS)).json()
         assert current["status"] == "in_review"
         clock.advance(timedelta(days=4))  # past 7 working days of silence
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
+
+        async def approved() -> dict[str, object] | None:
             current = (await client.get(f"/api/v1/projects/{code}", headers=OPS)).json()
-            if current["status"] == "approved":
-                break
-            await asyncio.sleep(0.2)
-        assert current["status"] == "approved"
+            return current if current["status"] == "approved" else None
+
+        current = await eventually(approved, timeout_s=20, what="deemed consent by the sweep")
         mohurd = next(t for t in current["tasks"] if t["department"] == "MOHURD")
         assert mohurd["deemed"] is True
         assert mohurd["decision"] == "approved"

@@ -1,14 +1,22 @@
-"""The bundled catalogue matches the domain brief, and broken catalogues are refused on load."""
+"""The bundled catalogue matches the domain brief, and broken catalogues are refused on load.
+
+No file is written or read here beyond the catalogue bundled with the package (reading files
+given by path is tested in ``integration/test_approval_catalogue_file.py``)."""
 
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 import yaml
 
-from approval_svc.domain.catalogue import Catalogue, default_catalogue, load_catalogue
+from approval_svc.catalogue_file import (
+    bundled_catalogue_text,
+    default_catalogue,
+    load_catalogue,
+    parse_catalogue_text,
+)
+from approval_svc.domain.catalogue import Catalogue
 from approval_svc.domain.errors import CatalogueError, UnknownDepartment, UnknownMatter
 
 DEPARTMENTS = [
@@ -37,8 +45,6 @@ MATTERS = [
     ("MOT-ROAD-IMPACT", "MOT", 20, 15, "working", True),
     ("NFGA-FOREST", "NFGA", 20, 15, "working", True),
 ]
-
-BUNDLED = Path(__file__).parents[2] / "src" / "approval_svc" / "data" / "catalogue.yaml"
 
 
 @pytest.fixture
@@ -94,10 +100,6 @@ def test_default_catalogue_is_cached():
     assert default_catalogue() is default_catalogue()
 
 
-def test_load_from_explicit_path_equals_bundled():
-    assert load_catalogue(BUNDLED) == load_catalogue()
-
-
 def test_catalogue_serialises_for_the_api(catalogue):
     dumped = catalogue.model_dump(mode="json")
     assert dumped["matters"][0]["code"] == "NDRC-VERIFY"
@@ -108,20 +110,18 @@ def test_catalogue_serialises_for_the_api(catalogue):
 
 
 def _raw() -> dict:
-    return yaml.safe_load(BUNDLED.read_text("utf-8"))
+    return yaml.safe_load(bundled_catalogue_text())
 
 
-def _write(tmp_path: Path, raw: dict) -> Path:
-    p = tmp_path / "catalogue.yaml"
-    p.write_text(yaml.safe_dump(raw, allow_unicode=True), "utf-8")
-    return p
+def _parse(raw: dict) -> Catalogue:
+    return parse_catalogue_text(yaml.safe_dump(raw, allow_unicode=True), source="test")
 
 
-def _broken(tmp_path: Path, mutate) -> str:
+def _broken(mutate) -> str:
     raw = _raw()
     mutate(raw)
     with pytest.raises(CatalogueError) as exc:
-        load_catalogue(_write(tmp_path, raw))
+        _parse(raw)
     return str(exc.value)
 
 
@@ -133,28 +133,28 @@ def _rule(raw: dict, rule_id: str) -> dict:
     return next(r for r in raw["routing"] if r["id"] == rule_id)
 
 
-def test_matter_with_unknown_department_is_refused(tmp_path):
-    msg = _broken(tmp_path, lambda r: _matter(r, "MWR-SOIL").update(department="WATER"))
+def test_matter_with_unknown_department_is_refused():
+    msg = _broken(lambda r: _matter(r, "MWR-SOIL").update(department="WATER"))
     assert "unknown department 'WATER'" in msg
 
 
-def test_rule_with_unknown_matter_is_refused(tmp_path):
-    msg = _broken(tmp_path, lambda r: _rule(r, "seismic").update(matters=["CEA-QUAKE"]))
+def test_rule_with_unknown_matter_is_refused():
+    msg = _broken(lambda r: _rule(r, "seismic").update(matters=["CEA-QUAKE"]))
     assert "unknown matter 'CEA-QUAKE'" in msg
 
 
-def test_promised_above_legal_is_refused(tmp_path):
-    msg = _broken(tmp_path, lambda r: _matter(r, "MOHURD-FIRE").update(promised_limit=16))
+def test_promised_above_legal_is_refused():
+    msg = _broken(lambda r: _matter(r, "MOHURD-FIRE").update(promised_limit=16))
     assert "promised_limit 16 exceeds legal_limit 15" in msg
 
 
-def test_duplicate_matter_code_is_refused(tmp_path):
-    msg = _broken(tmp_path, lambda r: r["matters"].append(dict(r["matters"][0])))
+def test_duplicate_matter_code_is_refused():
+    msg = _broken(lambda r: r["matters"].append(dict(r["matters"][0])))
     assert "duplicate matter 'NDRC-VERIFY'" in msg
 
 
-def test_unsupported_version_is_refused(tmp_path):
-    assert "version 2" in _broken(tmp_path, lambda r: r.update(version=2))
+def test_unsupported_version_is_refused():
+    assert "version 2" in _broken(lambda r: r.update(version=2))
 
 
 @pytest.mark.parametrize(
@@ -170,22 +170,21 @@ def test_unsupported_version_is_refused(tmp_path):
         ({"field": "water_withdrawal", "op": "lt", "value": 3}, "op"),
     ],
 )
-def test_ill_typed_condition_is_refused(tmp_path, condition, fragment):
-    msg = _broken(tmp_path, lambda r: _rule(r, "building").update(when=[condition]))
+def test_ill_typed_condition_is_refused(condition, fragment):
+    msg = _broken(lambda r: _rule(r, "building").update(when=[condition]))
     assert fragment in msg
 
 
-def test_unquoted_yaml_true_operator_is_accepted(tmp_path):
-    text = BUNDLED.read_text("utf-8").replace('op: "true"', "op: true")
-    p = tmp_path / "c.yaml"
-    p.write_text(text, "utf-8")
-    assert load_catalogue(p) == load_catalogue()
+def test_unquoted_yaml_true_operator_is_accepted():
+    text = bundled_catalogue_text().replace('op: "true"', "op: true")
+    assert text != bundled_catalogue_text()
+    assert parse_catalogue_text(text, source="test") == load_catalogue()
 
 
-def test_extra_holidays_load_and_feed_the_calendar(tmp_path):
+def test_extra_holidays_load_and_feed_the_calendar():
     raw = _raw()
     raw["extra_holidays"] = {2027: {"holidays": [date(2027, 1, 1)], "workdays": [date(2027, 1, 9)]}}
-    cat = load_catalogue(_write(tmp_path, raw))
+    cat = _parse(raw)
     cal = cat.work_calendar()
     assert cal.is_workday(date(2027, 1, 1)) is False  # a Friday, made a holiday
     assert cal.is_workday(date(2027, 1, 9)) is True  # a Saturday, made a workday
@@ -193,28 +192,19 @@ def test_extra_holidays_load_and_feed_the_calendar(tmp_path):
     assert cal.unknown_years == set()
 
 
-def test_extra_holiday_in_the_wrong_year_is_refused(tmp_path):
-    msg = _broken(
-        tmp_path, lambda r: r.update(extra_holidays={2027: {"holidays": [date(2028, 1, 1)]}})
-    )
+def test_extra_holiday_in_the_wrong_year_is_refused():
+    msg = _broken(lambda r: r.update(extra_holidays={2027: {"holidays": [date(2028, 1, 1)]}}))
     assert "in another year" in msg
 
 
-def test_day_both_holiday_and_workday_is_refused(tmp_path):
+def test_day_both_holiday_and_workday_is_refused():
     d = date(2027, 1, 1)
-    msg = _broken(
-        tmp_path, lambda r: r.update(extra_holidays={2027: {"holidays": [d], "workdays": [d]}})
-    )
+    msg = _broken(lambda r: r.update(extra_holidays={2027: {"holidays": [d], "workdays": [d]}}))
     assert "holiday and workday" in msg
 
 
-def test_unreadable_or_non_yaml_files_are_catalogue_errors(tmp_path):
-    with pytest.raises(CatalogueError, match="cannot read"):
-        load_catalogue(tmp_path / "missing.yaml")
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("version: [1\n", "utf-8")
+def test_non_yaml_or_non_mapping_text_is_a_catalogue_error():
     with pytest.raises(CatalogueError, match="not valid YAML"):
-        load_catalogue(bad)
-    bad.write_text("- 1\n- 2\n", "utf-8")
+        parse_catalogue_text("version: [1\n", source="test")
     with pytest.raises(CatalogueError, match="mapping"):
-        load_catalogue(bad)
+        parse_catalogue_text("- 1\n- 2\n", source="test")

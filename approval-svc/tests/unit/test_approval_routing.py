@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from approval_svc.domain.catalogue import load_catalogue
+from approval_svc.catalogue_file import load_catalogue
 from approval_svc.domain.routing import SubmissionFacts, fired_rules, route
 
 CAT = load_catalogue()

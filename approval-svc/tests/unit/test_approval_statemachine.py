@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from approval_svc.api import domain_problem
 from approval_svc.domain import errors
 from approval_svc.domain.events import (
     EVENT_TYPES,
@@ -302,9 +303,28 @@ def test_event_types_are_the_contract_types():
 
 
 def test_error_families_map_to_http_statuses():
-    not_found = (errors.TaskNotFound, errors.WrongDepartment)
+    not_found = (errors.TaskNotFound, errors.WrongDepartment, errors.ProjectNotFound)
     conflict = (errors.ProjectClosed, errors.TaskNotPending, errors.TaskNotAwaitingSupplement)
     invalid = (errors.MissingMaterialsRequired, errors.MaterialsRequired, errors.InvalidDecision)
     assert all(issubclass(c, errors.NotFound) for c in not_found)
     assert all(issubclass(c, errors.Conflict) for c in conflict)
     assert all(issubclass(c, errors.InvalidCommand) for c in invalid)
+    # ... and the API answers each family with its status (problem+json).
+    for family, status in ((not_found, 404), (conflict, 409), (invalid, 422)):
+        for cls in family:
+            assert domain_problem(cls("task t-1 not found", field="task_id")).status == status
+
+
+def test_problems_name_the_field_or_the_resource():
+    missing = domain_problem(errors.TaskNotFound("task t-1 not found", field="task_id"))
+    assert missing.detail == "task t-1 was not found"
+    invalid = domain_problem(
+        errors.MissingMaterialsRequired("must list one", field="missing_materials")
+    )
+    assert invalid.detail == "body.missing_materials: must list one"
+    assert invalid.errors == [{"loc": ["body", "missing_materials"], "msg": "must list one"}]
+    reused = domain_problem(errors.IdempotencyKeyReused("used", field="Idempotency-Key"))
+    assert (reused.status, reused.title) == (422, "Idempotency Key Reused")
+    assert reused.errors == [
+        {"loc": ["header", "Idempotency-Key"], "msg": "reused with another body"}
+    ]

@@ -57,8 +57,3 @@ DUPLICATES_DROPPED = Counter(
     "Redelivered events recognised by their id and not applied again.",
     ["service", "type"],
 )
-CALENDAR_FALLBACK = Counter(
-    "working_day_calendar_fallback_total",
-    "Working-day computations for a year without holiday data (weekends only were counted).",
-    ["service", "year"],
-)

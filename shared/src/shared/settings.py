@@ -133,31 +133,6 @@ class ServiceSettings(PlatformSettings):
         return f"sqlite:///{(self.data_dir / f'{self.service_name}.db').as_posix()}"
 
 
-class ApprovalSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="APPROVAL_", extra="ignore", populate_by_name=True)
-    service_name: ClassVar[str] = "approval"
-    default_port: ClassVar[int] = 8001
-
-    catalogue_path: Path | None = Field(
-        default=None, description="Catalogue data file; unset means the bundled one."
-    )
-    sweep_interval_days: float = Field(
-        default=0.01, gt=0, description="How often (in platform days) deemed consent is swept."
-    )
-
-
-class SupervisionSettings(ServiceSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="SUPERVISION_", extra="ignore", populate_by_name=True
-    )
-    service_name: ClassVar[str] = "supervision"
-    default_port: ClassVar[int] = 8002
-
-    sweep_interval_days: float = Field(
-        default=0.01, gt=0, description="How often (in platform days) overdue rules are swept."
-    )
-
-
 S = TypeVar("S", bound=PlatformSettings)
 
 
@@ -168,17 +143,3 @@ def build_settings(cls: type[S], **overrides: object) -> S:
 
 def get_platform_settings(**overrides: object) -> PlatformSettings:
     return build_settings(PlatformSettings, **overrides)
-
-
-def get_approval_settings(**overrides: object) -> ApprovalSettings:
-    return build_settings(ApprovalSettings, **overrides)
-
-
-def get_supervision_settings(**overrides: object) -> SupervisionSettings:
-    return build_settings(SupervisionSettings, **overrides)
-
-
-SERVICE_SETTINGS: dict[str, type[ServiceSettings]] = {
-    "approval": ApprovalSettings,
-    "supervision": SupervisionSettings,
-}

@@ -11,7 +11,7 @@ import pytest
 from shared.events import CloudEvent, new_event
 from shared.outbox import UnitOfWork
 from shared.runtime import ServiceRuntime
-from shared.settings import get_approval_settings
+from shared.settings import ServiceSettings, build_settings
 from testkit import free_port, unique_group
 
 pytestmark = pytest.mark.integration
@@ -33,7 +33,8 @@ async def test_runtime_consumes_applies_and_publishes_follow_ups(
     shared_db, kafka_bootstrap, fresh_topic, topic_reader
 ) -> None:
     source, target = fresh_topic("shared.rt.in", partitions=3), fresh_topic("shared.rt.out")
-    settings = get_approval_settings(
+    settings = build_settings(
+        ServiceSettings,
         kafka_bootstrap_servers=kafka_bootstrap,
         database_url=shared_db.url,
         consumer_group=unique_group("shared-runtime"),
@@ -71,7 +72,8 @@ async def test_runtime_consumes_applies_and_publishes_follow_ups(
 
 
 async def test_readiness_names_what_is_unreachable() -> None:
-    settings = get_approval_settings(
+    settings = build_settings(
+        ServiceSettings,
         kafka_bootstrap_servers=f"127.0.0.1:{free_port()}",
         database_url=f"postgresql://nobody@127.0.0.1:{free_port()}/none",
     )
@@ -93,7 +95,8 @@ async def test_consumers_come_back_after_faust_crashes(
     shared_db, kafka_bootstrap, fresh_topic, topic_reader
 ) -> None:
     source, target = fresh_topic("shared.rt.crash.in"), fresh_topic("shared.rt.crash.out")
-    settings = get_approval_settings(
+    settings = build_settings(
+        ServiceSettings,
         kafka_bootstrap_servers=kafka_bootstrap,
         database_url=shared_db.url,
         consumer_group=unique_group("shared-crash"),

@@ -6,26 +6,50 @@ import importlib
 import pkgutil
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from pydantic import ValidationError
+from pydantic_settings import SettingsConfigDict
 
 import shared
 from shared.settings import (
-    SERVICE_SETTINGS,
-    ApprovalSettings,
     PlatformSettings,
-    SupervisionSettings,
-    get_approval_settings,
+    ServiceSettings,
+    build_settings,
     get_platform_settings,
-    get_supervision_settings,
 )
+
+
+class ExampleSettings(ServiceSettings):
+    """A service as each one declares its own settings class (in its own package)."""
+
+    model_config = SettingsConfigDict(env_prefix="EXAMPLE_", extra="ignore", populate_by_name=True)
+    service_name: ClassVar[str] = "example"
+    default_port: ClassVar[int] = 8009
+
+
+def get_example_settings(**overrides: object) -> ExampleSettings:
+    return build_settings(ExampleSettings, **overrides)
+
+
+class OtherSettings(ServiceSettings):
+    """A second service, to show that one service's variables stay its own."""
+
+    model_config = SettingsConfigDict(env_prefix="OTHER_", extra="ignore", populate_by_name=True)
+    service_name: ClassVar[str] = "other"
+    default_port: ClassVar[int] = 8008
+
+
+def get_other_settings(**overrides: object) -> OtherSettings:
+    return build_settings(OtherSettings, **overrides)
+
 
 ENV_NAMES = [
     "KAFKA_BOOTSTRAP_SERVERS", "BROKER_PORT", "KAFKA_TOPIC_PARTITIONS", "KAFKA_REPLICATION_FACTOR",
     "KAFKA_REBALANCE_TIMEOUT_S", "PLATFORM_JWT_SECRET", "PLATFORM_DAY_SECONDS",
     "PLATFORM_CLOCK_EPOCH", "PLATFORM_DATA_DIR", "PLATFORM_LOG_LEVEL", "PLATFORM_LOG_JSON",
-    *(f"{p}_{n}" for p in ("APPROVAL", "SUPERVISION", "NOTIFY")
+    *(f"{p}_{n}" for p in ("EXAMPLE", "OTHER")
       for n in ("DATABASE_URL", "PORT", "HOST", "CONSUMER_GROUP")),
     "DATABASE_URL", "PORT",
 ]  # fmt: skip
@@ -39,19 +63,19 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def test_defaults_match_the_contract() -> None:
-    approval = get_approval_settings()
-    supervision = get_supervision_settings()
+    example = get_example_settings()
+    other = get_other_settings()
     platform = get_platform_settings()
 
-    assert (approval.port, supervision.port) == (8001, 8002)
+    assert (example.port, other.port) == (8009, 8008)
     assert platform.broker_port == 9092
     assert platform.bootstrap_servers == "127.0.0.1:9092"
     assert platform.embedded_broker is True
     assert platform.topic_partitions == 6
     assert platform.day_seconds == 86_400
     assert platform.jwt_secret is None
-    assert approval.resolved_database_url == "sqlite:///data/approval.db"
-    assert (approval.group_id, supervision.group_id) == ("approval-svc", "supervision-svc")
+    assert example.resolved_database_url == "sqlite:///data/example.db"
+    assert (example.group_id, other.group_id) == ("example-svc", "other-svc")
 
 
 def test_shared_variables_are_read_by_every_build_function(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -61,7 +85,7 @@ def test_shared_variables_are_read_by_every_build_function(monkeypatch: pytest.M
     monkeypatch.setenv("KAFKA_TOPIC_PARTITIONS", "12")
     monkeypatch.setenv("PLATFORM_CLOCK_EPOCH", "2025-01-01T00:00:00Z")
 
-    for build in (get_platform_settings, get_approval_settings, get_supervision_settings):
+    for build in (get_platform_settings, get_example_settings, get_other_settings):
         settings = build()
         assert settings.bootstrap_servers == "kafka-1:9093,kafka-2:9093"
         assert settings.embedded_broker is False
@@ -74,7 +98,7 @@ def test_shared_variables_are_read_by_every_build_function(monkeypatch: pytest.M
 def test_broker_port_moves_the_embedded_bootstrap(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BROKER_PORT", "19092")
 
-    settings = get_approval_settings()
+    settings = get_example_settings()
 
     assert settings.broker_port == 19092
     assert settings.bootstrap_servers == "127.0.0.1:19092"
@@ -82,26 +106,26 @@ def test_broker_port_moves_the_embedded_bootstrap(monkeypatch: pytest.MonkeyPatc
 
 
 def test_service_variables_carry_their_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("APPROVAL_DATABASE_URL", "postgresql://u@db/approval")
-    monkeypatch.setenv("APPROVAL_PORT", "9101")
-    monkeypatch.setenv("SUPERVISION_PORT", "9102")
+    monkeypatch.setenv("EXAMPLE_DATABASE_URL", "postgresql://u@db/example")
+    monkeypatch.setenv("EXAMPLE_PORT", "9101")
+    monkeypatch.setenv("OTHER_PORT", "9102")
 
-    approval = get_approval_settings()
+    example = get_example_settings()
 
-    assert approval.resolved_database_url == "postgresql://u@db/approval"
-    assert approval.port == 9101
-    assert get_supervision_settings().port == 9102
+    assert example.resolved_database_url == "postgresql://u@db/example"
+    assert example.port == 9101
+    assert get_other_settings().port == 9102
     # one service's variables do not leak into another's
-    assert get_supervision_settings().resolved_database_url == "sqlite:///data/supervision.db"
+    assert get_other_settings().resolved_database_url == "sqlite:///data/other.db"
 
 
 def test_settings_are_read_when_built_not_when_imported(monkeypatch: pytest.MonkeyPatch) -> None:
-    before = get_approval_settings()
-    monkeypatch.setenv("APPROVAL_PORT", "9555")
+    before = get_example_settings()
+    monkeypatch.setenv("EXAMPLE_PORT", "9555")
 
-    after = get_approval_settings()
+    after = get_example_settings()
 
-    assert before.port == 8001
+    assert before.port == 8009
     assert after.port == 9555
 
 
@@ -118,9 +142,9 @@ def test_no_shared_module_builds_settings_at_import() -> None:
 
 
 def test_keyword_overrides_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("APPROVAL_PORT", "9101")
+    monkeypatch.setenv("EXAMPLE_PORT", "9101")
 
-    settings = get_approval_settings(port=9999, kafka_bootstrap_servers="h:1")
+    settings = get_example_settings(port=9999, kafka_bootstrap_servers="h:1")
 
     assert settings.port == 9999
     assert settings.bootstrap_servers == "h:1"
@@ -134,13 +158,13 @@ def test_require_jwt_secret_refuses_without_a_secret(
         monkeypatch.setenv("PLATFORM_JWT_SECRET", secret)
 
     with pytest.raises(RuntimeError, match="PLATFORM_JWT_SECRET"):
-        get_approval_settings().require_jwt_secret()
+        get_example_settings().require_jwt_secret()
 
 
 def test_the_secret_is_not_shown_in_reprs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PLATFORM_JWT_SECRET", "very-secret-value")
 
-    settings = get_approval_settings()
+    settings = get_example_settings()
 
     assert "very-secret-value" not in repr(settings)
     assert "very-secret-value" not in settings.model_dump_json()
@@ -148,20 +172,11 @@ def test_the_secret_is_not_shown_in_reprs(monkeypatch: pytest.MonkeyPatch) -> No
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("KAFKA_TOPIC_PARTITIONS", "0"), ("PLATFORM_DAY_SECONDS", "0"), ("APPROVAL_PORT", "70000"),
+    [("KAFKA_TOPIC_PARTITIONS", "0"), ("PLATFORM_DAY_SECONDS", "0"), ("EXAMPLE_PORT", "70000"),
      ("BROKER_PORT", "not-a-port")],
 )  # fmt: skip
 def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)
 
     with pytest.raises(ValidationError):
-        get_approval_settings()
-
-
-def test_the_service_registry_maps_names_to_classes() -> None:
-    assert {
-        "approval": ApprovalSettings,
-        "supervision": SupervisionSettings,
-    } == SERVICE_SETTINGS
-    for name, cls in SERVICE_SETTINGS.items():
-        assert cls.service_name == name
+        get_example_settings()

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
-from shared.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
-from shared.problems import not_found
+from shared.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, decode_cursor
+from shared.problems import field_error, not_found
 from shared.runtime import ServiceRuntime
-from supervision_svc import alerts, stats
+from supervision_svc import queries
 from supervision_svc.schemas import AlertOut, Overview
 
 router = APIRouter(prefix="/api/v1")
@@ -26,6 +27,21 @@ def get_runtime(request: Request) -> ServiceRuntime:
 Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
 
 
+def alert_position(cursor: str | None) -> queries.AlertPosition | None:
+    """The position a `cursor` of the alert list stands for (422 naming `cursor` if none)."""
+    position = decode_cursor(cursor)
+    if position is None:
+        return None
+    try:
+        raised_at, alert_id = position
+        at = datetime.fromisoformat(str(raised_at))
+    except (ValueError, TypeError) as exc:
+        raise field_error(["query", "cursor"], "not a cursor this API issued") from exc
+    if at.tzinfo is None:
+        raise field_error(["query", "cursor"], "not a cursor this API issued")
+    return queries.AlertPosition(raised_at=at, alert_id=str(alert_id))
+
+
 @router.get(
     "/stats/overview",
     response_model=Overview,
@@ -34,7 +50,7 @@ Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
 )
 async def stats_overview(principal: StatsReader, runtime: Runtime) -> Overview:
     async with runtime.sessions() as session:
-        return await stats.overview(session, principal=principal, now=runtime.clock.now())
+        return await queries.overview(session, principal=principal, now=runtime.clock.now())
 
 
 @router.get(
@@ -55,10 +71,11 @@ async def list_alerts(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[AlertOut]:
-    filters = alerts.AlertFilter(project_code=project_code, level=level, kind=kind, status=status)
+    filters = queries.AlertFilter(project_code=project_code, level=level, kind=kind, status=status)
+    after = alert_position(cursor)
     async with runtime.sessions() as session:
-        rows, next_cursor = await alerts.list_alerts(
-            session, principal=principal, filters=filters, limit=limit, cursor=cursor
+        rows, next_cursor = await queries.list_alerts(
+            session, principal=principal, filters=filters, limit=limit, after=after
         )
         items = [AlertOut.of(a) for a in rows]
     return Page[AlertOut](items=items, next_cursor=next_cursor)
@@ -71,7 +88,7 @@ async def get_alert(
     runtime: Runtime,
 ) -> AlertOut:
     async with runtime.sessions() as session:
-        alert = await alerts.get_alert(session, alert_id, principal=principal)
+        alert = await queries.get_alert(session, alert_id, principal=principal)
         if alert is None:
             raise not_found(f"alert {alert_id}")
         return AlertOut.of(alert)

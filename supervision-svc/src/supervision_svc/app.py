@@ -1,44 +1,43 @@
-"""Composition root of the supervision service."""
+"""Composition root of the supervision service: what runs, wired together."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from fastapi import FastAPI
 
 from shared.clock import Clock
-from shared.events import CloudEvent
 from shared.http import create_service_app
-from shared.outbox import UnitOfWork
 from shared.runtime import ServiceRuntime
-from shared.settings import SupervisionSettings
-from shared.topics import APPROVAL_PROJECTS
+from supervision_svc import handlers
 from supervision_svc.api import router
-from supervision_svc.projection import APPROVAL_EVENT_TYPES, apply_approval_event
-from supervision_svc.sweeps import run_sweeps
-
-PROJECTION_CONSUMER = "approval-projection"
+from supervision_svc.consumers import register_consumers
+from supervision_svc.domain.alerts import APPROVAL_OVERDUE
+from supervision_svc.scheduler import run_periodically
+from supervision_svc.settings import SupervisionSettings
+from supervision_svc.unit_of_work import SqlUnitOfWork
 
 
 def create_app(settings: SupervisionSettings, *, clock: Clock | None = None) -> FastAPI:
     jwt_secret = settings.require_jwt_secret()
     runtime = ServiceRuntime(settings, clock=clock)
+    register_consumers(runtime)
 
-    async def on_approval_event(event: CloudEvent, uow: UnitOfWork) -> None:
-        await apply_approval_event(event, uow=uow, clock=runtime.clock)
+    def uow() -> SqlUnitOfWork:
+        return SqlUnitOfWork(runtime.uow())
 
-    runtime.consume(
-        PROJECTION_CONSUMER,
-        topics=[APPROVAL_PROJECTS],
-        handlers=dict.fromkeys(APPROVAL_EVENT_TYPES, on_approval_event),
-    )
+    async def approval_overdue(now: datetime) -> None:
+        await handlers.sweep_approval_overdue(uow_factory=uow, now=now)
 
-    async def overdue_sweep() -> None:
-        await run_sweeps(
-            uow_factory=runtime.uow,
+    async def overdue_sweeps() -> None:
+        await run_periodically(
+            APPROVAL_OVERDUE,
+            approval_overdue,
             clock=runtime.clock,
             interval_days=settings.sweep_interval_days,
         )
 
-    runtime.background("approval-overdue-sweep", overdue_sweep)
+    runtime.background("approval-overdue-sweep", overdue_sweeps)
 
     app: FastAPI = create_service_app(
         service=settings.service_name,

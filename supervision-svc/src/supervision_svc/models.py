@@ -16,7 +16,7 @@ from sqlmodel import Field, SQLModel
 
 from shared.db import SHARED_TABLES, utc_column
 
-__all__ = ["SHARED_TABLES", "Alert", "ProjectView", "TaskView", "metadata"]
+__all__ = ["Alert", "ProjectView", "TaskView", "metadata"]
 
 
 class SupervisionModel(SQLModel, registry=registry()):
@@ -26,6 +26,7 @@ class SupervisionModel(SQLModel, registry=registry()):
 metadata: MetaData = SupervisionModel.metadata
 
 for _shared in SHARED_TABLES:
+    # `__table__` is set on table models by the metaclass; their declared type does not show it.
     _table: Table = _shared.__table__  # type: ignore[attr-defined,union-attr]
     if _table.name not in metadata.tables:
         _table.to_metadata(metadata)

@@ -23,17 +23,7 @@ class AlertOut(BaseModel):
 
     @classmethod
     def of(cls, alert: Alert) -> AlertOut:
-        return cls(
-            alert_id=alert.alert_id,
-            project_code=alert.project_code,
-            kind=alert.kind,
-            level=alert.level,  # type: ignore[arg-type]
-            raised_at=alert.raised_at,
-            detail=alert.detail,
-            resolved_at=alert.resolved_at,
-            department=alert.department,
-            task_id=alert.task_id,
-        )
+        return cls.model_validate(alert, from_attributes=True)
 
 
 class DepartmentStats(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -12,18 +12,21 @@ from asgi_lifespan import LifespanManager
 
 from shared.clock import Clock
 from shared.migrations import upgrade
-from shared.settings import get_supervision_settings
 from supervision_svc.app import create_app
-from testkit import unique_group
+from supervision_svc.settings import get_supervision_settings
+from testkit import TEST_JWT_SECRET, aproduce_events, unique_group
 
-from supervision_it import MIGRATIONS, SECRET, Bus
+from supervision_it import MIGRATIONS
 
 
-@pytest.fixture(scope="session")
-def bus(kafka_bootstrap: str) -> Iterator[Bus]:
-    bus = Bus(kafka_bootstrap)
-    yield bus
-    bus.close()
+@pytest.fixture
+def publish(kafka_bootstrap: str) -> Callable[..., Any]:
+    """`await publish(topic, *events, key=...)`: produced and acknowledged by the broker."""
+
+    async def send(topic: str, *events: Any, **kwargs: Any) -> None:
+        await aproduce_events(kafka_bootstrap, topic, events, **kwargs)
+
+    return send
 
 
 @pytest.fixture
@@ -46,7 +49,7 @@ def running_app(kafka_bootstrap: str, database_url: str) -> AppFactory:
             database_url=database_url,
             kafka_bootstrap_servers=kafka_bootstrap,
             consumer_group=unique_group("supervision-test"),
-            jwt_secret=SECRET,
+            jwt_secret=TEST_JWT_SECRET,
             outbox_poll_interval_s=0.1,
             log_json=False,
             **overrides,

@@ -2,29 +2,37 @@
 
 from __future__ import annotations
 
-import asyncio
+import re
 from datetime import UTC, datetime
 
 import pytest
 
 from shared.clock import ManualClock
+from shared.events import EventType
 from shared.topics import APPROVAL_PROJECTS, SUPERVISION_ALERTS
+from testkit import TopicReader, auth_headers, decode, eventually
 
 from supervision_it import (
     OPS,
     approval_event,
     days,
-    eventually,
-    parse,
+    project_code,
     project_json,
     task_json,
-    token,
     unique_credit_code,
     unique_department,
-    unique_project_code,
 )
 
 pytestmark = pytest.mark.integration
+
+SWEEPS_COMPLETED = re.compile(
+    r'^supervision_sweeps_completed_total\{sweep="approval_overdue"\} ([0-9.e+]+)$', re.MULTILINE
+)
+
+
+async def _sweeps_completed(client) -> float:
+    match = SWEEPS_COMPLETED.search((await client.get("/metrics")).text)
+    return float(match.group(1)) if match else 0.0
 
 
 async def _alerts(client, headers, **params):
@@ -33,23 +41,34 @@ async def _alerts(client, headers, **params):
     return response.json()
 
 
-async def test_overdue_sweep_raises_yellow_then_red_and_resolves_on_decision(running_app, bus):
+async def test_overdue_sweep_raises_yellow_then_red_and_resolves_on_decision(
+    running_app, publish, kafka_bootstrap, region_code
+):
     start = datetime.now(UTC).replace(microsecond=0)
     clock = ManualClock(start)
-    code, dept = unique_project_code(), unique_department()
+    code, dept = project_code(region_code), unique_department()
     task = task_json(code, department=dept, assigned_at=start, due_at=start + days(10))
-    dept_headers = token("department", department=dept)
+    dept_headers = auth_headers("department", department=dept)
 
     async with running_app(clock=clock) as client:
         submitted = project_json(code, tasks=[task])
-        await bus.publish(APPROVAL_PROJECTS, approval_event("project.submitted", code, submitted))
+        await publish(
+            APPROVAL_PROJECTS, approval_event(EventType.PROJECT_SUBMITTED, code, submitted)
+        )
 
         async def projected():
             response = await client.get("/api/v1/stats/overview", headers=dept_headers)
             return response.json()["by_department"][dept]["pending"] == 1
 
         await eventually(projected, what="the task to be projected")
-        await asyncio.sleep(0.5)  # a few sweeps: nothing is due yet
+        # Two sweeps completed after the projection: the second one started after it and so
+        # has looked at the task (nothing is due yet).
+        seen = await _sweeps_completed(client)
+
+        async def two_more_sweeps():
+            return await _sweeps_completed(client) >= seen + 2
+
+        await eventually(two_more_sweeps, what="two approval_overdue sweeps")
         assert (await _alerts(client, OPS, project_code=code))["items"] == []
 
         clock.advance(days(9.5))
@@ -86,8 +105,8 @@ async def test_overdue_sweep_raises_yellow_then_red_and_resolves_on_decision(run
             "decision": "approved",
             "decided_at": (start + days(10.5)).isoformat(),
         }
-        event = approval_event("approval.decision.recorded", code, decided)
-        await bus.publish(APPROVAL_PROJECTS, event)
+        event = approval_event(EventType.DECISION_RECORDED, code, decided)
+        await publish(APPROVAL_PROJECTS, event)
 
         async def all_resolved():
             items = (await _alerts(client, OPS, project_code=code, status="open"))["items"]
@@ -95,28 +114,24 @@ async def test_overdue_sweep_raises_yellow_then_red_and_resolves_on_decision(run
 
         await eventually(all_resolved, what="the red card to be resolved by the decision")
 
-        # Every raise and resolve went out on supervision.alerts, keyed by the project code.
-        def ours(value: bytes) -> bool:
-            return code.encode() in value
-
-        async def four_events():
-            found = [parse(v) for v in await bus.read(SUPERVISION_ALERTS, ours)]
-            return found if len(found) >= 4 else None
-
-        events = await eventually(four_events, what="alert events on supervision.alerts")
-        assert [(e["type"], e["data"]["level"]) for e in events] == [
-            ("supervision.alert.raised", "yellow"),
-            ("supervision.alert.resolved", "yellow"),
-            ("supervision.alert.raised", "red"),
-            ("supervision.alert.resolved", "red"),
+        # Every raise and resolve went out on supervision.alerts, keyed by the project code
+        # (read while the app runs: its outbox relay publishes them).
+        with TopicReader(kafka_bootstrap, SUPERVISION_ALERTS) as reader:
+            events = await reader.acollect(lambda e: e.subject == code, 4)
+            ours = [r for r in reader.records if (e := decode(r.value)) and e.subject == code]
+        assert [(e.type, e.data["level"]) for e in events] == [
+            (EventType.ALERT_RAISED, "yellow"),
+            (EventType.ALERT_RESOLVED, "yellow"),
+            (EventType.ALERT_RAISED, "red"),
+            (EventType.ALERT_RESOLVED, "red"),
         ]
-        assert all(e["subject"] == code for e in events)
-        assert events[-1]["causationid"] == event.id
+        assert {r.key for r in ours} == {code.encode()}
+        assert events[-1].causationid == event.id
 
 
-async def test_each_tenant_sees_only_its_alerts(running_app, bus):
+async def test_each_tenant_sees_only_its_alerts(running_app, publish, region_code):
     now = datetime.now(UTC)
-    codes = {"a": unique_project_code(), "b": unique_project_code()}
+    codes = {"a": project_code(region_code, 1), "b": project_code(region_code, 2)}
     credit = {"a": unique_credit_code(), "b": unique_credit_code()}
     depts = {"a": unique_department(), "b": unique_department()}
 
@@ -127,7 +142,9 @@ async def test_each_tenant_sees_only_its_alerts(running_app, bus):
                 code, department=depts[side], assigned_at=now - days(30), due_at=now - days(1)
             )
             data = project_json(code, credit_code=credit[side], tasks=[late])
-            await bus.publish(APPROVAL_PROJECTS, approval_event("project.submitted", code, data))
+            await publish(
+                APPROVAL_PROJECTS, approval_event(EventType.PROJECT_SUBMITTED, code, data)
+            )
 
         async def both_red():
             found = {}
@@ -140,7 +157,7 @@ async def test_each_tenant_sees_only_its_alerts(running_app, bus):
         alerts = await eventually(both_red, what="red cards for both projects")
         assert {a["level"] for a in alerts.values()} == {"red"}
 
-        enterprise_a = token("enterprise", credit_code=credit["a"])
+        enterprise_a = auth_headers("enterprise", credit_code=credit["a"])
         seen = await _alerts(client, enterprise_a)
         assert [a["alert_id"] for a in seen["items"]] == [alerts["a"]["alert_id"]]
         assert (await _alerts(client, enterprise_a, project_code=codes["b"]))["items"] == []
@@ -150,7 +167,7 @@ async def test_each_tenant_sees_only_its_alerts(running_app, bus):
         assert own.status_code == 200
         assert own.json()["project_code"] == codes["a"]
 
-        department_b = token("department", department=depts["b"])
+        department_b = auth_headers("department", department=depts["b"])
         seen = await _alerts(client, department_b)
         assert [a["alert_id"] for a in seen["items"]] == [alerts["b"]["alert_id"]]
 

@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from shared.events import EventType
 from shared.topics import APPROVAL_PROJECTS, DEPARTMENT_CODES, dlq_topic
+from testkit import TopicReader, auth_headers, eventually
 
 from supervision_it import (
     OPS,
     approval_event,
     days,
-    dlq_record_for,
-    eventually,
-    parse,
+    project_code,
     project_json,
     task_json,
-    token,
-    unique_credit_code,
     unique_department,
-    unique_project_code,
 )
 
 pytestmark = pytest.mark.integration
@@ -33,17 +31,19 @@ async def _overview(client, headers):
     return response.json()
 
 
-async def test_a_submitted_project_shows_up_in_the_overview(running_app, bus):
+async def test_a_submitted_project_shows_up_in_the_overview(running_app, publish, region_code):
     now = datetime.now(UTC)
-    code, dept = unique_project_code(), unique_department()
+    code, dept = project_code(region_code), unique_department()
     late = task_json(code, department=dept, assigned_at=now - days(12), due_at=now - days(2))
     fresh = task_json(code, department=dept, assigned_at=now, due_at=now + days(20))
-    dept_headers = token("department", department=dept)
+    dept_headers = auth_headers("department", department=dept)
 
     async with running_app(sweep_interval_days=1e-5) as client:
         assert (await client.get("/readyz")).status_code == 200
         submitted = project_json(code, tasks=[late, fresh])
-        await bus.publish(APPROVAL_PROJECTS, approval_event("project.submitted", code, submitted))
+        await publish(
+            APPROVAL_PROJECTS, approval_event(EventType.PROJECT_SUBMITTED, code, submitted)
+        )
 
         async def projected():
             body = await _overview(client, dept_headers)
@@ -66,8 +66,8 @@ async def test_a_submitted_project_shows_up_in_the_overview(running_app, bus):
             "decision": "approved",
             "decided_at": (now + timedelta(hours=30)).isoformat(),
         }
-        event = approval_event("approval.decision.recorded", code, decided)
-        await bus.publish(APPROVAL_PROJECTS, event)
+        event = approval_event(EventType.DECISION_RECORDED, code, decided)
+        await publish(APPROVAL_PROJECTS, event)
 
         async def decided_counted():
             stats = (await _overview(client, dept_headers))["by_department"][dept]
@@ -89,7 +89,7 @@ async def test_a_submitted_project_shows_up_in_the_overview(running_app, bus):
         assert set(DEPARTMENT_CODES) <= set(ops["by_department"])
         assert ops["projects_total"] >= 1
 
-        enterprise = token("enterprise", credit_code=submitted["credit_code"])
+        enterprise = auth_headers("enterprise", credit_code=submitted["credit_code"])
         refused = await client.get("/api/v1/stats/overview", headers=enterprise)
         assert refused.status_code == 403
         assert refused.headers["content-type"].startswith("application/problem+json")
@@ -106,26 +106,25 @@ def _duplicates(metrics: str, event_type: str) -> float:
     return float(match.group(1)) if match else 0.0
 
 
-async def test_a_redelivered_event_changes_nothing(running_app, bus):
+async def test_a_redelivered_event_changes_nothing(running_app, publish, region_code):
     now = datetime.now(UTC)
-    code, dept = unique_project_code(), unique_department()
+    code, dept = project_code(region_code), unique_department()
     task = task_json(code, department=dept, assigned_at=now, due_at=now + days(20))
-    event = approval_event("project.submitted", code, project_json(code, tasks=[task]))
-    dept_headers = token("department", department=dept)
+    event = approval_event(EventType.PROJECT_SUBMITTED, code, project_json(code, tasks=[task]))
+    dept_headers = auth_headers("department", department=dept)
 
     async with running_app() as client:
-        await bus.publish(APPROVAL_PROJECTS, event)
+        await publish(APPROVAL_PROJECTS, event)
 
         async def projected():
             body = await _overview(client, dept_headers)
             return body if body["projects_total"] == 1 else None
 
         before = await eventually(projected, what="the first delivery")
-        baseline = _duplicates((await client.get("/metrics")).text, "project.submitted")
+        baseline = _duplicates((await client.get("/metrics")).text, EventType.PROJECT_SUBMITTED)
 
         # The same event again, and a copy with the same id but other content: both are
         # recognised by their id and dropped.
-        await bus.publish(APPROVAL_PROJECTS, event)
         tampered = event.model_copy(
             update={
                 "data": project_json(
@@ -133,11 +132,11 @@ async def test_a_redelivered_event_changes_nothing(running_app, bus):
                 )
             }
         )
-        await bus.publish(APPROVAL_PROJECTS, tampered)
+        await publish(APPROVAL_PROJECTS, event, tampered)
 
         async def dropped():
             text = (await client.get("/metrics")).text
-            return _duplicates(text, "project.submitted") - baseline >= 2
+            return _duplicates(text, EventType.PROJECT_SUBMITTED) - baseline >= 2
 
         await eventually(dropped, what="duplicate_events_dropped_total to count both copies")
         after = await _overview(client, dept_headers)
@@ -145,36 +144,39 @@ async def test_a_redelivered_event_changes_nothing(running_app, bus):
         assert after["by_department"] == before["by_department"]
 
 
-async def test_undecodable_messages_go_to_the_dead_letter_topic(running_app, bus):
+async def test_undecodable_messages_go_to_the_dead_letter_topic(
+    running_app, publish, kafka_bootstrap, region_code
+):
     now = datetime.now(UTC)
-    marker = unique_credit_code()
-    code, dept = unique_project_code(), unique_department()
-    dlq = dlq_topic(APPROVAL_PROJECTS)
+    code, dept = project_code(region_code), unique_department()
+    garbage_key = f"garbage-{code}"
 
     async with running_app() as client:
-        await bus.publish_raw(APPROVAL_PROJECTS, f"garbage-{marker}", f"not json {marker}".encode())
-        broken = approval_event("project.submitted", code, {"project_code": code, "note": marker})
-        await bus.publish(APPROVAL_PROJECTS, broken)
+        await publish(APPROVAL_PROJECTS, f"not json {code}".encode(), key=garbage_key)
+        broken = approval_event(EventType.PROJECT_SUBMITTED, code, {"project_code": code})
+        await publish(APPROVAL_PROJECTS, broken)
 
-        async def both_dead_lettered():
-            records = [parse(v) for v in await bus.read(dlq, dlq_record_for(marker))]
-            return records if len({r["offset"] for r in records}) >= 2 else None
+        with TopicReader(kafka_bootstrap, dlq_topic(APPROVAL_PROJECTS)) as reader:
 
-        records = await eventually(both_dead_lettered, what="two dead letters", timeout_s=60)
-        garbage = next(r for r in records if r["key"] == f"garbage-{marker}")
+            def ours(records):
+                return [r for r in records if r.key in (garbage_key.encode(), code.encode())]
+
+            await reader.apoll_records_until(lambda rs: len(ours(rs)) >= 2, timeout_s=60)
+            records = {r.key.decode(): json.loads(r.value) for r in ours(reader.records)}
+        garbage = records[garbage_key]
         assert "not a CloudEvents 1.0 JSON document" in garbage["error"]
         assert garbage["original_topic"] == APPROVAL_PROJECTS
         assert garbage["service"] == "supervision"
-        assert garbage["value"] == f"not json {marker}"
-        invalid = next(r for r in records if r["key"] == code)
+        assert garbage["value"] == f"not json {code}"
+        invalid = records[code]
         assert "not a valid project" in invalid["error"]
         assert invalid["value"]["id"] == broken.id
 
         # The consumer goes on: a good event after the bad ones is applied.
         task = task_json(code, department=dept, assigned_at=now, due_at=now + days(5))
-        good = approval_event("project.submitted", code, project_json(code, tasks=[task]))
-        await bus.publish(APPROVAL_PROJECTS, good)
-        dept_headers = token("department", department=dept)
+        good = approval_event(EventType.PROJECT_SUBMITTED, code, project_json(code, tasks=[task]))
+        await publish(APPROVAL_PROJECTS, good)
+        dept_headers = auth_headers("department", department=dept)
 
         async def projected():
             return (await _overview(client, dept_headers))["projects_total"] == 1

@@ -15,20 +15,19 @@ from sqlalchemy import select
 
 import approval_svc
 from approval_svc.app import create_app as create_approval_app
+from approval_svc.settings import get_approval_settings
 from shared.db import make_engine
 from shared.migrations import upgrade
-from shared.settings import get_approval_settings
 from supervision_svc.models import ProjectView, TaskView
-from testkit import unique_group
+from testkit import TEST_JWT_SECRET, auth_headers, eventually, unique_group
 
-from supervision_it import OPS, SECRET, eventually, token
+from supervision_it import OPS
 
 pytestmark = pytest.mark.integration
 
 CREDIT_CODE = "91440300708461136T"
 SUBMISSION = {
     "name": "Riverside logistics park",
-    "region_code": "440300",
     "industry_code": "G5411",
     "procedure": "verification",
     "total_investment": "250000000.00",
@@ -56,7 +55,7 @@ async def _projected(url: str, code: str) -> tuple[ProjectView | None, list[Task
 
 
 async def test_a_project_submitted_on_approval_shows_up_here(
-    running_app, kafka_bootstrap, database_factory, database_url
+    running_app, kafka_bootstrap, database_factory, database_url, region_code
 ):
     approval_url = database_factory("approval")
     upgrade(Path(approval_svc.__file__).parent / "migrations", approval_url)
@@ -65,7 +64,7 @@ async def test_a_project_submitted_on_approval_shows_up_here(
             database_url=approval_url,
             kafka_bootstrap_servers=kafka_bootstrap,
             consumer_group=unique_group("approval-for-supervision"),
-            jwt_secret=SECRET,
+            jwt_secret=TEST_JWT_SECRET,
             outbox_poll_interval_s=0.1,
             log_json=False,
         )
@@ -79,8 +78,8 @@ async def test_a_project_submitted_on_approval_shows_up_here(
     ):
         response = await approval_client.post(
             "/api/v1/projects",
-            json=SUBMISSION,
-            headers=token("enterprise", credit_code=CREDIT_CODE),
+            json=SUBMISSION | {"region_code": region_code},
+            headers=auth_headers("enterprise", credit_code=CREDIT_CODE),
         )
         assert response.status_code == 201, response.text
         submitted = response.json()
@@ -105,7 +104,7 @@ async def test_a_project_submitted_on_approval_shows_up_here(
         decided = await approval_client.post(
             f"/api/v1/tasks/{task['task_id']}/decision",
             json={"decision": "approved", "opinion": "complies"},
-            headers=token("department", department=task["department"]),
+            headers=auth_headers("department", department=task["department"]),
         )
         assert decided.status_code == 200, decided.text
 

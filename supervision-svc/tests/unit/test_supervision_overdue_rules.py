@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from supervision_svc.domain.alerts import open_key
 from supervision_svc.domain.overdue import (
     AlertPlan,
-    open_key,
     overdue_detail,
     overdue_level,
     plan_task_alerts,
@@ -44,19 +44,19 @@ def _plan(now, open_levels=(), status="pending"):
 
 
 def test_nothing_before_the_threshold():
-    assert _plan(ASSIGNED + timedelta(days=1)).empty
+    assert _plan(ASSIGNED + timedelta(days=1)) == AlertPlan()
 
 
 def test_yellow_is_raised_once():
     at = ASSIGNED + timedelta(days=9, hours=1)
     assert _plan(at) == AlertPlan(raise_level="yellow")
-    assert _plan(at, ["yellow"]).empty
+    assert _plan(at, ["yellow"]) == AlertPlan()
 
 
 def test_red_supersedes_yellow():
     late = DUE + timedelta(hours=1)
     assert _plan(late, ["yellow"]) == AlertPlan(raise_level="red", resolve_levels=("yellow",))
-    assert _plan(late, ["red"]).empty
+    assert _plan(late, ["red"]) == AlertPlan()
 
 
 def test_straight_to_red_without_yellow():

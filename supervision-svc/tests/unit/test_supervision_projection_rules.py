@@ -4,8 +4,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.consumer import RejectEvent
-from shared.events import new_event
 from supervision_svc.domain.projection import (
     decision_seconds,
     mean_hours,
@@ -13,7 +11,6 @@ from supervision_svc.domain.projection import (
     task_supersedes,
     yellow_threshold,
 )
-from supervision_svc.projection import parse_approval_data
 
 T0 = datetime(2025, 5, 1, 8, 0, tzinfo=UTC)
 LATER = T0 + timedelta(minutes=5)
@@ -102,70 +99,3 @@ def test_mean_hours():
     assert mean_hours(0.0, 0) is None
     assert mean_hours(3 * 3600.0 + 3 * 3600.0, 2) == 3.0
     assert mean_hours(3600.0, 3) == 0.33
-
-
-def _task(**over):
-    task = {
-        "task_id": "T-1",
-        "project_code": "2505-110105-04-01-000017",
-        "department": "MEE",
-        "matter_code": "MEE-EIA-REPORT",
-        "matter_name": "EIA approval: report",
-        "status": "pending",
-        "assigned_at": T0.isoformat(),
-        "due_at": (T0 + timedelta(days=60)).isoformat(),
-        "promised_due_at": (T0 + timedelta(days=30)).isoformat(),
-    }
-    return task | over
-
-
-def _project(**over):
-    project = {
-        "project_code": "2505-110105-04-01-000017",
-        "credit_code": "91440300708461136T",
-        "name": "Plant",
-        "region_code": "110105",
-        "industry_code": "C26",
-        "procedure": "verification",
-        "status": "in_review",
-        "total_investment": "120000000.00",
-        "submitted_at": T0.isoformat(),
-        "tasks": [_task()],
-    }
-    return project | over
-
-
-def _event(type_, data):
-    return new_event(type=type_, source="/approval-svc", subject="x", data=data)
-
-
-def test_parse_project_event_carries_its_tasks():
-    project, tasks = parse_approval_data(_event("project.submitted", _project()))
-    assert project is not None
-    assert project.status == "in_review"
-    assert [t.task_id for t in tasks] == ["T-1"]
-
-
-def test_parse_task_event():
-    project, tasks = parse_approval_data(_event("approval.decision.recorded", _task()))
-    assert project is None
-    assert tasks[0].department == "MEE"
-
-
-def test_a_task_under_a_project_type_is_accepted():
-    project, tasks = parse_approval_data(_event("project.supplement_requested", _task()))
-    assert project is None
-    assert tasks[0].task_id == "T-1"
-
-
-@pytest.mark.parametrize(
-    ("type_", "data", "named"),
-    [
-        ("project.submitted", {"project_code": "x"}, "not a valid project"),
-        ("approval.task.assigned", {"task_id": "x"}, "not a valid task"),
-        ("project.approved", ["not", "an", "object"], "must be a JSON object"),
-    ],
-)
-def test_invalid_data_is_rejected_with_the_reason(type_, data, named):
-    with pytest.raises(RejectEvent, match=named):
-        parse_approval_data(_event(type_, data))

@@ -1,9 +1,12 @@
 """Pure domain layer of the approval service: no web, database or broker imports.
 
-Modules: ``catalogue`` (departments, matters, routing rules, holidays as data), ``facts`` and
-``routing`` (which matters a submission needs), ``identifiers`` (project, credit, region and
-industry codes), ``workdays`` (deadlines in China working days), ``statemachine`` and ``events``
-(project + parallel tasks), ``errors`` (typed errors by HTTP-like family).
+Modules: ``catalogue`` (departments, matters, routing rules, holidays as data: validated here,
+read from its file by ``approval_svc.catalogue_file``), ``facts`` and ``routing`` (which matters
+a submission needs), ``identifiers`` (project, credit, region and industry codes), ``workdays``
+(China working days) and ``deadlines`` (a task's time limits, pause and extension),
+``statemachine`` and ``events`` (the statuses of a project and its parallel tasks), ``project``
+(the aggregate: submission record, state and task records, document numbers), ``commands``
+(what callers ask), ``audit`` (the timeline), ``errors`` (typed errors by HTTP-like family).
 """
 
 from approval_svc.domain.catalogue import (
@@ -12,8 +15,7 @@ from approval_svc.domain.catalogue import (
     Department,
     Matter,
     RoutingRule,
-    default_catalogue,
-    load_catalogue,
+    parse_catalogue,
 )
 from approval_svc.domain.errors import (
     CatalogueError,
@@ -87,13 +89,12 @@ __all__ = [
     "code_prefix",
     "decide",
     "deem_consent",
-    "default_catalogue",
     "derive_status",
     "fraction_elapsed",
     "industry_division",
     "is_project_code",
-    "load_catalogue",
     "make_project_code",
+    "parse_catalogue",
     "parse_project_code",
     "region_info",
     "region_name",

@@ -1,8 +1,9 @@
 """The catalogue: departments, their matters with time limits, routing rules and extra holidays.
 
-All of it is data (``approval_svc/data/catalogue.yaml``), versioned by a top-level ``version``.
-The models below validate the file as a whole when it loads, so a broken deployment fails at
-start-up instead of mis-routing projects: every matter's department exists, every routing rule
+All of it is data (``approval_svc/data/catalogue.yaml``, read by
+``approval_svc.catalogue_file``), versioned by a top-level ``version``. The models below validate
+the data as a whole when it loads, so a broken deployment fails at start-up instead of
+mis-routing projects: every matter's department exists, every routing rule
 names existing matters, promised limits never exceed legal ones, conditions use operators that fit
 the field they test, and holiday dates belong to the year they are listed under.
 """
@@ -12,12 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
-from importlib import resources
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from approval_svc.domain.errors import CatalogueError, UnknownDepartment, UnknownMatter
@@ -209,35 +206,16 @@ class Catalogue(_Frozen):
         return WorkCalendar(self.holiday_schedules(), on_unknown_year)
 
 
-def load_catalogue(path: Path | None = None) -> Catalogue:
-    """Load and validate a catalogue file; ``None`` loads the one bundled with the service."""
-    if path is None:
-        source = "bundled catalogue.yaml"
-        text = resources.files("approval_svc.data").joinpath("catalogue.yaml").read_text("utf-8")
-    else:
-        source = str(path)
-        try:
-            text = path.read_text("utf-8")
-        except OSError as exc:
-            raise CatalogueError(f"cannot read catalogue {source}: {exc}") from exc
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise CatalogueError(f"catalogue {source} is not valid YAML: {exc}") from exc
+def parse_catalogue(raw: object, *, source: str) -> Catalogue:
+    """Validate catalogue data already read and parsed (see ``approval_svc.catalogue_file``)."""
     if not isinstance(raw, dict):
         raise CatalogueError(f"catalogue {source} must be a mapping at top level")
     if raw.get("extra_holidays") is None:
-        raw["extra_holidays"] = {}  # an empty YAML section reads as null
+        raw = {**raw, "extra_holidays": {}}  # an empty YAML section reads as null
     try:
         return Catalogue.model_validate(raw)
     except ValidationError as exc:
         raise CatalogueError(f"catalogue {source} is invalid: {exc}") from exc
-
-
-@lru_cache(maxsize=1)
-def default_catalogue() -> Catalogue:
-    """The bundled catalogue, parsed once per process."""
-    return load_catalogue()
 
 
 def _unique(codes: list[str], what: str) -> set[str]:

@@ -65,6 +65,10 @@ class TaskNotFound(NotFound):
     pass
 
 
+class ProjectNotFound(NotFound):
+    pass
+
+
 class WrongDepartment(NotFound):
     """The task exists but belongs to another department; reported as not found on purpose."""
 
@@ -99,6 +103,10 @@ class MaterialsRequired(InvalidCommand):
 
 class DuplicateTask(InvalidCommand):
     pass
+
+
+class IdempotencyKeyReused(InvalidCommand):
+    """An ``Idempotency-Key`` came back with a different request than its first one."""
 
 
 # --- identifiers ------------------------------------------------------------------------------

@@ -11,10 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from shared.events import EventType
+
 
 @dataclass(frozen=True, slots=True)
 class DomainEvent:
-    type: ClassVar[str] = ""
+    type: ClassVar[EventType]
     project_code: str
 
 
@@ -27,24 +29,24 @@ class TaskEvent(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class ProjectSubmitted(DomainEvent):
-    type: ClassVar[str] = "project.submitted"
+    type: ClassVar[EventType] = EventType.PROJECT_SUBMITTED
     task_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class ProjectFiled(DomainEvent):
-    type: ClassVar[str] = "project.filed"
+    type: ClassVar[EventType] = EventType.PROJECT_FILED
 
 
 @dataclass(frozen=True, slots=True)
 class TaskAssigned(TaskEvent):
-    type: ClassVar[str] = "approval.task.assigned"
+    type: ClassVar[EventType] = EventType.TASK_ASSIGNED
     consultative: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class DecisionRecorded(TaskEvent):
-    type: ClassVar[str] = "approval.decision.recorded"
+    type: ClassVar[EventType] = EventType.DECISION_RECORDED
     decision: str = ""
     # True when a consultative task was approved by silence (deemed consent), not by a person.
     deemed: bool = False
@@ -54,36 +56,36 @@ class DecisionRecorded(TaskEvent):
 
 @dataclass(frozen=True, slots=True)
 class SupplementRequested(TaskEvent):
-    type: ClassVar[str] = "project.supplement_requested"
+    type: ClassVar[EventType] = EventType.PROJECT_SUPPLEMENT_REQUESTED
     missing_materials: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class SupplementProvided(TaskEvent):
-    type: ClassVar[str] = "project.supplement_provided"
+    type: ClassVar[EventType] = EventType.PROJECT_SUPPLEMENT_PROVIDED
     materials: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class TaskWithdrawn(TaskEvent):
-    type: ClassVar[str] = "approval.task.withdrawn"
+    type: ClassVar[EventType] = EventType.TASK_WITHDRAWN
     reason: str = ""  # "project_rejected" | "project_withdrawn"
 
 
 @dataclass(frozen=True, slots=True)
 class ProjectApproved(DomainEvent):
-    type: ClassVar[str] = "project.approved"
+    type: ClassVar[EventType] = EventType.PROJECT_APPROVED
 
 
 @dataclass(frozen=True, slots=True)
 class ProjectRejected(DomainEvent):
-    type: ClassVar[str] = "project.rejected"
+    type: ClassVar[EventType] = EventType.PROJECT_REJECTED
     rejected_by: str = ""  # task_id of the rejecting task
 
 
 @dataclass(frozen=True, slots=True)
 class ProjectWithdrawn(DomainEvent):
-    type: ClassVar[str] = "project.withdrawn"
+    type: ClassVar[EventType] = EventType.PROJECT_WITHDRAWN
 
 
 EVENT_CLASSES: tuple[type[DomainEvent], ...] = (
@@ -98,4 +100,4 @@ EVENT_CLASSES: tuple[type[DomainEvent], ...] = (
     ProjectRejected,
     ProjectWithdrawn,
 )
-EVENT_TYPES: frozenset[str] = frozenset(c.type for c in EVENT_CLASSES)
+EVENT_TYPES: frozenset[EventType] = frozenset(c.type for c in EVENT_CLASSES)

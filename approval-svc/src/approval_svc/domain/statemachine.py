@@ -25,8 +25,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from enum import StrEnum
 
+from approval_svc.domain.deadlines import TimeLimits
 from approval_svc.domain.errors import (
     DuplicateTask,
     InvalidCommand,
@@ -94,7 +96,16 @@ class TaskState:
     status: TaskStatus = TaskStatus.PENDING
     consultative: bool = False
     deemed: bool = False  # approved by silence (consultative tasks only)
-    missing_materials: tuple[str, ...] = ()  # the open supplement notice, if any
+    # The materials the last decision listed (the open supplement notice, if any).
+    missing_materials: tuple[str, ...] = ()
+    # The task's record beside its status; commands here carry it along unchanged and
+    # ``approval_svc.domain.project`` fills it in. Empty only in tests of statuses alone.
+    matter_name: str = ""
+    limits: TimeLimits | None = None
+    decision: str | None = None
+    opinion: str | None = None
+    decided_at: datetime | None = None
+    document_number: str | None = None
 
     def __post_init__(self) -> None:
         # Accept plain strings from storage but keep the enum inside (and reject unknown ones).

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Literal
+from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -36,6 +36,7 @@ CHINA_TZ = ZoneInfo("Asia/Shanghai")
 UTC = ZoneInfo("UTC")
 
 DayKind = Literal["working", "calendar"]
+DAY_KINDS: tuple[DayKind, ...] = get_args(DayKind)
 
 _ONE_DAY = timedelta(days=1)
 _TINY = timedelta(microseconds=1)
@@ -176,6 +177,14 @@ class WorkCalendar:
         self.unknown_years.add(year)
         if self.on_unknown_year is not None:
             self.on_unknown_year(year)
+
+
+def as_day_kind(value: str) -> DayKind:
+    """A day kind read from storage; anything else is refused rather than guessed."""
+    for kind in DAY_KINDS:
+        if value == kind:
+            return kind
+    raise ValueError(f"unknown day_kind {value!r}; expected one of {DAY_KINDS}")
 
 
 def fraction_elapsed(

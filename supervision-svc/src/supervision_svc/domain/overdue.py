@@ -10,13 +10,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
+from supervision_svc.domain.alerts import LEVELS, Level
 from supervision_svc.domain.projection import YELLOW_RATIO, yellow_threshold
-
-Level = Literal["yellow", "red"]
-APPROVAL_OVERDUE = "approval_overdue"
-LEVELS: tuple[Level, ...] = ("yellow", "red")
 
 
 def overdue_level(
@@ -36,10 +32,6 @@ class AlertPlan:
 
     raise_level: Level | None = None
     resolve_levels: tuple[Level, ...] = ()
-
-    @property
-    def empty(self) -> bool:
-        return self.raise_level is None and not self.resolve_levels
 
 
 def plan_task_alerts(
@@ -83,8 +75,3 @@ def overdue_detail(
     span = (due_at - assigned_at).total_seconds()
     used = (now - assigned_at).total_seconds() / span * 100 if span > 0 else 100.0
     return f"{subject} has used {used:.0f}% of its time limit: due {due}"
-
-
-def open_key(kind: str, subject: str, level: str) -> str:
-    """Key of an open alert: the same alert is never open twice."""
-    return f"{kind}:{subject}:{level}"

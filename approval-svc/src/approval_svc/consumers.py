@@ -1,0 +1,48 @@
+"""Faust consumers of the approval service: decisions that department systems send over Kafka.
+
+Each handler decodes the CloudEvent's data, builds the same command the HTTP route builds and
+calls the use case inside the consumer batch's transaction (``EnlistedUnitOfWork``). A decision
+that can never apply is rejected to the dead-letter topic with the reason.
+"""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from approval_svc import handlers
+from approval_svc.domain.commands import Actor
+from approval_svc.domain.errors import DomainError
+from approval_svc.schemas import DecisionIn
+from approval_svc.unit_of_work import EnlistedUnitOfWork
+from shared.clock import Clock
+from shared.consumer import Handler, RejectEvent
+from shared.events import CloudEvent, DecisionSubmittedData, EventType
+from shared.outbox import UnitOfWork as OutboxUnitOfWork
+
+
+def decision_handlers(*, clock: Clock) -> dict[str, Handler]:
+    async def on_decision_submitted(event: CloudEvent, batch: OutboxUnitOfWork) -> None:
+        try:
+            data = DecisionSubmittedData.model_validate(event.data)
+            # The same validation as the HTTP body's.
+            body = DecisionIn(
+                decision=data.decision,
+                opinion=data.opinion,
+                missing_materials=data.missing_materials,
+            )
+        except ValidationError as exc:
+            raise RejectEvent(f"invalid decision data: {exc.errors(include_url=False)}") from None
+        # The department named in the event is the deciding one: the same ownership, state
+        # and materials checks as the HTTP route apply.
+        command = body.command(
+            task_id=data.task_id,
+            department=data.department,
+            actor=Actor(f"{data.department} system", "department"),
+            causation=event,
+        )
+        try:
+            await handlers.decide_task(command=command, uow=EnlistedUnitOfWork(batch), clock=clock)
+        except DomainError as exc:
+            raise RejectEvent(f"{type(exc).__name__}: {exc.message}") from None
+
+    return {EventType.DECISION_SUBMITTED: on_decision_submitted}

@@ -1,0 +1,11 @@
+"""Prometheus metrics of the approval service (the common ones live in `shared.metrics`)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter
+
+CALENDAR_FALLBACK = Counter(
+    "working_day_calendar_fallback_total",
+    "Working-day computations for a year without holiday data (weekends only were counted).",
+    ["service", "year"],
+)

@@ -1,0 +1,88 @@
+"""The faust agents of the supervision service: decode, dispatch on the event `type`, handle.
+
+`approval-projection` reads `approval.projects`: a `project.*` event carries the project (with
+its tasks), a task event (`approval.task.*`, `approval.decision.recorded`) the task. The batch,
+its transaction and the dropping of redeliveries are `shared.consumer`'s; what cannot be
+applied is rejected to the dead-letter topic with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TypeVar
+
+from pydantic import ValidationError
+
+from shared.clock import Clock
+from shared.consumer import Handler, RejectEvent
+from shared.events import (
+    PROJECT_EVENT_TYPES,
+    TASK_EVENT_TYPES,
+    CloudEvent,
+    ContractModel,
+    ProjectData,
+    TaskData,
+)
+from shared.outbox import UnitOfWork as OutboxUnitOfWork
+from shared.runtime import ServiceRuntime
+from shared.topics import APPROVAL_PROJECTS
+from supervision_svc import handlers
+from supervision_svc.unit_of_work import SqlUnitOfWork, SupervisionUnitOfWork
+
+PROJECTION_CONSUMER = "approval-projection"
+
+M = TypeVar("M", bound=ContractModel)
+
+
+def decode(event: CloudEvent, model: type[M], what: str) -> M:
+    """The event's `data` as `model`, or a rejection naming what is wrong."""
+    if not isinstance(event.data, dict):
+        raise RejectEvent(f"{event.type} {event.id}: data must be a JSON object")
+    try:
+        return model.model_validate(event.data)
+    except ValidationError as exc:
+        raise RejectEvent(f"{event.type} {event.id}: data is not a valid {what}: {exc}") from exc
+
+
+def _version(event: CloudEvent) -> datetime:
+    """What a row built from `event` is as new as: the event's time."""
+    return event.time  # always aware (CloudEvent's validator makes it so)
+
+
+def projection_handlers(
+    clock: Clock,
+    uow_of: Callable[[OutboxUnitOfWork], SupervisionUnitOfWork] = SqlUnitOfWork.joining,
+) -> dict[str, Handler]:
+    """The handler of each event type of `approval.projects`, by type."""
+
+    async def on_project_event(event: CloudEvent, outbox: OutboxUnitOfWork) -> None:
+        await handlers.project_changed(
+            uow_of(outbox),
+            project=decode(event, ProjectData, "project"),
+            version=_version(event),
+            now=clock.now(),
+            cause=event,
+        )
+
+    async def on_task_event(event: CloudEvent, outbox: OutboxUnitOfWork) -> None:
+        await handlers.task_changed(
+            uow_of(outbox),
+            task=decode(event, TaskData, "task"),
+            version=_version(event),
+            now=clock.now(),
+            cause=event,
+        )
+
+    by_type: dict[str, Handler] = {}
+    by_type.update(dict.fromkeys(PROJECT_EVENT_TYPES, on_project_event))
+    by_type.update(dict.fromkeys(TASK_EVENT_TYPES, on_task_event))
+    return by_type
+
+
+def register_consumers(runtime: ServiceRuntime) -> None:
+    runtime.consume(
+        PROJECTION_CONSUMER,
+        topics=[APPROVAL_PROJECTS],
+        handlers=projection_handlers(runtime.clock),
+    )

@@ -1,0 +1,153 @@
+"""Where the handlers' rows live: the repositories they are written against, and SQL ones.
+
+Handlers see only the protocols below (through a unit of work, see `unit_of_work`), so their
+rules are unit-tested against in-memory fakes; the SQL classes are what the service runs on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy import and_, or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from supervision_svc.models import Alert, ProjectView, TaskView
+
+
+class ProjectRepository(Protocol):
+    async def get(self, project_code: str) -> ProjectView | None: ...
+
+    def add(self, project: ProjectView) -> None:
+        """Store a new row, or the changes made to a row this repository returned."""
+        ...
+
+    async def credit_codes(self, project_codes: Collection[str]) -> dict[str, str]:
+        """The enterprise (credit code) of each of these projects that is known."""
+        ...
+
+
+class TaskRepository(Protocol):
+    async def get(self, task_id: str) -> TaskView | None: ...
+
+    def add(self, task: TaskView) -> None: ...
+
+    async def to_check_for_overdue(
+        self, *, now: datetime, kind: str, after: str, limit: int
+    ) -> list[TaskView]:
+        """Tasks past their yellow threshold still pending, and tasks with an open alert of
+        `kind`: `limit` of them in task-id order, after the task id `after`."""
+        ...
+
+
+class AlertRepository(Protocol):
+    async def open_of_tasks(self, task_ids: Sequence[str], *, kind: str) -> dict[str, list[Alert]]:
+        """The open alerts of `kind` of each of these tasks."""
+        ...
+
+    async def add_unless_open(self, alert: Alert) -> bool:
+        """Store a new open alert; False when one with its `open_key` is already open."""
+        ...
+
+    async def resolve(self, alert: Alert, *, now: datetime) -> bool:
+        """Close an open alert; False when it was already closed (by someone else)."""
+        ...
+
+
+class SqlProjectRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, project_code: str) -> ProjectView | None:
+        return await self._session.get(ProjectView, project_code)
+
+    def add(self, project: ProjectView) -> None:
+        self._session.add(project)
+
+    async def credit_codes(self, project_codes: Collection[str]) -> dict[str, str]:
+        if not project_codes:
+            return {}
+        rows = await self._session.exec(
+            select(ProjectView.project_code, ProjectView.credit_code).where(
+                col(ProjectView.project_code).in_(set(project_codes))
+            )
+        )
+        return dict(rows.all())
+
+
+class SqlTaskRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, task_id: str) -> TaskView | None:
+        return await self._session.get(TaskView, task_id)
+
+    def add(self, task: TaskView) -> None:
+        self._session.add(task)
+
+    async def to_check_for_overdue(
+        self, *, now: datetime, kind: str, after: str, limit: int
+    ) -> list[TaskView]:
+        with_open_alert = (
+            select(Alert.task_id)
+            .where(col(Alert.kind) == kind)
+            .where(col(Alert.resolved_at).is_(None))
+        )
+        candidates = or_(
+            and_(col(TaskView.status) == "pending", col(TaskView.yellow_at) <= now),
+            col(TaskView.task_id).in_(with_open_alert),
+        )
+        rows = await self._session.exec(
+            select(TaskView)
+            .where(candidates)
+            .where(col(TaskView.task_id) > after)
+            .order_by(col(TaskView.task_id))
+            .limit(limit)
+        )
+        return list(rows.all())
+
+
+class SqlAlertRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def open_of_tasks(self, task_ids: Sequence[str], *, kind: str) -> dict[str, list[Alert]]:
+        found: dict[str, list[Alert]] = {}
+        if not task_ids:
+            return found
+        rows = await self._session.exec(
+            select(Alert)
+            .where(col(Alert.task_id).in_(list(task_ids)))
+            .where(col(Alert.kind) == kind)
+            .where(col(Alert.resolved_at).is_(None))
+        )
+        for alert in rows.all():
+            found.setdefault(alert.task_id or "", []).append(alert)
+        return found
+
+    async def add_unless_open(self, alert: Alert) -> bool:
+        # `open_key` is unique: of two sweepers racing, the second one's insert fails here,
+        # inside a savepoint, so the rest of its transaction goes on.
+        try:
+            async with self._session.begin_nested():
+                self._session.add(alert)
+        except IntegrityError:
+            return False
+        return True
+
+    async def resolve(self, alert: Alert, *, now: datetime) -> bool:
+        result = await self._session.execute(
+            update(Alert)
+            .where(col(Alert.alert_id) == alert.alert_id)
+            .where(col(Alert.resolved_at).is_(None))
+            .values(resolved_at=now, open_key=None)
+        )
+        # CursorResult has rowcount; execute() is typed as returning the base Result.
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        alert.resolved_at = now
+        alert.open_key = None
+        return True
