@@ -20,6 +20,7 @@ or ``client.run(handler, stop_event)`` which does exactly that loop.
   again with the same event id, which the platform applies once), reconnects back off to 1 s
   at most, and offsets lost with an in-memory broker mean reading the new topic from its
   start: tasks seen again are decided again and those second decisions are refused.
+- Decisions carry the extension ``authtoken``, this department's token (``DecisionTokens``).
 - Tolerant reader: unknown CloudEvent fields, other event types than approval.task.assigned /
   approval.task.withdrawn, and documents that are not events are ignored.
 """
@@ -39,20 +40,20 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError, KafkaTimeoutError
 from pydantic import ValidationError
 
+from services.kafka_clients import DEFAULT_REBALANCE_TIMEOUT_S, consumer_timeouts, make_producer
 from services.offsets import OffsetTracker
-from shared.events import CloudEvent, DecisionSubmittedData, TaskData, new_event
+from shared.decision_token import DecisionTokens
+from shared.events import CloudEvent, DecisionSubmittedData, EventType, TaskData, new_event
 from shared.topics import APPROVAL_DECISIONS, DEPARTMENT_CODES, tasks_topic
 
 log = logging.getLogger(__name__)
 
-ASSIGNED = "approval.task.assigned"
-WITHDRAWN = "approval.task.withdrawn"
-DECISION_SUBMITTED = "approval.decision.submitted"
+ASSIGNED = EventType.TASK_ASSIGNED
+WITHDRAWN = EventType.TASK_WITHDRAWN
+DECISION_SUBMITTED = EventType.DECISION_SUBMITTED
 TASK_EVENT_TYPES = frozenset({ASSIGNED, WITHDRAWN})
 DECISIONS = ("approved", "rejected", "supplement_required")
 DecisionValue = Literal["approved", "rejected", "supplement_required"]
-DEFAULT_REBALANCE_TIMEOUT_S = 4.0
-RECONNECT_BACKOFF_MAX_MS = 1000  # kafka-python's default (30 s) would idle after a broker restart
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,38 +104,6 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         pass
 
 
-def consumer_timeouts(rebalance_timeout_s: float = DEFAULT_REBALANCE_TIMEOUT_S) -> dict[str, int]:
-    """Short kafka-python timeouts: the rebalance timeout is max_poll_interval, a first join waits
-    about half of it (the default 300 s would stall start-up); poll more often than this."""
-    rebalance_ms = int(rebalance_timeout_s * 1000)
-    return {
-        "max_poll_interval_ms": rebalance_ms,
-        "session_timeout_ms": max(int(rebalance_ms * 1.5), 6000),
-        "heartbeat_interval_ms": 1000,
-        "request_timeout_ms": max(rebalance_ms * 3, 30_000),
-        "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
-    }
-
-
-def make_producer(bootstrap: str, *, client_id: str = "departments") -> KafkaProducer:
-    """A producer for decisions: acks=all, small linger so a poll batch goes out as one request.
-
-    Not idempotent: a restarted in-memory broker does not know the producer id an idempotent
-    producer was given and refuses its next batch (the platform drops duplicate decisions by
-    their event id instead); one request in flight keeps the order of decisions on a retry.
-    """
-    return KafkaProducer(
-        bootstrap_servers=bootstrap,
-        client_id=client_id,
-        acks="all",
-        linger_ms=5,
-        batch_size=256 * 1024,
-        enable_idempotence=False,
-        max_in_flight_requests_per_connection=1,
-        reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
-    )
-
-
 class DepartmentClient:
     """The Kafka side of one department's system. Not thread-safe except ``mark_done``."""
 
@@ -148,6 +117,7 @@ class DepartmentClient:
         rebalance_timeout_s: float = DEFAULT_REBALANCE_TIMEOUT_S,
         max_poll_records: int = 500,
         client_id: str | None = None,
+        tokens: DecisionTokens | None = None,
     ) -> None:
         department = department.strip().upper()
         if department not in DEPARTMENT_CODES:
@@ -175,6 +145,7 @@ class DepartmentClient:
         )
         self._consumer.subscribe([self.topic], listener=_Rebalance(self))
         self.stats = {"received": 0, "ignored": 0, "decided": 0, "resent": 0}
+        self._tokens = tokens or DecisionTokens(department)  # minted from PLATFORM_JWT_SECRET
 
     # --- reading -----------------------------------------------------------------------
 
@@ -270,6 +241,7 @@ class DepartmentClient:
             correlationid=source_event.correlationid or source_event.id,
             causationid=source_event.id,
         )
+        event = self._tokens.sign(event)
         self._send(assigned.project_code.encode(), event.to_json())
         if decision != "supplement_required":
             self._known.pop(assigned.task_id, None)

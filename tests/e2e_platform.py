@@ -10,27 +10,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 
-from services.broker import EmbeddedBroker, free_port
-from shared.auth import mint_token
+from services.broker import EmbeddedBroker
 from shared.broker import ensure_topics
 from shared.topics import all_topics
-from testkit import create_database
+from testkit import (
+    TEST_JWT_SECRET,
+    compressed_clock_env,
+    create_database,
+    eventually_sync,
+    free_port,
+)
 
-SECRET = "e2e-secret-0123456789abcdef0123456789"
 SERVICES = {"approval": "approval_svc", "supervision": "supervision_svc", "notify": "notify_svc"}
 PARTITIONS = 3
-
-
-def token(role: str, **claims: Any) -> str:
-    return mint_token(SECRET, sub=f"e2e-{role}", role=role, **claims)
-
-
-def bearer(role: str, **claims: Any) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token(role, **claims)}"}
 
 
 @dataclass
@@ -62,13 +57,12 @@ class Platform:
         env = {
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
-            "PLATFORM_JWT_SECRET": SECRET,
+            "PLATFORM_JWT_SECRET": TEST_JWT_SECRET,  # what testkit.auth_headers signs with
             "PLATFORM_DATA_DIR": str(self.workdir / "data"),
             "PLATFORM_LOG_LEVEL": "WARNING",
-            "PLATFORM_CLOCK_EPOCH": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
         }
         if self.day_seconds:
-            env["PLATFORM_DAY_SECONDS"] = str(self.day_seconds)
+            env.update(compressed_clock_env(self.day_seconds))
         return env
 
     def start(self) -> Platform:
@@ -97,20 +91,26 @@ class Platform:
         return self
 
     def wait_ready(self, timeout_s: float = 90) -> None:
-        deadline = time.monotonic() + timeout_s
+        deadline = time.monotonic() + timeout_s  # for all of them together
         for name, base in self.urls.items():
-            while True:
-                proc = self.procs[name]
-                if proc.poll() is not None:
+
+            def ready(name: str = name, base: str = base) -> bool:
+                if self.procs[name].poll() is not None:
                     raise RuntimeError(f"{name} exited: {self.log_tail(name)}")
                 try:
-                    if httpx.get(f"{base}/readyz", timeout=3).status_code == 200:
-                        break
+                    return httpx.get(f"{base}/readyz", timeout=3).status_code == 200
                 except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{name} never became ready: {self.log_tail(name)}")
-                time.sleep(0.3)
+                    return False
+
+            try:
+                eventually_sync(
+                    ready,
+                    timeout_s=max(deadline - time.monotonic(), 0),
+                    interval_s=0.3,
+                    what=f"{name} ready",
+                )
+            except AssertionError as exc:
+                raise RuntimeError(f"{exc}: {self.log_tail(name)}") from None
 
     def log_tail(self, name: str, lines: int = 30) -> str:
         path = self.workdir / f"{name}.log"
@@ -132,12 +132,3 @@ class Platform:
         self.stop_broker()
         for drop in self.drops:
             drop()
-
-
-def wait_until(check: Callable[[], Any], *, timeout_s: float = 60, interval_s: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(interval_s)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -69,42 +67,3 @@ def fresh_topic(kafka_bootstrap: str) -> Callable[..., str]:
         return name
 
     return make
-
-
-def read_topic(bootstrap: str, topic: str, expected: int, timeout_s: float = 15.0) -> list:
-    """Every record of `topic` from the beginning, once at least `expected` have arrived."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=500,
-    )
-    try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        deadline = time.monotonic() + timeout_s
-        while not partitions and time.monotonic() < deadline:
-            time.sleep(0.1)
-            partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        records: list = []
-        while len(records) < expected and time.monotonic() < deadline:
-            batch = consumer.poll(timeout_ms=200)
-            for tp in sorted(batch, key=lambda t: t.partition):
-                records.extend(batch[tp])
-        return records
-    finally:
-        consumer.close()
-
-
-@pytest.fixture
-def topic_reader(kafka_bootstrap: str) -> Callable[..., object]:
-    async def read(topic: str, expected: int, *, bootstrap: str | None = None, timeout_s=15.0):
-        return await asyncio.to_thread(
-            read_topic, bootstrap or kafka_bootstrap, topic, expected, timeout_s
-        )
-
-    return read

@@ -27,6 +27,8 @@ from shared.db import (
 )
 from shared.epoch import TopicIds, fingerprint
 from shared.kafka import KafkaProducer, broker_reachable, make_faust_app
+from shared.lag import LAG, LAG_SAMPLE_INTERVAL_S, faust_offsets
+from shared.metrics import SERVICE_READY
 from shared.outbox import OutboxRelay, UnitOfWork
 from shared.settings import ServiceSettings
 
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 BackgroundJob = Callable[[], Awaitable[None]]
 EPOCH_CHECK_S = 2.0
 """How often the consumers compare the ids of their topics with those they started on."""
+READINESS_GAUGE_INTERVAL_S = 10.0
 
 
 class ServiceRuntime:
@@ -113,8 +116,10 @@ class ServiceRuntime:
             self._spawn("outbox-relay", self.relay.run)
         if self._consume and self.processors:
             self._spawn("faust", self._run_faust)
+            self._spawn("consumer-lag", self._sample_lag)
         for name, job in self._jobs:
             self._spawn(name, job)
+        self._spawn("readiness-gauge", self._watch_readiness)
 
     async def stop(self) -> None:
         """Stop everything within about 20 s, whatever state the consumers are in."""
@@ -229,6 +234,25 @@ class ServiceRuntime:
         if not all(ids.values()):  # a new broker whose topics are not all there yet
             return False
         return fingerprint(ids) != self._epoch
+
+    async def _watch_readiness(self) -> None:
+        """`service_ready` for Prometheus, which (unlike Kubernetes) does not call /readyz."""
+        while True:
+            SERVICE_READY.labels(self.service).set(0 if await self.readiness() else 1)
+            await asyncio.sleep(READINESS_GAUGE_INTERVAL_S)
+
+    async def _sample_lag(self) -> None:
+        """Consumer lag per partition, exported on /metrics (see `shared.lag`)."""
+        handle = LAG.register(self.service, self.settings.group_id, faust_offsets(self._app))
+        try:
+            while True:
+                LAG.sample()
+                await asyncio.sleep(LAG_SAMPLE_INTERVAL_S)
+        finally:
+            LAG.unregister(handle)
+
+    def _app(self) -> faust.App:
+        return self.faust
 
     def _fresh_faust(self) -> faust.App:
         group = (

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 
 import pytest
-from kafka import KafkaProducer as SyncProducer
 from sqlmodel import col, select
 
 from shared.consumer import EventProcessor, attach_processor
@@ -18,27 +15,9 @@ from shared.events import CloudEvent, new_event
 from shared.kafka import broker_reachable, make_faust_app
 from shared.outbox import UnitOfWork
 from shared.settings import get_platform_settings
-from testkit import unique_group
+from testkit import aproduce_events, eventually, unique_group
 
 pytestmark = pytest.mark.integration
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout_s}s: {what}")
-        await asyncio.sleep(0.05)
-
-
-def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
-    producer = SyncProducer(bootstrap_servers=bootstrap, acks="all")
-    try:
-        for key, value in messages:
-            producer.send(topic, key=key, value=value)
-        producer.flush(timeout=10)
-    finally:
-        producer.close()
 
 
 async def test_faust_agent_applies_plain_cloudevents_once(
@@ -49,6 +28,9 @@ async def test_faust_agent_applies_plain_cloudevents_once(
         new_event(type="project.submitted", source="/test", subject=f"P-{i % 4}", data={"n": i})
         for i in range(10)
     ]
+    sentinel = new_event(
+        type="project.submitted", source="/test", subject=events[0].subject, data={"n": -1}
+    )
     seen: list[CloudEvent] = []
 
     async def handler(event: CloudEvent, uow: UnitOfWork) -> None:
@@ -67,10 +49,12 @@ async def test_faust_agent_applies_plain_cloudevents_once(
 
     await asyncio.wait_for(app.start(), timeout=30)
     try:
-        messages = [(e.subject.encode(), e.to_json()) for e in events]
-        # a redelivery (same event id) and a message that is not a CloudEvent
-        messages += [(events[0].subject.encode(), events[0].to_json()), (b"k", b"\x00garbage")]
-        await asyncio.to_thread(_produce, kafka_bootstrap, topic, messages)
+        # a redelivery (same event id), then a message that is not a CloudEvent
+        await aproduce_events(kafka_bootstrap, topic, [*events, events[0]])
+        await aproduce_events(kafka_bootstrap, topic, [b"\x00garbage"], key="k")
+        # Sent after the redelivery with the same key (so the same partition): once the
+        # sentinel is applied, the redelivery before it has been dealt with.
+        await aproduce_events(kafka_bootstrap, topic, [sentinel])
 
         async def all_applied() -> bool:
             async with shared_db.sessions() as session:
@@ -79,13 +63,16 @@ async def test_faust_agent_applies_plain_cloudevents_once(
                         select(OutboxMessage).where(OutboxMessage.topic == f"{topic}.dlq")
                     )
                 ).all()
-            return len({e.id for e in seen}) == len(events) and len(letters) == 1
+            applied = {e.id for e in seen}
+            return applied >= {e.id for e in events} | {sentinel.id} and len(letters) == 1
 
-        await eventually(all_applied, 30, "the agent applies every event")
-        await asyncio.sleep(0.3)  # room for a wrongly repeated application to show up
+        await eventually(all_applied, timeout_s=30, what="the agent applies every event")
     finally:
         await asyncio.wait_for(app.stop(), timeout=30)
 
+    same_key = [e.id for e in seen if e.subject == sentinel.subject]
+    assert same_key[-1] == sentinel.id  # applied after everything before it on its partition
+    seen = [e for e in seen if e.id != sentinel.id]
     assert sorted(e.id for e in seen) == sorted(e.id for e in events)  # once each
     assert {e.id: e for e in seen} == {e.id: e for e in events}  # parsed exactly as sent
     for key in {e.subject for e in events}:  # per-key order is kept
@@ -107,7 +94,7 @@ async def test_faust_agent_applies_plain_cloudevents_once(
                 .order_by(col(OutboxMessage.id))
             )
         ).all()
-    assert processed == {e.id for e in events}
+    assert processed == {e.id for e in events} | {sentinel.id}
     body = json.loads(letter.payload)
     assert body["original_topic"] == topic
     assert body["key"] == "k"

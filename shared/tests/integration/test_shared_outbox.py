@@ -21,20 +21,9 @@ from shared.db import ExactDecimal, OutboxMessage, UTCDateTime
 from shared.events import CloudEvent, new_event
 from shared.kafka import KafkaProducer, OutgoingMessage, broker_reachable
 from shared.outbox import OutboxRelay, UnitOfWork
+from testkit import TopicReader, eventually
 
 pytestmark = pytest.mark.integration
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], timeout_s: float, what: str, step: float = 0.05
-) -> float:
-    """Wait until `check()` is true; return the seconds it took."""
-    started = time.monotonic()
-    while not await check():
-        if time.monotonic() - started > timeout_s:
-            raise AssertionError(f"not within {timeout_s}s: {what}")
-        await asyncio.sleep(step)
-    return time.monotonic() - started
 
 
 def _events(n: int, keys: Sequence[str] = ("P-A", "P-B", "P-C")) -> list[CloudEvent]:
@@ -96,7 +85,7 @@ async def test_the_database_is_the_configured_backend(shared_db) -> None:
 
 
 async def test_committed_events_are_published_in_id_order(
-    shared_db, kafka_bootstrap, fresh_topic, topic_reader
+    shared_db, kafka_bootstrap, fresh_topic
 ) -> None:
     topic = fresh_topic()
     service = _service()
@@ -116,7 +105,8 @@ async def test_committed_events_are_published_in_id_order(
 
         assert batches == [3, 3, 1, 0]
         assert await relay.backlog() == 0
-        records = await topic_reader(topic, 7)
+        with TopicReader(kafka_bootstrap, topic) as reader:
+            records = await reader.apoll_records_until(lambda read: len(read) >= 7)
     finally:
         await producer.stop()
 
@@ -215,30 +205,39 @@ async def test_exact_types_round_trip_through_the_real_database(shared_db) -> No
     assert len(later) == 3  # compared as instants (15:30 UTC > 15:00 UTC)
 
 
-async def test_relay_survives_a_broker_outage_and_publishes_when_it_returns(
-    shared_db, topic_reader
-) -> None:
+async def test_relay_survives_a_broker_outage_and_publishes_when_it_returns(shared_db) -> None:
     port = free_port()
     bootstrap = f"127.0.0.1:{port}"
     topic = f"shared.outage.{uuid.uuid4().hex[:8]}"
     events = _events(5)
     producer = KafkaProducer(bootstrap, client_id="outage-test")
+    service = _service()
     relay = OutboxRelay(
         session_factory=shared_db.sessions,
         producer=producer,
-        service=_service(),
+        service=service,
         poll_interval_s=0.05,
     )
+
+    def failed_sends() -> float:
+        labels = {"service": service, "type": "project.submitted", "outcome": "failed"}
+        return REGISTRY.get_sample_value("events_produced_total", labels) or 0.0
+
     await _emit(shared_db.sessions, events, topic)
     task = asyncio.create_task(relay.run())
     broker = EmbeddedBroker(port=port, die_with_parent=False)
     try:
-
-        async def failed() -> bool:
-            return relay.last_error is not None
-
-        await eventually(failed, 10, "the relay notices the broker is away")
-        await asyncio.sleep(0.5)
+        await eventually(
+            lambda: relay.last_error is not None,
+            timeout_s=10,
+            what="the relay notices the broker is away",
+        )
+        # A second failed attempt at the whole batch: the relay kept running after the first.
+        await eventually(
+            lambda: failed_sends() >= 2 * len(events),
+            timeout_s=10,
+            what="the relay tries again while the broker is away",
+        )
         assert not task.done(), "the relay must keep running while the broker is away"
         assert await relay.backlog() == 5
         assert all(r.sent_at is None for r in await _rows(shared_db.sessions))
@@ -250,8 +249,11 @@ async def test_relay_survives_a_broker_outage_and_publishes_when_it_returns(
         async def drained() -> bool:
             return await relay.backlog() == 0
 
-        await eventually(drained, 20, "the backlog is published once the broker is back")
-        records = await topic_reader(topic, 5, bootstrap=bootstrap)
+        await eventually(
+            drained, timeout_s=20, what="the backlog is published once the broker is back"
+        )
+        with TopicReader(bootstrap, topic) as reader:
+            records = await reader.apoll_records_until(lambda read: len(read) >= len(events))
         assert relay.last_error is None
         assert not task.done()
     finally:
@@ -271,7 +273,7 @@ async def test_relay_survives_a_broker_outage_and_publishes_when_it_returns(
 
 
 async def test_only_the_lease_holder_publishes_and_another_takes_over_after_expiry(
-    shared_db,
+    shared_db, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     producers = [RecordingProducer(), RecordingProducer()]
     relays = [
@@ -284,20 +286,37 @@ async def test_only_the_lease_holder_publishes_and_another_takes_over_after_expi
         )
         for p in producers
     ]
+    refusals = [0, 0]  # lease requests refused, per relay
+
+    def counted(index: int, hold: Callable[[], Awaitable[bool]]) -> Callable[[], Awaitable[bool]]:
+        async def attempt() -> bool:
+            held = await hold()
+            refusals[index] += not held
+            return held
+
+        return attempt
+
+    for index, relay in enumerate(relays):
+        monkeypatch.setattr(relay, "_hold_lease", counted(index, relay._hold_lease))
     tasks = [asyncio.create_task(r.run()) for r in relays]
     first_batch, second_batch = _events(6), _events(4)
     try:
         for event in first_batch:  # several commits while both relays compete
             await _emit(shared_db.sessions, [event], "t")
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)  # pacing only: spreads the commits over several polls
 
         async def drained() -> bool:
             return await relays[0].backlog() == 0
 
-        await eventually(drained, 10, "the first batch is published")
-        await asyncio.sleep(0.3)  # the idle relay gets its chances too
+        await eventually(drained, timeout_s=10, what="the first batch is published")
         holder = 0 if producers[0].sent else 1
         other = 1 - holder
+        asked = refusals[other]
+        await eventually(
+            lambda: refusals[other] > asked,
+            timeout_s=10,
+            what="the idle relay asks for the lease again and is refused",
+        )
         assert [m.value for m in producers[holder].sent] == [e.to_json() for e in first_batch]
         assert producers[other].sent == []
 
@@ -305,7 +324,9 @@ async def test_only_the_lease_holder_publishes_and_another_takes_over_after_expi
         with pytest.raises(asyncio.CancelledError):
             await tasks[holder]
         await _emit(shared_db.sessions, second_batch, "t")
-        took = await eventually(drained, 10, "the other relay takes over")
+        started = time.monotonic()
+        await eventually(drained, timeout_s=10, what="the other relay takes over")
+        took = time.monotonic() - started
     finally:
         for relay in relays:
             relay.stop()
@@ -329,9 +350,11 @@ async def test_lease_is_exclusive_renewable_and_released(shared_db) -> None:
 
     assert await a._hold_lease()
     assert not await b._hold_lease()
+    renewing = time.monotonic()
     assert await a._hold_lease()  # renewal by the holder
-    await asyncio.sleep(0.7)
-    assert await b._hold_lease()  # expired: taken over
+    await eventually(b._hold_lease, timeout_s=5, interval_s=0.05, what="the lease expires")
+    # Taken over only once the renewed lease expired, not earlier.
+    assert time.monotonic() - renewing >= 0.55
     assert not await a._hold_lease()
     await b.release()
     assert await a._hold_lease()  # released: free at once

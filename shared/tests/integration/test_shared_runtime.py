@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 
@@ -12,25 +11,13 @@ from shared.events import CloudEvent, new_event
 from shared.outbox import UnitOfWork
 from shared.runtime import ServiceRuntime
 from shared.settings import ServiceSettings, build_settings
-from testkit import free_port, unique_group
+from testkit import TopicReader, aproduce_events, free_port, unique_group
 
 pytestmark = pytest.mark.integration
 
 
-def _produce(bootstrap: str, topic: str, events: list[CloudEvent]) -> None:
-    from kafka import KafkaProducer
-
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    try:
-        for event in events:
-            producer.send(topic, key=(event.subject or "").encode(), value=event.to_json())
-        producer.flush(timeout=10)
-    finally:
-        producer.close()
-
-
 async def test_runtime_consumes_applies_and_publishes_follow_ups(
-    shared_db, kafka_bootstrap, fresh_topic, topic_reader
+    shared_db, kafka_bootstrap, fresh_topic
 ) -> None:
     source, target = fresh_topic("shared.rt.in", partitions=3), fresh_topic("shared.rt.out")
     settings = build_settings(
@@ -55,8 +42,9 @@ async def test_runtime_consumes_applies_and_publishes_follow_ups(
 
     await runtime.start()
     try:
-        await asyncio.to_thread(_produce, kafka_bootstrap, source, incoming)
-        records = await topic_reader(target, 3, timeout_s=30)
+        await aproduce_events(kafka_bootstrap, source, incoming)
+        with TopicReader(kafka_bootstrap, target) as reader:
+            records = await reader.apoll_records_until(lambda read: len(read) >= 3)
     finally:
         await runtime.stop()
 
@@ -92,7 +80,7 @@ async def test_readiness_names_what_is_unreachable() -> None:
 
 
 async def test_consumers_come_back_after_faust_crashes(
-    shared_db, kafka_bootstrap, fresh_topic, topic_reader
+    shared_db, kafka_bootstrap, fresh_topic
 ) -> None:
     source, target = fresh_topic("shared.rt.crash.in"), fresh_topic("shared.rt.crash.out")
     settings = build_settings(
@@ -111,13 +99,15 @@ async def test_consumers_come_back_after_faust_crashes(
     second = new_event(type="project.submitted", source="/t", subject="P-2", data={})
     await runtime.start()
     try:
-        await asyncio.to_thread(_produce, kafka_bootstrap, source, [first])
-        await topic_reader(target, 1, timeout_s=30)
-        await runtime.faust.crash(RuntimeError("simulated consumer crash"))
-        assert runtime.faust.crashed
-        await asyncio.to_thread(_produce, kafka_bootstrap, source, [second])
-        records = await topic_reader(target, 2, timeout_s=60)
+        with TopicReader(kafka_bootstrap, target) as reader:
+            await aproduce_events(kafka_bootstrap, source, [first])
+            await reader.acollect(lambda e: e.causationid == first.id, 1)
+            await runtime.faust.crash(RuntimeError("simulated consumer crash"))
+            assert runtime.faust.crashed
+            await aproduce_events(kafka_bootstrap, source, [second])
+            follow_ups = await reader.acollect(
+                lambda e: e.causationid == second.id, 1, timeout_s=60
+            )
     finally:
         await runtime.stop()
-    causes = {CloudEvent.from_json(r.value).causationid for r in records}
-    assert second.id in causes
+    assert [f.subject for f in follow_ups] == [second.subject]

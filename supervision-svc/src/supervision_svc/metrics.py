@@ -20,3 +20,8 @@ SWEEP_LAST_SUCCESS = Gauge(
     "Unix time (real) at which a sweep last finished without error.",
     ["sweep"],
 )
+OVERDUE_ALERTS_RAISED = Counter(
+    "supervision_overdue_alerts_raised_total",
+    "Overdue alerts raised on approval tasks, by department and level.",
+    ["department", "level"],
+)

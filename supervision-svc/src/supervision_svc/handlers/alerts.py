@@ -13,7 +13,7 @@ from datetime import datetime
 from shared.events import AlertData, CloudEvent, EventType, new_event
 from shared.topics import SUPERVISION_ALERTS
 from supervision_svc.domain.alerts import APPROVAL_OVERDUE, Level, open_key
-from supervision_svc.metrics import ALERTS_RAISED, ALERTS_RESOLVED
+from supervision_svc.metrics import ALERTS_RAISED, ALERTS_RESOLVED, OVERDUE_ALERTS_RAISED
 from supervision_svc.models import Alert
 from supervision_svc.unit_of_work import SupervisionUnitOfWork
 
@@ -74,6 +74,8 @@ async def raise_alert(
         return None  # another sweeper opened it first
     _emit(uow, EventType.ALERT_RAISED, alert, now=now, cause=None)
     ALERTS_RAISED.labels(kind, level).inc()
+    if kind == APPROVAL_OVERDUE and department:
+        OVERDUE_ALERTS_RAISED.labels(department, level).inc()
     return alert
 
 
