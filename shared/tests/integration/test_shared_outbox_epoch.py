@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from datetime import timedelta
 
@@ -19,6 +18,7 @@ from shared.epoch import TopicIds, fingerprint, load_recorded_ids
 from shared.events import new_event
 from shared.kafka import KafkaProducer
 from shared.outbox import OutboxRelay, UnitOfWork
+from testkit import TopicReader, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -33,14 +33,6 @@ async def _emit(sessions, topic: str, n: int, start: int = 0) -> list[bytes]:
             uow.emit(event, topic)
         await uow.commit()
     return [e.to_json() for e in events]
-
-
-async def _until(check, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout_s}s: {what}")
-        await asyncio.sleep(0.05)
 
 
 async def test_topic_ids_change_when_the_broker_restarts() -> None:
@@ -62,7 +54,7 @@ async def test_topic_ids_change_when_the_broker_restarts() -> None:
     assert fingerprint(seen[0]) != fingerprint(seen[1])
 
 
-async def test_relay_publishes_again_what_a_restarted_broker_lost(shared_db, topic_reader) -> None:
+async def test_relay_publishes_again_what_a_restarted_broker_lost(shared_db) -> None:
     port = free_port()
     bootstrap = f"127.0.0.1:{port}"
     topic = f"shared.epoch.{uuid.uuid4().hex[:8]}"
@@ -85,7 +77,7 @@ async def test_relay_publishes_again_what_a_restarted_broker_lost(shared_db, top
         async def drained() -> bool:
             return await relay.backlog() == 0
 
-        await _until(drained, 20, "the first events are published")
+        await eventually(drained, timeout_s=20, what="the first events are published")
         recorded = await load_recorded_ids(shared_db.sessions)
         assert set(recorded) == {topic}
 
@@ -94,8 +86,11 @@ async def test_relay_publishes_again_what_a_restarted_broker_lost(shared_db, top
         await asyncio.to_thread(broker.start)
         await asyncio.to_thread(ensure_topics, bootstrap, [topic], 2)
         second = await _emit(shared_db.sessions, topic, 3, start=6)
-        await _until(drained, 30, "the retained and the new events are published")
-        records = await topic_reader(topic, 9, bootstrap=bootstrap, timeout_s=30)
+        await eventually(
+            drained, timeout_s=30, what="the retained and the new events are published"
+        )
+        with TopicReader(bootstrap, topic) as reader:
+            records = await reader.apoll_records_until(lambda read: len(read) >= 9)
         assert relay.last_error is None
     finally:
         relay.stop()
