@@ -22,6 +22,7 @@ from services.banner import print_banner
 from services.broker import EmbeddedBroker, port_accepts, wait_for_broker
 from services.keeper import BrokerKeeper, create_topics
 from services.output import Output
+from services.smtp_sink import SmtpSink, start_local_mail
 from services.supervisor import (
     ChildSpec,
     RestartPolicy,
@@ -240,10 +241,12 @@ def run_up(args: argparse.Namespace) -> int:
     )
     broker: EmbeddedBroker | None = None
     keeper: BrokerKeeper | None = None
-    out.register("broker", *(s.name for s in SERVICES), "simulator", "samples")
+    mail: SmtpSink | None = None
+    out.register("broker", *(s.name for s in SERVICES), "simulator", "samples", "mail")
     with signals.installed():
         try:
             prepare_env(os.environ, out)
+            mail = start_local_mail(os.environ, lambda line: out.line("mail", line), out.info)
             platform = get_platform_settings()
             platform.data_dir.mkdir(parents=True, exist_ok=True)
             services = resolve_services()
@@ -292,6 +295,8 @@ def run_up(args: argparse.Namespace) -> int:
             if broker is not None:
                 out.info("stopping the broker")
                 broker.stop()
+            if mail is not None:
+                mail.stop()
             restarts = dict(sup.restarts)
             if keeper is not None and keeper.restarts:
                 restarts["broker"] = keeper.restarts
