@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from approval_svc.settings import ApprovalSettings
 from notify_svc.settings import NotifySettings
+from portal_svc.settings import PortalSettings
 from services import tokens
 from services.broker import EmbeddedBroker, port_accepts, wait_for_broker
 from services.output import Output
@@ -56,6 +57,7 @@ SERVICES: tuple[ServiceDef, ...] = (
     ServiceDef("approval-svc", "approval_svc", ApprovalSettings),
     ServiceDef("supervision-svc", "supervision_svc", SupervisionSettings),
     ServiceDef("notify-svc", "notify_svc", NotifySettings),
+    ServiceDef("portal-svc", "portal_svc", PortalSettings),  # the web pages; no database
 )
 
 
@@ -82,6 +84,8 @@ def prepare_env(environ: MutableMapping[str, str], out: Output) -> None:
         )
     # Human-readable service logs on the console unless asked otherwise.
     environ.setdefault("PLATFORM_LOG_JSON", "false")
+    # The portal offers development sign-in (pick a role) on a local run only.
+    environ.setdefault("PLATFORM_DEV_LOGIN", "true")
     if not environ.get("PLATFORM_CLOCK_EPOCH"):
         environ["PLATFORM_CLOCK_EPOCH"] = datetime.now(UTC).isoformat(timespec="seconds")
         out.info(f"PLATFORM_CLOCK_EPOCH set to now: {environ['PLATFORM_CLOCK_EPOCH']}")
@@ -224,6 +228,10 @@ def print_banner(
 ) -> None:
     out.plain()
     out.plain(out.bold("The platform is up."))
+    by_name = {s.definition.name: s for s in services}
+    if "portal-svc" in by_name:
+        portal = by_name["portal-svc"].base_url
+        out.plain(f"  {'portal':<16} {out.bold(portal)}  (open in a browser)")
     for s in services:
         out.plain(f"  {s.definition.name:<16} {s.base_url}")
         out.plain(f"  {'':<16}   docs    {s.base_url}/docs")
@@ -242,7 +250,7 @@ def print_banner(
         for label, token in dev:
             out.plain(f"  {label}:")
             out.plain(f"    {token}")
-        by_label, approval = dict(dev), services[0].base_url
+        by_label, approval = dict(dev), by_name["approval-svc"].base_url
         enterprise = by_label[f"enterprise {tokens.DEV_CREDIT_CODE}"]
         out.plain()
         out.plain("Try:")

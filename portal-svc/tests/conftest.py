@@ -45,7 +45,9 @@ class FakeServices:
 
     def sent(self, method: str, path_pattern: str) -> list[httpx.Request]:
         return [
-            r for r in self.requests if r.method == method and re.fullmatch(path_pattern, r.url.path)
+            r
+            for r in self.requests
+            if r.method == method and re.fullmatch(path_pattern, r.url.path)
         ]
 
 

@@ -6,9 +6,10 @@ import json
 import re
 
 import httpx
-from conftest import FakeServices, csrf_of, problem, sign_in
 
 from portal_svc.clients import Caller
+
+from conftest import FakeServices, csrf_of, problem, sign_in
 
 CODE = "2606-110105-02-01-00001X"
 PROJECT = {
@@ -46,7 +47,8 @@ VALID_FORM = {
 def test_sign_in_sets_a_signed_httponly_samesite_cookie(client, fake: FakeServices) -> None:
     cookie = sign_in(client).headers["set-cookie"].lower()
     assert cookie.startswith("portal_session=")
-    assert "httponly" in cookie and "samesite=lax" in cookie
+    assert "httponly" in cookie
+    assert "samesite=lax" in cookie
     page = client.get("/enterprise")
     assert page.status_code == 200
     # The services get the user's own token and a correlation id.
@@ -99,7 +101,8 @@ def test_service_field_errors_are_shown_next_to_their_fields(client, fake: FakeS
     assert 'href="#region_code"' in response.text
     assert 'value="11"' in response.text  # what was typed is kept
     body = json.loads(fake.sent("POST", "/api/v1/projects")[-1].content)
-    assert body["region_code"] == "11" and body["land"] == {"needs_new_land": False}
+    assert body["region_code"] == "11"
+    assert body["land"] == {"needs_new_land": False}
 
 
 def test_a_submission_goes_to_the_confirmation_page(client, fake: FakeServices) -> None:
@@ -118,13 +121,15 @@ def test_a_submission_goes_to_the_confirmation_page(client, fake: FakeServices) 
 def test_project_page_degrades_when_supervision_is_missing(client, fake: FakeServices) -> None:
     fake.on("GET", rf".*:8001/api/v1/projects/{CODE}", PROJECT)
     fake.on("GET", rf".*:8001/api/v1/projects/{CODE}/timeline", {"items": [], "next_cursor": None})
-    fake.on("GET", rf".*:8002/.*", lambda _r: httpx.Response(503))
+    fake.on("GET", r".*:8002/.*", lambda _r: httpx.Response(503))
     sign_in(client)
     response = client.get(f"/enterprise/projects/{CODE}")
     assert response.status_code == 200
-    assert "unavailable" in response.text and "supervision-svc" in response.text
+    assert "unavailable" in response.text
+    assert "supervision-svc" in response.text
     # The supplement notice lists every missing material, with the form to answer it.
-    assert "Noise study" in response.text and "Site photos" in response.text
+    assert "Noise study" in response.text
+    assert "Site photos" in response.text
     assert 'name="materials_t-1"' in response.text
 
 
@@ -146,7 +151,8 @@ def test_an_expired_session_keeps_the_half_filled_form(client, fake: FakeService
     assert response.status_code == 401
     assert not fake.sent("POST", "/api/v1/projects")
     stash = re.search(r'name="stash" value="([^"]+)"', response.text)
-    assert stash and "Half-filled plant" in stash.group(1).replace("&#34;", '"')
+    assert stash
+    assert "Half-filled plant" in stash.group(1).replace("&#34;", '"')
     again = client.post(
         "/sign-in",
         data={
@@ -186,7 +192,8 @@ def test_department_queue_is_sorted_by_due_date_with_levels(client, fake: FakeSe
     html = client.get("/department").text
     order = [m for m in re.findall(r'id="card-(\w+)"', html)]
     assert order == ["late", "soon", "calm"]
-    assert 'class="card card--red"' in html and 'class="card card--yellow"' in html
+    assert 'class="card card--red"' in html
+    assert 'class="card card--yellow"' in html
     assert "Credit: abnormal" in html
 
 
@@ -205,20 +212,33 @@ def test_public_project_page_has_a_qr_code_of_its_url(client, fake: FakeServices
     fake.on("GET", r".*:8001/api/v1/public/results", {"items": [result], "next_cursor": None})
     response = client.get(f"/public/projects/{CODE}")
     assert response.status_code == 200
-    assert "<svg" in response.text and f"/public/projects/{CODE}" in response.text
+    assert "<svg" in response.text
+    assert f"/public/projects/{CODE}" in response.text
     assert "MEE-2026-1" in response.text
     sent = fake.sent("GET", "/api/v1/public/results")[-1]
-    assert "authorization" not in sent.headers and sent.url.params["project_code"] == CODE
+    assert "authorization" not in sent.headers
+    assert sent.url.params["project_code"] == CODE
 
 
 def test_public_search_by_name_filters_locally(client, fake: FakeServices) -> None:
     items = [
-        {"project_name": "Riverside plant", "project_code": CODE, "department": "MEE", "decision": "approved"},
-        {"project_name": "Hill road", "project_code": CODE, "department": "MOT", "decision": "approved"},
+        {
+            "project_name": "Riverside plant",
+            "project_code": CODE,
+            "department": "MEE",
+            "decision": "approved",
+        },
+        {
+            "project_name": "Hill road",
+            "project_code": CODE,
+            "department": "MOT",
+            "decision": "approved",
+        },
     ]
     fake.on("GET", r".*:8001/api/v1/public/results", {"items": items, "next_cursor": None})
     html = client.get("/public", params={"q": "river"}).text
-    assert "Riverside plant" in html and "Hill road" not in html
+    assert "Riverside plant" in html
+    assert "Hill road" not in html
 
 
 def test_console_falls_back_to_approval_counts(client, fake: FakeServices) -> None:
@@ -241,7 +261,9 @@ def test_pages_are_chinese_first_with_an_english_switch(client) -> None:
     assert "登录" in client.get("/sign-in").text
     client.get("/language/en")
     html = client.get("/sign-in").text
-    assert '<html lang="en">' in html and "Sign in" in html and "登录" not in html
+    assert '<html lang="en">' in html
+    assert "Sign in" in html
+    assert "登录" not in html
 
 
 def test_the_wrong_role_gets_a_clear_403(client) -> None:

@@ -274,7 +274,9 @@ class Clients:
     notify: NotifyClient
 
     @classmethod
-    def build(cls, http: httpx.AsyncClient, *, approval: str, supervision: str, notify: str) -> Clients:
+    def build(
+        cls, http: httpx.AsyncClient, *, approval: str, supervision: str, notify: str
+    ) -> Clients:
         return cls(
             ApprovalClient(http, approval, "approval-svc"),
             SupervisionClient(http, supervision, "supervision-svc"),

@@ -60,14 +60,15 @@ def due_level(task: dict[str, Any], now: datetime) -> str:
         return "normal"
     if now > due:
         return "red"
-    if assigned is not None and due > assigned:
-        if (now - assigned) / (due - assigned) >= 0.9:
-            return "yellow"
+    if assigned is not None and due > assigned and (now - assigned) / (due - assigned) >= 0.9:
+        return "yellow"
     return "normal"
 
 
 def on_time_rate(tasks: list[dict[str, Any]]) -> float | None:
-    decided = [t for t in tasks if t.get("decided_at") and t.get("status") in ("approved", "rejected")]
+    decided = [
+        t for t in tasks if t.get("decided_at") and t.get("status") in ("approved", "rejected")
+    ]
     if not decided:
         return None
     on_time = 0

@@ -9,5 +9,7 @@ UPSTREAM_FAILURES = Counter(
     "Pages or panels shown without a service's data because it did not answer usably.",
     ["upstream"],
 )
-SIGN_INS = Counter("portal_sign_ins_total", "Successful sign-ins, by role and method.", ["role", "method"])
+SIGN_INS = Counter(
+    "portal_sign_ins_total", "Successful sign-ins, by role and method.", ["role", "method"]
+)
 STREAMS_OPEN = Gauge("portal_streams_open", "Live notification streams relayed to browsers now.")

@@ -35,12 +35,13 @@ def _holds(values: dict[str, str], field: str, op: str, expected: Any) -> bool:
     if op == "true":
         return raw in ("true", "on", "1")
     if op == "eq":
-        return raw == expected
+        return bool(raw == expected)
     try:
         number = float(raw)
     except ValueError:
         return False
-    return number >= expected if op == "ge" else number > expected
+    limit = float(expected)
+    return number >= limit if op == "ge" else number > limit
 
 
 def matters_for(values: dict[str, str]) -> list[str]:

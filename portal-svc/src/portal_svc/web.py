@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
-from collections.abc import Awaitable
 from typing import Any
 
 import jinja2
@@ -80,7 +80,9 @@ def signed_in(request: Request) -> User | None:
 class SignInRequired(Exception):
     """Go to sign-in, then come back to `next_path` (with the form the user had filled in)."""
 
-    def __init__(self, next_path: str, form: dict[str, str] | None = None, *, expired: bool) -> None:
+    def __init__(
+        self, next_path: str, form: dict[str, str] | None = None, *, expired: bool
+    ) -> None:
         super().__init__(next_path)
         self.next_path = next_path
         self.form = form

@@ -128,7 +128,11 @@ async def sign_in(request: Request) -> Response:
         if isinstance(kept, dict) and stash_form(
             request, next_path, {str(k): str(v) for k, v in kept.items()}
         ):
-            flash(request, "You were signed out. What you had entered is kept: check it and send it again.", "info")
+            flash(
+                request,
+                "You were signed out. What you had entered is kept: check it and send it again.",
+                "info",
+            )
             return redirect(next_path)
     return redirect(next_path if next_path != "/" else user.home)
 

@@ -36,7 +36,10 @@ async def my_projects(request: Request) -> Response:
     projects = await clients.approval.projects(user.caller)
     lights, credit = await asyncio.gather(
         asyncio.gather(
-            *(panel(clients.supervision.supervision(user.caller, p["project_code"])) for p in projects)
+            *(
+                panel(clients.supervision.supervision(user.caller, p["project_code"]))
+                for p in projects
+            )
         ),
         panel(clients.supervision.credit(user.caller, user.credit_code or "")),
     )
@@ -92,7 +95,9 @@ async def submit_project(request: Request) -> Response:
     except ApiProblem as exc:
         if exc.status == 401:
             raise
-        return await _new_form(request, user, status=exc.status, values=form, **problem_context(exc))
+        return await _new_form(
+            request, user, status=exc.status, values=form, **problem_context(exc)
+        )
     return redirect(f"/enterprise/projects/{project['project_code']}/submitted")
 
 
