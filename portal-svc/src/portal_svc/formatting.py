@@ -79,8 +79,11 @@ def on_time_rate(tasks: list[dict[str, Any]]) -> float | None:
     return on_time / len(decided)
 
 
-def percent(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.0f}%"
+def percent(value: Any) -> str:
+    """A 0..1 rate as a percentage; anything else (absent, undefined in a template) as a dash."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "—"
+    return f"{value * 100:.0f}%"
 
 
 NEXT_ACTIONS = {

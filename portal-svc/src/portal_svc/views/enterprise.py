@@ -140,7 +140,7 @@ async def project_page(request: Request, code: str) -> Response:
 async def supplement(request: Request, code: str, task_id: str) -> Response:
     form = await read_form(request)
     user = require(request, "enterprise")
-    materials = forms.lines(form.get("materials", ""))
+    materials = forms.lines(form.get(f"materials_{task_id}", ""))
     if not materials:
         errors = {f"materials_{task_id}": "List the materials you are supplying, one per line"}
         return await _project_page(
