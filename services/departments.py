@@ -16,6 +16,7 @@ or ``client.run(handler, stop_event)`` which does exactly that loop.
 - At least once: offsets are committed by hand, up to the first message not yet handled
   (``mark_done``), after the decisions sent so far are acknowledged (acks=all). After a crash a
   task may be seen again; the platform refuses a second decision (``approval.decisions.dlq``).
+- Decisions carry the extension ``authtoken``, this department's token (``DecisionTokens``).
 - Tolerant reader: unknown CloudEvent fields, other event types than approval.task.assigned /
   approval.task.withdrawn, and documents that are not events are ignored.
 """
@@ -36,18 +37,19 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from pydantic import ValidationError
 
-from shared.events import CloudEvent, DecisionSubmittedData, TaskData, new_event
+from services.kafka_clients import DEFAULT_REBALANCE_TIMEOUT_S, consumer_timeouts, make_producer
+from shared.decision_token import DecisionTokens
+from shared.events import CloudEvent, DecisionSubmittedData, EventType, TaskData, new_event
 from shared.topics import APPROVAL_DECISIONS, DEPARTMENT_CODES, tasks_topic
 
 log = logging.getLogger(__name__)
 
-ASSIGNED = "approval.task.assigned"
-WITHDRAWN = "approval.task.withdrawn"
-DECISION_SUBMITTED = "approval.decision.submitted"
+ASSIGNED = EventType.TASK_ASSIGNED
+WITHDRAWN = EventType.TASK_WITHDRAWN
+DECISION_SUBMITTED = EventType.DECISION_SUBMITTED
 TASK_EVENT_TYPES = frozenset({ASSIGNED, WITHDRAWN})
 DECISIONS = ("approved", "rejected", "supplement_required")
 DecisionValue = Literal["approved", "rejected", "supplement_required"]
-DEFAULT_REBALANCE_TIMEOUT_S = 4.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,30 +156,6 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         pass
 
 
-def consumer_timeouts(rebalance_timeout_s: float = DEFAULT_REBALANCE_TIMEOUT_S) -> dict[str, int]:
-    """Short kafka-python timeouts: the rebalance timeout is max_poll_interval, a first join waits
-    about half of it (the default 300 s would stall start-up); poll more often than this."""
-    rebalance_ms = int(rebalance_timeout_s * 1000)
-    return {
-        "max_poll_interval_ms": rebalance_ms,
-        "session_timeout_ms": max(int(rebalance_ms * 1.5), 6000),
-        "heartbeat_interval_ms": 1000,
-        "request_timeout_ms": max(rebalance_ms * 3, 30_000),
-    }
-
-
-def make_producer(bootstrap: str, *, client_id: str = "departments") -> KafkaProducer:
-    """A producer for decisions: acks=all, small linger so a poll batch goes out as one request."""
-    return KafkaProducer(
-        bootstrap_servers=bootstrap,
-        client_id=client_id,
-        acks="all",
-        linger_ms=5,
-        batch_size=256 * 1024,
-        max_in_flight_requests_per_connection=5,
-    )
-
-
 class DepartmentClient:
     """The Kafka side of one department's system. Not thread-safe except ``mark_done``."""
 
@@ -191,6 +169,7 @@ class DepartmentClient:
         rebalance_timeout_s: float = DEFAULT_REBALANCE_TIMEOUT_S,
         max_poll_records: int = 500,
         client_id: str | None = None,
+        tokens: DecisionTokens | None = None,
     ) -> None:
         department = department.strip().upper()
         if department not in DEPARTMENT_CODES:
@@ -217,6 +196,7 @@ class DepartmentClient:
         )
         self._consumer.subscribe([self.topic], listener=_Rebalance(self))
         self.stats = {"received": 0, "ignored": 0, "decided": 0}
+        self._tokens = tokens or DecisionTokens(department)  # minted from PLATFORM_JWT_SECRET
 
     # --- reading -----------------------------------------------------------------------
 
@@ -312,6 +292,7 @@ class DepartmentClient:
             correlationid=source_event.correlationid or source_event.id,
             causationid=source_event.id,
         )
+        event = self._tokens.sign(event)
         future = self._producer.send(
             APPROVAL_DECISIONS, key=assigned.project_code.encode(), value=event.to_json()
         )

@@ -29,8 +29,9 @@ from types import FrameType
 from kafka import KafkaProducer
 
 from approval_svc.settings import ApprovalSettings
-from services.departments import DepartmentClient, DepartmentTask, make_producer
+from services.departments import DepartmentClient, DepartmentTask
 from services.enterprise import EnterpriseAgent, Reporter
+from services.kafka_clients import make_producer
 from shared.settings import build_settings, get_platform_settings
 from shared.topics import DEPARTMENT_CODES
 
@@ -295,6 +296,8 @@ def main(args: argparse.Namespace) -> int:
     reporter = Reporter(quiet=args.quiet)
     enterprise: EnterpriseAgent | None = None
     secret = os.environ.get("PLATFORM_JWT_SECRET", "")
+    if not secret:  # each client mints its decision token from it (DecisionTokens)
+        print("PLATFORM_JWT_SECRET is not set: decisions are unsigned and refused", flush=True)
     if args.auto_supplement and not secret:
         print("PLATFORM_JWT_SECRET is not set: --auto-supplement is off", flush=True)
     elif args.auto_supplement:

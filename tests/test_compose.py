@@ -75,9 +75,24 @@ def test_the_expected_services_exist(compose):
         "postgres",
         "init-topics",
         "prometheus",
+        "alertmanager",
+        "grafana",
+        "department-simulator",
         *SERVICES,
         *WITHOUT_DATABASE,
     }
+
+
+def test_monitoring_is_provisioned_and_secrets_are_required(compose):
+    grafana = compose["services"]["grafana"]
+    mounts = " ".join(grafana["volumes"])
+    assert "./deploy/grafana/provisioning:/etc/grafana/provisioning" in mounts
+    assert "./deploy/grafana/dashboards:/var/lib/grafana/dashboards" in mounts
+    assert "${GRAFANA_ADMIN_PASSWORD:?" in grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD"]
+    assert "./deploy/alertmanager" in " ".join(compose["services"]["alertmanager"]["volumes"])
+    assert compose["services"]["department-simulator"]["profiles"] == ["simulator"]
+    postgres = compose["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"]
+    assert postgres.startswith("${POSTGRES_PASSWORD:?")
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))

@@ -20,8 +20,10 @@ from services.broker import EmbeddedBroker
 from services.departments import DepartmentClient, DepartmentTask, _OffsetTracker
 from services.simulate import DecisionChooser, DepartmentWorker
 from shared.broker import ensure_topics
+from shared.decision_token import DecisionTokens, verify_decision_token
 from shared.events import CloudEvent, DecisionSubmittedData, TaskData, new_event
 from shared.topics import APPROVAL_DECISIONS, all_topics, tasks_topic
+from testkit import TEST_JWT_SECRET
 
 PARTITIONS = 3
 
@@ -104,7 +106,8 @@ def read_decision(bootstrap: str, key: bytes, timeout_s: float = 20.0):
 @pytest.mark.integration
 def test_task_reaches_its_department_only_and_decision_is_well_formed(broker, producer):
     suffix = uuid.uuid4().hex[:8]
-    mee = DepartmentClient(broker.bootstrap, "MEE", group_id=f"t-mee-{suffix}")
+    tokens = DecisionTokens("MEE", secret=TEST_JWT_SECRET)
+    mee = DepartmentClient(broker.bootstrap, "MEE", group_id=f"t-mee-{suffix}", tokens=tokens)
     ndrc = DepartmentClient(broker.bootstrap, "NDRC", group_id=f"t-ndrc-{suffix}")
     try:
         assigned, data = publish(producer, "MEE")
@@ -131,6 +134,9 @@ def test_task_reaches_its_department_only_and_decision_is_well_formed(broker, pr
         assert decision.department == "MEE"
         assert decision.decision == "supplement_required"
         assert decision.missing_materials == ["site plan"]
+        # Signed with MEE's decision token, which approval-svc verifies.
+        token = (event.model_extra or {}).get("authtoken")
+        assert verify_decision_token(token, TEST_JWT_SECRET, department="MEE") == "MEE system"
         # The official SDK reads it as a structured-mode Kafka CloudEvent 1.0.
         message = ce_kafka.KafkaMessage(headers={}, key=record.key, value=record.value)
         official = ce_kafka.from_structured(message, JSONFormat())

@@ -36,8 +36,11 @@ def create_app(
         on_unknown_year=lambda year: CALENDAR_FALLBACK.labels("approval", str(year)).inc()
     )
 
+    jwt_secret = settings.require_jwt_secret()
     runtime.consume(
-        "decisions", topics=[APPROVAL_DECISIONS], handlers=decision_handlers(clock=runtime.clock)
+        "decisions",
+        topics=[APPROVAL_DECISIONS],
+        handlers=decision_handlers(clock=runtime.clock, jwt_secret=jwt_secret),
     )
 
     async def consultation_sweep() -> None:
@@ -50,7 +53,7 @@ def create_app(
     runtime.background("consultation-sweep", consultation_sweep)
 
     app = _http_app(runtime, runtime.lifespan)
-    app.state.jwt_secret = settings.require_jwt_secret()
+    app.state.jwt_secret = jwt_secret
     app.state.runtime = runtime
     app.state.deps = api.Deps(runtime=runtime, catalogue=catalogue, calendar=calendar)
     api.install(app)

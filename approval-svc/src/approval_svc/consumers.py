@@ -3,6 +3,9 @@
 Each handler decodes the CloudEvent's data, builds the same command the HTTP route builds and
 calls the use case inside the consumer batch's transaction (``EnlistedUnitOfWork``). A decision
 that can never apply is rejected to the dead-letter topic with the reason.
+
+A decision is trusted only when its `authtoken` extension attribute is a decision token of the
+department it names (``shared.decision_token``); the `department` field alone proves nothing.
 """
 
 from __future__ import annotations
@@ -12,15 +15,17 @@ from pydantic import ValidationError
 from approval_svc import handlers
 from approval_svc.domain.commands import Actor
 from approval_svc.domain.errors import DomainError
+from approval_svc.metrics import DECISIONS_REFUSED
 from approval_svc.schemas import DecisionIn
 from approval_svc.unit_of_work import EnlistedUnitOfWork
 from shared.clock import Clock
 from shared.consumer import Handler, RejectEvent
+from shared.decision_token import AUTHTOKEN_ATTRIBUTE, DecisionTokenRefused, verify_decision_token
 from shared.events import CloudEvent, DecisionSubmittedData, EventType
 from shared.outbox import UnitOfWork as OutboxUnitOfWork
 
 
-def decision_handlers(*, clock: Clock) -> dict[str, Handler]:
+def decision_handlers(*, clock: Clock, jwt_secret: str) -> dict[str, Handler]:
     async def on_decision_submitted(event: CloudEvent, batch: OutboxUnitOfWork) -> None:
         try:
             data = DecisionSubmittedData.model_validate(event.data)
@@ -32,6 +37,14 @@ def decision_handlers(*, clock: Clock) -> dict[str, Handler]:
             )
         except ValidationError as exc:
             raise RejectEvent(f"invalid decision data: {exc.errors(include_url=False)}") from None
+        token = (event.model_extra or {}).get(AUTHTOKEN_ATTRIBUTE)
+        try:
+            verify_decision_token(token, jwt_secret, department=data.department)
+        except DecisionTokenRefused as exc:
+            raise RejectEvent(
+                f"unauthenticated decision: {exc}",
+                on_dead_letter=DECISIONS_REFUSED.labels(exc.kind).inc,
+            ) from None
         # The department named in the event is the deciding one: the same ownership, state
         # and materials checks as the HTTP route apply.
         command = body.command(

@@ -9,3 +9,10 @@ CALENDAR_FALLBACK = Counter(
     "Working-day computations for a year without holiday data (weekends only were counted).",
     ["service", "year"],
 )
+
+DECISIONS_REFUSED = Counter(
+    "approval_decisions_unauthenticated_total",
+    "Decisions from Kafka dead-lettered because their authtoken was missing or not valid for "
+    "their department, by reason (missing, expired, audience, role, department, invalid, claims).",
+    ["reason"],
+)

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
-from shared.events import CloudEvent, new_event
+from shared.decision_token import AUTHTOKEN_ATTRIBUTE, mint_decision_token
+from shared.events import CloudEvent, EventType, new_event
 from testkit import TopicReader, aproduce_events, eventually
 
-from conftest import ENTERPRISE_A, OPS, Service, dept
+from conftest import ENTERPRISE_A, OPS, SECRET, Service, dept
 
 pytestmark = pytest.mark.integration
 
@@ -21,13 +22,26 @@ DUPLICATES = (
 )
 
 
-def decision_event(task: dict[str, Any], department: str, decision: str, **data: Any) -> Any:
-    return new_event(
-        type="approval.decision.submitted",
+def decision_event(
+    task: dict[str, Any],
+    department: str,
+    decision: str,
+    *,
+    authtoken: str | None = "",
+    **data: Any,
+) -> CloudEvent:
+    """A decision signed by `department`'s token (`authtoken`: another token, None for none)."""
+    event = new_event(
+        type=EventType.DECISION_SUBMITTED,
         source=f"/departments/{department}",
         subject=task["project_code"],
         data={"task_id": task["task_id"], "department": department, "decision": decision, **data},
     )
+    if authtoken == "":
+        authtoken = mint_decision_token(SECRET, department=department)
+    if authtoken is None:
+        return event
+    return event.model_copy(update={AUTHTOKEN_ATTRIBUTE: authtoken})
 
 
 async def send(service: Service, *events: CloudEvent | bytes, key: Any = None) -> None:
@@ -142,3 +156,57 @@ async def test_refused_kafka_decisions_go_to_the_dead_letter_topic(service: Serv
     # The refused decisions changed nothing.
     task = await _task(service, mee["task_id"], "MEE")
     assert task["decision"] == "approved"
+
+
+REFUSED = "approval_decisions_unauthenticated_total"
+
+
+async def test_forged_decisions_are_dead_lettered_and_a_signed_one_applies(
+    service: Service,
+) -> None:
+    project = await _submit(service)
+    mee = next(t for t in project["tasks"] if t["department"] == "MEE")
+    # Each forgery claims to be MEE's decision, which only MEE's decision token may sign.
+    forged = {
+        "missing": decision_event(mee, "MEE", "rejected", authtoken=None),
+        "department": decision_event(
+            mee, "MEE", "rejected", authtoken=mint_decision_token(SECRET, department="NDRC")
+        ),
+        "audience": decision_event(
+            mee, "MEE", "rejected", authtoken=dept("MEE")["Authorization"].removeprefix("Bearer ")
+        ),
+        "invalid": decision_event(
+            mee, "MEE", "rejected", authtoken=mint_decision_token("x" * 32, department="MEE")
+        ),
+    }
+    before = {r: REGISTRY.get_sample_value(REFUSED, {"reason": r}) or 0.0 for r in forged}
+    await send(service, *forged.values())
+    signed = decision_event(mee, "MEE", "approved", opinion="ok")
+    await send(service, signed)
+
+    async def decided() -> dict[str, Any] | None:
+        task = await _task(service, mee["task_id"], "MEE")
+        return task if task["status"] != "pending" else None
+
+    task = await eventually(decided, what="MEE's task decided")
+    assert task["decision"] == "approved", "a forged rejection was applied"
+
+    expected = {event.id: reason for reason, event in forged.items()}
+    with TopicReader(service.bootstrap, "approval.decisions.dlq") as reader:
+        records = await reader.apoll_records_until(
+            lambda rs: expected.keys() <= {_letter_id(r) for r in rs}
+        )
+    letters = {_letter_id(r): json.loads(r.value) for r in records}
+    for event_id, reason in expected.items():
+        assert letters[event_id]["error"].startswith("unauthenticated decision"), reason
+    assert "audience" in letters[forged["audience"].id]["error"]
+    assert "'NDRC'" in letters[forged["department"].id]["error"]
+    assert signed.id not in letters
+    for reason in forged:
+        after = REGISTRY.get_sample_value(REFUSED, {"reason": reason}) or 0.0
+        assert after == before[reason] + 1, reason
+
+
+def _letter_id(record: Any) -> str | None:
+    value = json.loads(record.value).get("value")
+    return value.get("id") if isinstance(value, dict) else None

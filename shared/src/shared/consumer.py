@@ -42,7 +42,15 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 
 
 class RejectEvent(Exception):
-    """A handler's verdict that this event can never be applied: it goes to the DLQ."""
+    """A handler's verdict that this event can never be applied: it goes to the DLQ.
+
+    `on_dead_letter` runs once the event is dead-lettered (a handler may run twice for one
+    delivery: once in the batch, again alone after the batch failed), e.g. to count refusals.
+    """
+
+    def __init__(self, reason: str, *, on_dead_letter: Callable[[], None] | None = None) -> None:
+        super().__init__(reason)
+        self.on_dead_letter = on_dead_letter
 
 
 Handler = Callable[[CloudEvent, UnitOfWork], Awaitable[None]]
@@ -228,6 +236,8 @@ class EventProcessor:
                         self._dead_letters(
                             uow, [(message, reason)], outcomes, event_type=event.type
                         )
+                        if isinstance(exc, RejectEvent) and exc.on_dead_letter is not None:
+                            exc.on_dead_letter()
             finally:
                 correlation_id.reset(token)
             processed.append({"consumer": self.name, "event_id": event.id, "processed_at": now})

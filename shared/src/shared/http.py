@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.asyncapi import document_json
 from shared.logs import correlation_id
 from shared.metrics import HTTP_DURATION, HTTP_REQUESTS
 from shared.problems import ProblemError, install_problem_handlers, problem_response
@@ -110,6 +111,10 @@ def create_service_app(
                 )
             )
         return JSONResponse({"status": "ready", "service": service})
+
+    @app.get("/asyncapi.json", tags=["ops"], summary="AsyncAPI 3.0 document of the events")
+    async def asyncapi() -> Response:
+        return Response(document_json(), media_type="application/json")
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
     async def metrics(_: Request) -> Response:

@@ -52,3 +52,8 @@ DUPLICATES_DROPPED = Counter(
     "Redelivered events recognised by their id and not applied again.",
     ["service", "type"],
 )
+SERVICE_READY = Gauge(
+    "service_ready",
+    "1 when the service's database and broker are reachable (what /readyz answers), else 0.",
+    ["service"],
+)

@@ -25,12 +25,15 @@ from shared.db import (
     ping,
 )
 from shared.kafka import KafkaProducer, broker_reachable, make_faust_app
+from shared.lag import LAG, LAG_SAMPLE_INTERVAL_S, faust_offsets
+from shared.metrics import SERVICE_READY
 from shared.outbox import OutboxRelay, UnitOfWork
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
 BackgroundJob = Callable[[], Awaitable[None]]
+READINESS_GAUGE_INTERVAL_S = 10.0
 
 
 class ServiceRuntime:
@@ -103,8 +106,10 @@ class ServiceRuntime:
             self._spawn("outbox-relay", self.relay.run)
         if self._consume and self.processors:
             self._spawn("faust", self._run_faust)
+            self._spawn("consumer-lag", self._sample_lag)
         for name, job in self._jobs:
             self._spawn(name, job)
+        self._spawn("readiness-gauge", self._watch_readiness)
 
     async def stop(self) -> None:
         """Stop everything within about 20 s, whatever state the consumers are in."""
@@ -179,6 +184,25 @@ class ServiceRuntime:
             await asyncio.sleep(1)
         # Raising hands it back to the supervisor, which restarts the consumers.
         raise RuntimeError(f"faust crashed: {getattr(self.faust, '_crash_reason', None)!r}")
+
+    async def _watch_readiness(self) -> None:
+        """`service_ready` for Prometheus, which (unlike Kubernetes) does not call /readyz."""
+        while True:
+            SERVICE_READY.labels(self.service).set(0 if await self.readiness() else 1)
+            await asyncio.sleep(READINESS_GAUGE_INTERVAL_S)
+
+    async def _sample_lag(self) -> None:
+        """Consumer lag per partition, exported on /metrics (see `shared.lag`)."""
+        handle = LAG.register(self.service, self.settings.group_id, faust_offsets(self._app))
+        try:
+            while True:
+                LAG.sample()
+                await asyncio.sleep(LAG_SAMPLE_INTERVAL_S)
+        finally:
+            LAG.unregister(handle)
+
+    def _app(self) -> faust.App:
+        return self.faust
 
     def _fresh_faust(self) -> faust.App:
         app = make_faust_app(self.settings.group_id, self.settings)
