@@ -46,6 +46,9 @@ class PortalSettings(ServiceSettings):
     public_base_url: str | None = Field(
         default=None, description="Absolute URL of the portal for QR codes; unset: the request's."
     )
+    dashboards_url: str | None = Field(
+        default=None, description="Grafana (or other) dashboards, linked from the ops console."
+    )
     default_locale: str = "zh_CN"
 
     @property

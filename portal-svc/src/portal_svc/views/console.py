@@ -70,6 +70,7 @@ async def console_context(request: Request) -> dict[str, Any]:
         alerts.data or [], key=lambda a: str(a.get("raised_at", "")), reverse=True
     )[:20]
     return {
+        "dashboards_url": portal(request).settings.dashboards_url,
         "overview": overview,
         "by_status": by_status,
         "status_source": "supervision" if overview.ok else ("approval" if projects.ok else None),
