@@ -247,7 +247,7 @@ def print_banner(
     except tokens.TokenError as exc:
         out.plain(f"Development tokens are not available: {exc}")
     else:
-        out.plain(out.bold("Development tokens (valid 24 h):"))
+        out.plain(out.bold(f"Development tokens (valid {tokens.dev_ttl_seconds()} s):"))
         for label, token in dev:
             out.plain(f"  {label}:")
             out.plain(f"    {token}")

@@ -52,6 +52,36 @@ class PlatformSettings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("PLATFORM_JWT_SECRET", "jwt_secret"),
     )
+    jwt_max_ttl_s: int = Field(
+        default=86_400,
+        gt=0,
+        validation_alias=AliasChoices("PLATFORM_JWT_MAX_TTL_S", "jwt_max_ttl_s"),
+        description="Longest lifetime a token may have: its 'exp' at most this far ahead.",
+    )
+    jwt_leeway_s: int = Field(
+        default=5,
+        ge=0,
+        validation_alias=AliasChoices("PLATFORM_JWT_LEEWAY_S", "jwt_leeway_s"),
+        description="Clock skew tolerated on a token's exp, nbf and iat.",
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        gt=0,
+        validation_alias=AliasChoices("PLATFORM_MAX_BODY_BYTES", "max_body_bytes"),
+        description="Largest request body accepted (413 beyond), counted while it streams in.",
+    )
+    max_json_items: int = Field(
+        default=1000,
+        gt=0,
+        validation_alias=AliasChoices("PLATFORM_MAX_JSON_ITEMS", "max_json_items"),
+        description="Most elements any JSON array of a request body may hold (422 beyond).",
+    )
+    http_read_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        validation_alias=AliasChoices("PLATFORM_HTTP_READ_TIMEOUT_S", "http_read_timeout_s"),
+        description="Time a client has to send a request's headers, and then its body.",
+    )
     day_seconds: float = Field(
         default=REAL_DAY_SECONDS,
         gt=0,
