@@ -18,6 +18,10 @@ def print_banner(
 ) -> None:
     out.plain()
     out.plain(out.bold("The platform is up."))
+    by_name = {s.definition.name: s for s in services}
+    if "portal-svc" in by_name:
+        portal = by_name["portal-svc"].base_url
+        out.plain(f"  {'portal':<16} {out.bold(portal)}  (open in a browser)")
     for s in services:
         out.plain(f"  {s.definition.name:<16} {s.base_url}")
         out.plain(f"  {'':<16}   docs    {s.base_url}/docs")
@@ -36,7 +40,7 @@ def print_banner(
         for label, token in dev:
             out.plain(f"  {label}:")
             out.plain(f"    {token}")
-        by_label, approval = dict(dev), services[0].base_url
+        by_label, approval = dict(dev), by_name["approval-svc"].base_url
         enterprise = by_label[f"enterprise {tokens.DEV_CREDIT_CODE}"]
         out.plain()
         out.plain("Try:")

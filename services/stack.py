@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from approval_svc.settings import ApprovalSettings
 from notify_svc.settings import NotifySettings
+from portal_svc.settings import PortalSettings
 from services.banner import print_banner
 from services.broker import EmbeddedBroker, port_accepts, wait_for_broker
 from services.keeper import BrokerKeeper, create_topics
@@ -68,6 +69,7 @@ SERVICES: tuple[ServiceDef, ...] = (
     ServiceDef("approval-svc", "approval_svc", ApprovalSettings),
     ServiceDef("supervision-svc", "supervision_svc", SupervisionSettings),
     ServiceDef("notify-svc", "notify_svc", NotifySettings),
+    ServiceDef("portal-svc", "portal_svc", PortalSettings),  # the web pages; no database
 )
 
 
@@ -94,6 +96,8 @@ def prepare_env(environ: MutableMapping[str, str], out: Output) -> None:
         )
     # Human-readable service logs on the console unless asked otherwise.
     environ.setdefault("PLATFORM_LOG_JSON", "false")
+    # The portal offers development sign-in (pick a role) on a local run only.
+    environ.setdefault("PLATFORM_DEV_LOGIN", "true")
     if not environ.get("PLATFORM_CLOCK_EPOCH"):
         environ["PLATFORM_CLOCK_EPOCH"] = datetime.now(UTC).isoformat(timespec="seconds")
         out.info(f"PLATFORM_CLOCK_EPOCH set to now: {environ['PLATFORM_CLOCK_EPOCH']}")

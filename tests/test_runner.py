@@ -236,6 +236,7 @@ def fake_env(tmp_path):
         APPROVAL_PORT=str(free_port()),
         SUPERVISION_PORT=str(free_port()),
         NOTIFY_PORT=str(free_port()),
+        PORTAL_PORT=str(free_port()),
         NO_COLOR="1",
     )
     return env
@@ -299,7 +300,9 @@ def test_up_starts_everything_and_stops_cleanly(fake_env, sig):
     assert "migrating the databases of approval-svc, supervision-svc, notify-svc" in text
     for name in ("approval-svc", "supervision-svc", "notify-svc"):
         assert f"{name} is ready" in text
+    portal = f"http://127.0.0.1:{fake_env['PORTAL_PORT']}"
     port = fake_env["APPROVAL_PORT"]
+    assert text.index(portal) < text.index(f"http://127.0.0.1:{port}")  # the portal's URL first
     assert f"http://127.0.0.1:{port}/docs" in text
     assert f"http://127.0.0.1:{port}/metrics" in text
     assert "department MEE" in text
@@ -426,6 +429,7 @@ def test_prepare_env_keeps_what_is_set():
         "PLATFORM_JWT_SECRET": "mine",
         "PLATFORM_CLOCK_EPOCH": "2025-01-01T00:00:00+08:00",
         "PLATFORM_LOG_JSON": "true",
+        "PLATFORM_DEV_LOGIN": "false",
     }
     env = dict(mine)
     stack.prepare_env(env, Output(colour=False))
@@ -434,13 +438,19 @@ def test_prepare_env_keeps_what_is_set():
     stack.prepare_env(fresh, Output(colour=False))
     assert len(fresh["PLATFORM_JWT_SECRET"]) >= 32
     assert fresh["PLATFORM_CLOCK_EPOCH"].endswith("+00:00")
+    assert fresh["PLATFORM_DEV_LOGIN"] == "true"  # the portal's development sign-in
 
 
 def test_children_list_is_extensible():
     services = [stack.RunningService(d, f"http://127.0.0.1:{9000 + i}")
                 for i, d in enumerate(stack.SERVICES)]  # fmt: skip
     plain = stack.build_children(services, simulate_departments=False)
-    assert [c.name for c in plain] == ["approval-svc", "supervision-svc", "notify-svc"]
+    assert [c.name for c in plain] == [
+        "approval-svc",
+        "supervision-svc",
+        "notify-svc",
+        "portal-svc",
+    ]
     assert all(c.ready_url and c.ready_url.endswith("/readyz") for c in plain)
     demo = stack.build_children(services, simulate_departments=True)
     simulator = demo[-1]
