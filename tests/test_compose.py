@@ -22,7 +22,11 @@ from shared.settings import (
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "deploy" / "Dockerfile"
 ENTRYPOINT = ROOT / "deploy" / "service-entrypoint.sh"
-SERVICES = {service.name: service.settings for service in SERVICE_DEFS}
+# The portal has no database and no broker: its own checks are at the end of this file.
+WITHOUT_DATABASE = {"portal-svc"}
+SERVICES = {s.name: s.settings for s in SERVICE_DEFS if s.name not in WITHOUT_DATABASE}
+# Every deployable, each an image of the one template deploy/Dockerfile.
+IMAGES = {s.name: s.settings for s in SERVICE_DEFS}
 INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
 
 
@@ -82,6 +86,7 @@ def test_the_expected_services_exist(compose):
         "grafana",
         "department-simulator",
         *SERVICES,
+        *WITHOUT_DATABASE,
     }
 
 
@@ -157,13 +162,13 @@ def test_service_port_dependencies_and_healthcheck(compose, name):
 
 def test_no_service_keeps_a_dockerfile_of_its_own():
     assert TEMPLATE.is_file()
-    for name in SERVICES:
+    for name in IMAGES:
         assert not (ROOT / name / "Dockerfile").exists(), f"{name}/Dockerfile is back"
 
 
 def test_every_image_built_by_compose_comes_from_the_template(compose):
     built = {name: s["build"] for name, s in compose["services"].items() if "build" in s}
-    assert set(SERVICES) <= set(built)
+    assert set(IMAGES) <= set(built)
     for name, build in built.items():
         assert build["dockerfile"] == "deploy/Dockerfile", name
         assert (ROOT / build["args"]["SERVICE"] / "pyproject.toml").is_file(), name
@@ -181,7 +186,7 @@ def test_the_image_template_takes_the_service_as_a_build_argument():
     assert re.search(r"^ENTRYPOINT \[\"/usr/local/bin/service-entrypoint\"\]$", text, re.M)
 
 
-@pytest.mark.parametrize("name", sorted(SERVICES))
+@pytest.mark.parametrize("name", sorted(IMAGES))
 def test_the_image_template_copies_what_each_service_needs(name):
     text = TEMPLATE.read_text()
     for source in re.findall(r"^COPY (?:--\S+ )*(\S+)", text, re.M):
@@ -194,9 +199,9 @@ def test_the_image_template_copies_what_each_service_needs(name):
         assert f"COPY {member}/pyproject.toml {member}/" in text, f"{member} metadata missing"
 
 
-@pytest.mark.parametrize("name", sorted(SERVICES))
+@pytest.mark.parametrize("name", sorted(IMAGES))
 def test_the_entrypoint_migrates_then_serves_on_the_images_port(name, tmp_path):
-    cls = SERVICES[name]
+    cls = IMAGES[name]
     prefix = str(cls.model_config["env_prefix"])
     shim = tmp_path / "python"  # records how the entrypoint runs the service
     shim.write_text(
@@ -267,3 +272,28 @@ def test_prometheus_scrapes_every_service(compose):
     }
     for name, cls in SERVICES.items():
         assert f"{name}:{cls.default_port}" in targets
+
+
+def test_portal_service_dockerfile_and_scrape(compose):
+    from portal_svc.settings import PortalSettings
+
+    portal = compose["services"]["portal-svc"]
+    env = environment(portal)
+    assert not set(env) - env_names(PortalSettings)
+    assert ports(portal) == [("8000", "8000")]
+    assert set(portal["depends_on"]) == set(SERVICES)
+    assert "127.0.0.1:8000/readyz" in " ".join(portal["healthcheck"]["test"])
+    assert portal["build"] == {
+        "context": ".",
+        "dockerfile": "deploy/Dockerfile",
+        "args": {"SERVICE": "portal-svc", "PORT": "8000"},
+    }
+    assert not (ROOT / "portal-svc" / "Dockerfile").exists()
+    config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    targets = {
+        t
+        for j in config["scrape_configs"]
+        for c in j.get("static_configs", [])
+        for t in c["targets"]
+    }
+    assert "portal-svc:8000" in targets

@@ -135,6 +135,13 @@ class ServiceSettings(PlatformSettings):
     port: int = Field(default=0, validate_default=True, ge=0, le=65535)
     outbox_batch_size: int = Field(default=500, ge=1)
     outbox_poll_interval_s: float = Field(default=0.5, gt=0)
+    outbox_retention_hours: float = Field(
+        default=24.0,
+        gt=0,
+        validation_alias=AliasChoices("OUTBOX_RETENTION_HOURS", "outbox_retention_hours"),
+        description="How long sent outbox rows are kept, to publish them again to a broker "
+        "that lost its topics (a restarted in-memory broker); older ones are deleted.",
+    )
     consumer_batch_size: int = Field(default=500, ge=1)
     consumer_group: str | None = Field(
         default=None, description="Kafka consumer group; unset means '<service>-svc'."
