@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from approval_svc import api
 from approval_svc.catalogue_file import load_catalogue
-from approval_svc.consumers import decision_handlers
+from approval_svc.consumers import credit_handlers, decision_handlers
 from approval_svc.domain.catalogue import Catalogue
 from approval_svc.handlers import deem_silent_consultations
 from approval_svc.metrics import CALENDAR_FALLBACK
@@ -17,7 +17,7 @@ from approval_svc.unit_of_work import SqlUnitOfWork
 from shared.clock import Clock
 from shared.http import create_service_app
 from shared.runtime import ServiceRuntime
-from shared.topics import APPROVAL_DECISIONS
+from shared.topics import APPROVAL_DECISIONS, SUPERVISION_ALERTS
 
 SECONDS_PER_DAY = 86_400
 
@@ -41,6 +41,10 @@ def create_app(
         "decisions",
         topics=[APPROVAL_DECISIONS],
         handlers=decision_handlers(clock=runtime.clock, jwt_secret=jwt_secret),
+    )
+    # Joint punishment: supervision's credit statuses, through the topic only.
+    runtime.consume(
+        "credit", topics=[SUPERVISION_ALERTS], handlers=credit_handlers(clock=runtime.clock)
     )
 
     async def consultation_sweep() -> None:
