@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import FastAPI
@@ -48,11 +49,18 @@ def create_app(
     )
 
     async def consultation_sweep() -> None:
-        # Silence of consulted departments becomes consent: a sweep that really runs.
+        # Silence of consulted departments becomes consent: a sweep that really runs, every
+        # `sweep_interval_days` of platform time but never more often than the real-time floor
+        # (0.01 day is 20 ms at PLATFORM_DAY_SECONDS=2: an idle service would spin).
+        loop = asyncio.get_running_loop()
         while True:
+            started = loop.time()
             async with runtime.uow() as outbox:
                 await deem_silent_consultations(uow=SqlUnitOfWork(outbox), clock=runtime.clock)
             await runtime.clock.sleep(settings.sweep_interval_days * SECONDS_PER_DAY)
+            rest = settings.sweep_floor_s - (loop.time() - started)
+            if rest > 0:
+                await asyncio.sleep(rest)
 
     runtime.background("consultation-sweep", consultation_sweep)
 
