@@ -22,6 +22,12 @@ class ApprovalSettings(ServiceSettings):
     sweep_interval_days: float = Field(
         default=0.01, gt=0, description="How often (in platform days) deemed consent is swept."
     )
+    sweep_floor_s: float = Field(
+        default=0.25,
+        ge=0,
+        description="Real seconds at least between two sweeps: compressed platform days "
+        "(PLATFORM_DAY_SECONDS) must not make an idle service spin.",
+    )
 
 
 def get_approval_settings(**overrides: object) -> ApprovalSettings:
