@@ -377,6 +377,7 @@ class OutboxRelay:
                     .where(col(OutboxMessage.sent_at).is_not(None))
                     .values(sent_at=None)
                 )
+                # execute() is typed as returning Result; an UPDATE gives a CursorResult.
                 redriven[topic] = int(result.rowcount)  # type: ignore[attr-defined]
             await record_ids(session, {**changed, **fresh})
             await session.commit()
