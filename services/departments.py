@@ -98,7 +98,7 @@ class _Sent:
     value: bytes
 
 
-class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python ships no types
     def __init__(self, client: DepartmentClient) -> None:
         self._client = client
 
@@ -235,7 +235,7 @@ class DepartmentClient:
         data = DecisionSubmittedData(
             task_id=assigned.task_id,
             department=self.department,
-            decision=decision,  # type: ignore[arg-type]
+            decision=decision,
             opinion=opinion,
             missing_materials=materials if decision == "supplement_required" else [],
         )

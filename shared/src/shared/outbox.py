@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.db import OutboxMessage, RelayLease, SessionFactory, utcnow
+from shared.db import OutboxMessage, RelayLease, SessionFactory, rowcount, utcnow
 from shared.epoch import TopicIds, load_recorded_ids, record_ids
 from shared.events import CloudEvent
 from shared.kafka import KafkaProducer, OutgoingMessage
@@ -378,7 +378,7 @@ class OutboxRelay:
                     .values(sent_at=None)
                 )
                 # execute() is typed as returning Result; an UPDATE gives a CursorResult.
-                redriven[topic] = int(result.rowcount)  # type: ignore[attr-defined]
+                redriven[topic] = int(rowcount(result))
             await record_ids(session, {**changed, **fresh})
             await session.commit()
         self._recorded.update(changed)
@@ -408,7 +408,7 @@ class OutboxRelay:
                 .values(owner=self._owner, expires_at=expires)
             )
             # execute() is typed as returning Result; an UPDATE gives a CursorResult (rowcount).
-            if result.rowcount:  # type: ignore[attr-defined]
+            if rowcount(result):
                 await session.commit()
                 return True
             exists = await session.get(RelayLease, self.LEASE)

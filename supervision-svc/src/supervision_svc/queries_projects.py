@@ -118,7 +118,7 @@ async def credit_of(session: AsyncSession, credit_code: str) -> CreditOut:
     ).all()
     return CreditOut(
         credit_code=credit_code,
-        status=state.status if state is not None else "normal",  # type: ignore[arg-type]  # our values
+        status=state.status if state is not None else "normal",
         records=[CreditRecordOut.of(r) for r in records],
     )
 

@@ -112,7 +112,7 @@ async def refresh_status(
         data = CreditStatusData(
             credit_code=credit_code,
             status=status,
-            previous_status=previous,  # type: ignore[arg-type]  # a status read from our table
+            previous_status=previous,
             changed_at=now,
         )
         _emit(uow, EventType.CREDIT_STATUS_CHANGED, credit_code, data, now=now, cause=cause)
