@@ -194,9 +194,9 @@ def consumed(instance: Instance) -> float:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    running = Cluster(workdir=Path(tmp_path_factory.mktemp("scaleout"))).start()
-    try:
-        yield running
+    running = Cluster(workdir=Path(tmp_path_factory.mktemp("scaleout")))
+    try:  # stopped even when its start fails half-way (processes, databases, broker)
+        yield running.start()
     finally:
         running.stop()
 
@@ -314,8 +314,18 @@ def test_two_instances_of_each_service_share_the_work_and_survive_a_kill(
     figures["republished (same id)"] = len(events) - len(first)
 
     # Supervision's projection: every project once, all approved, nothing pending.
+    def by_status() -> dict[str, int]:
+        counts = get_json(supervision, "/api/v1/stats/overview")["projects_by_status"]
+        return {status: n for status, n in counts.items() if n}
+
+    eventually_sync(
+        lambda: by_status().get("approved") == PROJECTS,
+        timeout_s=60,
+        what="supervision projects every approval",
+    )
     overview = get_json(supervision, "/api/v1/stats/overview")
-    assert overview["projects_by_status"] == {"approved": PROJECTS}, overview
+    assert overview["projects_total"] == PROJECTS, overview
+    assert by_status() == {"approved": PROJECTS}
     pending = {d: v["pending"] for d, v in overview["by_department"].items() if v["pending"]}
     assert pending == {}, pending
 
