@@ -19,6 +19,7 @@ from notify_svc.settings import NotifySettings
 from services import tokens
 from services.broker import EmbeddedBroker, port_accepts, wait_for_broker
 from services.output import Output
+from services.smtp_sink import SmtpSink, start_local_mail
 from services.supervisor import (
     ChildCrashed,
     ChildSpec,
@@ -261,10 +262,12 @@ def run_up(args: argparse.Namespace) -> int:
     out = Output()
     sup = Supervisor(out, stop_timeout_s=args.stop_timeout)
     broker: EmbeddedBroker | None = None
-    out.register("broker", *(s.name for s in SERVICES), "simulator", "samples")
+    mail: SmtpSink | None = None
+    out.register("broker", *(s.name for s in SERVICES), "simulator", "samples", "mail")
     with shutdown_on_signals(out, on_second=sup.force.set):
         try:
             prepare_env(os.environ, out)
+            mail = start_local_mail(os.environ, lambda line: out.line("mail", line), out.info)
             platform = get_platform_settings()
             platform.data_dir.mkdir(parents=True, exist_ok=True)
             services = resolve_services()
@@ -307,6 +310,8 @@ def run_up(args: argparse.Namespace) -> int:
             if broker is not None:
                 out.info("stopping the broker")
                 broker.stop()
+            if mail is not None:
+                mail.stop()
             out.info("stopped")
 
 

@@ -57,6 +57,7 @@ def project_data(project: Project) -> ProjectData:
         hazardous_chemicals=details.get("hazardous_chemicals", False),
         in_flood_zone=details.get("in_flood_zone", False),
         foreign_investment=details.get("foreign_investment", False),
+        contact_email=details.get("contact_email"),
         submitted_at=record.submitted_at,
         updated_at=project.updated_at,
         tasks=[task_data(record.code, t) for t in project.tasks],

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
 
 from approval_svc.domain.commands import Actor, DecideTask
 from approval_svc.domain.errors import InvalidIdentifier
@@ -52,6 +52,11 @@ class ProjectIn(Strict):
     hazardous_chemicals: bool = False
     in_flood_zone: bool = False
     foreign_investment: bool = False
+    contact_email: EmailStr | None = Field(
+        default=None,
+        max_length=254,
+        description="Told by e-mail of supplement requests, the final result and alerts.",
+    )
 
     def fingerprint(self) -> str:
         """Of the request as parsed: a retry with the same key must carry the same one."""
@@ -77,8 +82,12 @@ class ProjectIn(Strict):
         )
 
     def details(self) -> dict[str, Any]:
-        """The trigger fields as submitted (JSON), kept with the project for the record."""
-        return self.model_dump(mode="json", include=set(TRIGGER_FIELDS))
+        """The trigger fields as submitted (JSON), kept with the project for the record, and
+        the contact address when one was given (it routes nothing, but is kept the same way)."""
+        details = self.model_dump(mode="json", include=set(TRIGGER_FIELDS))
+        if self.contact_email is not None:
+            details["contact_email"] = self.contact_email
+        return details
 
     @field_validator("region_code")
     @classmethod

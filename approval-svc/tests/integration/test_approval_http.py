@@ -67,6 +67,23 @@ async def test_submission_assigns_code_and_parallel_tasks(service: Service) -> N
     assert [e.data["matter_code"] for e in mee] == ["MEE-EIA-REPORT"]
 
 
+async def test_a_contact_email_is_kept_returned_and_carried_in_events(service: Service) -> None:
+    project = await _submit(service, contact_email="owner@example.cn")
+    assert project["contact_email"] == "owner@example.cn"
+    fetched = await service.client.get(
+        f"/api/v1/projects/{project['project_code']}", headers=ENTERPRISE_A
+    )
+    assert fetched.json()["contact_email"] == "owner@example.cn"
+    with TopicReader(service.bootstrap, "approval.projects") as reader:
+        [submitted] = [
+            e
+            for e in of(await reader.aread_until(lambda es: len(of(es, project)) >= 1), project)
+            if e.type == "project.submitted"
+        ]
+    assert submitted.data["contact_email"] == "owner@example.cn"
+    assert (await _submit(service))["contact_email"] is None  # optional
+
+
 async def test_plain_filing_is_filed_at_once(service: Service) -> None:
     project = await _submit(
         service, procedure="filing", eia_category="registration", building_area_m2=None
@@ -85,6 +102,7 @@ async def test_bad_input_is_422_naming_the_field_and_creates_nothing(service: Se
         "hazardous_chemical": {"hazardous_chemical": True},
         "planned_start": {"planned_start": "next spring"},
         "industry_code": {"industry_code": "ZZ"},
+        "contact_email": {"contact_email": "not an address"},
     }
     for field, override in cases.items():
         response = await service.client.post(

@@ -13,10 +13,11 @@ from fastapi import APIRouter, Query, Response
 from notify_svc import handlers, queries
 from notify_svc.context import Context, CurrentViewer
 from notify_svc.domain import InvalidField, NotFound
+from notify_svc.domain.errors import Conflict
 from notify_svc.schemas import DeliveryOut, SubscriptionCreate, SubscriptionCreated, SubscriptionOut
 from shared.auth import CurrentPrincipal
 from shared.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
-from shared.problems import field_error, not_found
+from shared.problems import conflict, field_error, not_found
 
 router = APIRouter(prefix="/api/v1", tags=["notify"])
 
@@ -25,11 +26,14 @@ ShortText = Annotated[str | None, Query(max_length=128)]
 
 @contextlib.contextmanager
 def domain_errors(location: Literal["body", "query"]) -> Iterator[None]:
-    """Domain errors as problem+json: not found → 404, a refused field → 422 naming it."""
+    """Domain errors as problem+json: not found → 404, a refused field → 422 naming it, a
+    state that does not allow it → 409."""
     try:
         yield
     except NotFound as exc:
         raise not_found(exc.what) from exc
+    except Conflict as exc:
+        raise conflict(exc.problem) from exc
     except InvalidField as exc:
         raise field_error([location, exc.field], exc.problem) from exc
 
@@ -53,6 +57,8 @@ async def create_subscription(
                 viewer=viewer,
                 created_by=principal.sub,
                 now=ctx.runtime.clock.now(),
+                allow_private=ctx.allow_private_targets,
+                resolve=ctx.resolve,
             )
     assert created.secret is not None  # a new subscription always has one
     return SubscriptionCreated(**SubscriptionOut.of(created).model_dump(), secret=created.secret)
@@ -84,6 +90,36 @@ async def delete_subscription(sub_id: str, viewer: CurrentViewer, ctx: Context) 
                 uow, viewer=viewer, sub_id=sub_id, now=ctx.runtime.clock.now()
             )
     return Response(status_code=204)
+
+
+@router.post(
+    "/subscriptions/{sub_id}/rotate-secret",
+    summary="A new signing secret for an own subscription (shown once, in this response)",
+)
+async def rotate_secret(sub_id: str, viewer: CurrentViewer, ctx: Context) -> SubscriptionCreated:
+    with domain_errors("query"):
+        async with ctx.uow() as uow:
+            rotated = await handlers.rotate_secret(uow, viewer=viewer, sub_id=sub_id)
+    assert rotated.secret is not None  # rotating always sets one
+    return SubscriptionCreated(**SubscriptionOut.of(rotated).model_dump(), secret=rotated.secret)
+
+
+@router.post(
+    "/deliveries/{delivery_id}/retry",
+    status_code=202,
+    summary="Send a failed delivery again (owner of its subscription or ops)",
+)
+async def retry_delivery(delivery_id: str, viewer: CurrentViewer, ctx: Context) -> DeliveryOut:
+    with domain_errors("query"):
+        async with ctx.uow() as uow:
+            delivery = await handlers.retry_delivery(
+                uow,
+                viewer=viewer,
+                delivery_id=delivery_id,
+                now=ctx.runtime.clock.now(),
+                wake_worker=ctx.wake_worker,
+            )
+    return DeliveryOut.of(delivery)
 
 
 @router.get("/deliveries", summary="Deliveries with their attempts, status and error")

@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
 
 from notify_svc import api, handlers, sse
-from notify_svc.adapters.email import EmailSender, LogEmailSender
+from notify_svc.adapters.email import LogEmailSender, MailTransport, SmtpEmailSender
 from notify_svc.adapters.log_channel import log_channel
-from notify_svc.adapters.webhook import HttpClientFactory
+from notify_svc.adapters.stream_feed import StreamFeed
+from notify_svc.adapters.sweeper import RetentionSweeper
+from notify_svc.adapters.webhook import (
+    HttpClientFactory,
+    Resolver,
+    TargetGuard,
+    resolve_host,
+)
 from notify_svc.adapters.worker import DeliveryWorker
-from notify_svc.broadcast import Broadcaster
+from notify_svc.broadcast import Broadcaster, StreamTail
 from notify_svc.caches import Caches
-from notify_svc.consumers import register_consumers
+from notify_svc.consumers import INGESTED_TYPES, TOPICS, register_consumers
 from notify_svc.context import NotifyContext
 from notify_svc.domain import RetryPolicy
 from notify_svc.settings import NotifySettings
@@ -25,11 +35,50 @@ from shared.clock import Clock
 from shared.http import create_service_app
 from shared.runtime import ServiceRuntime
 
+log = logging.getLogger(__name__)
+
 DESCRIPTION = (
     "Tells people and systems what happened: webhook and e-mail subscriptions to the "
-    "platform's events (within what the caller may see), a record of every delivery and its "
-    "attempts, and a live Server-Sent-Events stream."
+    "platform's events (within what the caller may see), e-mail to a submission's contact "
+    "address, a record of every delivery and its attempts, and a resumable "
+    "Server-Sent-Events stream."
 )
+
+
+def mail_transport(settings: NotifySettings) -> MailTransport:
+    """SMTP when a host is set; otherwise e-mail is off (messages go to the log)."""
+    if not settings.smtp_host:
+        return LogEmailSender()
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    return SmtpEmailSender(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        username=settings.smtp_username,
+        password=password,
+        starttls=settings.smtp_starttls,
+        timeout_s=settings.smtp_timeout_s,
+    )
+
+
+def announce_settings(settings: NotifySettings) -> None:
+    if settings.email_enabled:
+        log.info(
+            "e-mail is on: SMTP %s:%d (STARTTLS %s), from %s",
+            settings.smtp_host,
+            settings.smtp_port,
+            "on" if settings.smtp_starttls else "off",
+            settings.smtp_from,
+        )
+    else:
+        log.warning(
+            "e-mail is OFF: NOTIFY_SMTP_HOST is not set; e-mail deliveries are written to "
+            "the log instead of being sent"
+        )
+    if settings.webhook_allow_private:
+        log.warning(
+            "NOTIFY_WEBHOOK_ALLOW_PRIVATE=true: webhooks may target loopback and private "
+            "addresses (for local development only)"
+        )
 
 
 def create_app(
@@ -37,7 +86,8 @@ def create_app(
     *,
     clock: Clock | None = None,
     http_client_factory: HttpClientFactory | None = None,
-    email_sender: EmailSender | None = None,
+    mail: MailTransport | None = None,
+    resolver: Resolver | None = None,
     retry_policy: RetryPolicy | None = None,
     worker_poll_interval_s: float = 0.5,
     stream_ping_s: float = 15.0,
@@ -45,6 +95,7 @@ def create_app(
     runtime = ServiceRuntime(settings, clock=clock)
     caches = Caches()
     broadcaster = Broadcaster()
+    resolve = resolver or resolve_host
 
     def uow() -> NotifyUnitOfWork:
         return SqlUnitOfWork(runtime.uow(), caches)
@@ -56,23 +107,43 @@ def create_app(
         uow_factory=uow,
         clock=runtime.clock,
         http_client_factory=http_client_factory or default_client,
-        email_sender=email_sender or LogEmailSender(),
+        mail=mail or mail_transport(settings),
+        mail_from=settings.smtp_from,
+        guard=TargetGuard(allow_private=settings.webhook_allow_private, resolve=resolve),
         policy=retry_policy or RetryPolicy(),
         max_attempts=settings.webhook_max_attempts,
-        lease_s=settings.webhook_timeout_s * 2 + 5,
+        lease_s=settings.webhook_timeout_s * 2 + settings.smtp_timeout_s + 5,
         poll_interval_s=worker_poll_interval_s,
     )
     register_consumers(
         runtime,
         caches=caches,
-        announce=handlers.Announce(
-            live=broadcaster, log_channel=log_channel, wake_worker=worker.wake
-        ),
+        announce=handlers.Announce(log_channel=log_channel, wake_worker=worker.wake),
     )
     runtime.background("delivery-worker", worker.run)
+    tail = StreamTail(broadcaster, runtime.read_sessions)
+    feed = StreamFeed(
+        bootstrap=settings.bootstrap_servers,
+        topics=TOPICS,
+        streamed_types=INGESTED_TYPES,
+        uow_factory=uow,
+        sessions=runtime.read_sessions,
+        on_stored=tail.wake,
+        client_id=f"notify-stream-{uuid.uuid4().hex[:8]}",
+    )
+    runtime.background("stream-tail", tail.run)
+    runtime.background("stream-history", feed.run)
+    sweeper = RetentionSweeper(
+        uow_factory=uow,
+        clock=runtime.clock,
+        stream_retention=timedelta(hours=settings.stream_retention_hours),
+        body_retention=timedelta(hours=settings.delivery_retention_hours),
+    )
+    runtime.background("retention-sweep", sweeper.run)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
+        announce_settings(settings)
         async with runtime.lifespan(app):
             try:
                 yield
@@ -89,9 +160,18 @@ def create_app(
     app.state.runtime = runtime
     app.state.jwt_secret = settings.require_jwt_secret()
     app.state.notify = NotifyContext(
-        runtime=runtime, uow=uow, broadcaster=broadcaster, stream_ping_s=stream_ping_s
+        runtime=runtime,
+        uow=uow,
+        broadcaster=broadcaster,
+        wake_worker=worker.wake,
+        resolve=resolve,
+        allow_private_targets=settings.webhook_allow_private,
+        stream_ping_s=stream_ping_s,
     )
     app.state.worker = worker
+    app.state.stream_feed = feed
+    app.state.stream_tail = tail
+    app.state.sweeper = sweeper
     app.include_router(api.router)
     app.include_router(sse.router)
     return app

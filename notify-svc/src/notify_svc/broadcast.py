@@ -1,9 +1,11 @@
-"""The hub behind the Server-Sent-Events stream (`notify_svc.sse`): in-process fan-out of
-committed events to the connected listeners, each filtered by what its caller may see.
+"""The hub behind the Server-Sent-Events stream (`notify_svc.sse`): in-process fan-out of the
+stream history's new events to the connected listeners, each filtered by what its caller may
+see.
 
-The consumer publishes an event only after its batch commits (`handlers.ingest_event` puts it
-live after the commit), so a listener never sees an event that was rolled back. Each process
-has its own hub: a client sees the events this replica consumed.
+`StreamTail` follows the shared history (`stream_history`) in `seq` order and publishes each
+new row to the hub; it is woken after this replica's stream reader stores a batch. Since every
+replica's reader reads every partition, and the history is shared, every replica's hub sees
+every event, in the same order, under the same `seq`.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import logging
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from notify_svc.domain import Audience, Viewer, may_see
+from notify_svc.domain import Viewer, may_see
 from notify_svc.metrics import STREAM_LISTENERS
-from shared.events import CloudEvent
+from notify_svc.stream_history import StoredEvent, events_after, last_seq
+from shared.db import SessionFactory
 
 log = logging.getLogger(__name__)
 
@@ -25,13 +28,13 @@ log = logging.getLogger(__name__)
 class Listener:
     viewer: Viewer
     event_types: frozenset[str]
-    queue: asyncio.Queue[CloudEvent | None]
+    queue: asyncio.Queue[StoredEvent | None]
     lagged: bool = False
 
-    def wants(self, event: CloudEvent, audience: Audience | None) -> bool:
-        if self.event_types and event.type not in self.event_types:
+    def wants(self, event: StoredEvent) -> bool:
+        if self.event_types and event.event_type not in self.event_types:
             return False
-        return may_see(self.viewer, audience)
+        return may_see(self.viewer, event.audience)
 
 
 class Broadcaster:
@@ -45,11 +48,6 @@ class Broadcaster:
     @property
     def active(self) -> bool:
         return bool(self._listeners)
-
-    @property
-    def restricted(self) -> bool:
-        """Some listener is not ops (its events need their audience resolved)."""
-        return any(not listener.viewer.is_ops for listener in self._listeners)
 
     @property
     def listener_count(self) -> int:
@@ -72,9 +70,9 @@ class Broadcaster:
             self._listeners.discard(listener)
             STREAM_LISTENERS.dec()
 
-    def publish(self, event: CloudEvent, audience: Audience | None) -> None:
+    def publish(self, event: StoredEvent) -> None:
         for listener in list(self._listeners):
-            if not listener.wants(event, audience):
+            if not listener.wants(event):
                 continue
             try:
                 listener.queue.put_nowait(event)
@@ -101,3 +99,39 @@ class Broadcaster:
             except asyncio.QueueFull:
                 with contextlib.suppress(asyncio.QueueEmpty):
                     listener.queue.get_nowait()
+
+
+class StreamTail:
+    """Publishes the history's new rows to the hub, in `seq` order, when woken."""
+
+    def __init__(self, hub: Broadcaster, sessions: SessionFactory, *, page: int = 500) -> None:
+        self._hub = hub
+        self._sessions = sessions
+        self._page = page
+        self._wake = asyncio.Event()
+        self.position = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Background job: starts at the end of the history (live only), then follows it."""
+        async with self._sessions() as session:
+            self.position = await last_seq(session)
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await self.catch_up()
+
+    async def catch_up(self) -> None:
+        while True:
+            async with self._sessions() as session:
+                if not self._hub.active:
+                    self.position = max(self.position, await last_seq(session))
+                    return
+                rows = await events_after(session, self.position, limit=self._page)
+            for row in rows:
+                self._hub.publish(row)
+                self.position = row.seq
+            if len(rows) < self._page:
+                return

@@ -50,13 +50,17 @@ class ProjectDirectory:
         return cached
 
     def remember(
-        self, project_code: str, credit_code: str | None, departments: frozenset[str]
+        self,
+        project_code: str,
+        credit_code: str | None,
+        departments: frozenset[str],
+        contact_email: str | None = None,
     ) -> KnownProject:
         old = self._known.get(project_code)
         known = (
-            old.merged(credit_code, departments)
+            old.merged(credit_code, departments, contact_email)
             if old is not None
-            else KnownProject(credit_code, departments)
+            else KnownProject(credit_code, departments, contact_email)
         )
         self._known[project_code] = known
         self._known.move_to_end(project_code)

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 
 from notify_svc.broadcast import Broadcaster
 from notify_svc.domain import Viewer, viewer_of_owner
+from notify_svc.handlers import HostResolver
 from notify_svc.unit_of_work import NotifyUnitOfWork
 from shared.auth import CurrentPrincipal
 from shared.runtime import ServiceRuntime
@@ -20,6 +21,9 @@ class NotifyContext:
     runtime: ServiceRuntime
     uow: Callable[[], NotifyUnitOfWork]
     broadcaster: Broadcaster
+    wake_worker: Callable[[], None]
+    resolve: HostResolver | None = None
+    allow_private_targets: bool = False
     stream_ping_s: float = 15.0
 
 

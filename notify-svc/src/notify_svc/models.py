@@ -69,12 +69,15 @@ class Delivery(SQLModel, table=True):
     attempt_log: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
+    # Attempts made before the last manual retry: the attempt budget counts from there.
+    retried_from: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
 
 
 class DeliveryBody(SQLModel, table=True):
     """The exact CloudEvent JSON a webhook is sent (and signed) with, once per event."""
 
     __tablename__ = "delivery_bodies"
+    __table_args__ = (Index("ix_delivery_bodies_created_at", "created_at"),)
 
     event_id: str = Field(primary_key=True, max_length=128)
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
@@ -88,6 +91,8 @@ class AudienceProject(SQLModel, table=True):
 
     project_code: str = Field(primary_key=True, max_length=32)
     credit_code: str = Field(max_length=18)
+    # Where the submission asked to be told (`contact_email`), for events that do not carry it.
+    contact_email: str | None = Field(default=None, max_length=320)
 
 
 class AudienceDepartment(SQLModel, table=True):
@@ -97,6 +102,43 @@ class AudienceDepartment(SQLModel, table=True):
 
     project_code: str = Field(primary_key=True, max_length=32)
     department: str = Field(primary_key=True, max_length=16)
+
+
+class StreamEvent(SQLModel, table=True):
+    """History of the live stream: every event a client may be sent, in stream order (`seq`),
+    with who may see it, kept for `stream_retention_hours` so a client that reconnects with
+    Last-Event-ID is sent what it missed. Written by every replica (a duplicate is ignored),
+    one writer at a time, so `seq` order is commit order."""
+
+    __tablename__ = "stream_events"
+    __table_args__ = (
+        Index("ix_stream_events_stored_at", "stored_at"),
+        # Never reuse a number after a purge: clients and tails compare seqs.
+        {"sqlite_autoincrement": True},
+    )
+
+    seq: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    )
+    event_id: str = Field(max_length=128, unique=True)
+    event_type: str = Field(max_length=128)
+    project_code: str | None = Field(default=None, max_length=32)
+    credit_code: str | None = Field(default=None, max_length=18)
+    departments: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    resolved: bool = Field(default=True)
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    stored_at: datetime = Field(sa_column=utc_column())
+
+
+class StreamPosition(SQLModel, table=True):
+    """How far the stream history has read each topic partition (the next offset)."""
+
+    __tablename__ = "stream_positions"
+
+    topic: str = Field(primary_key=True, max_length=255)
+    partition: int = Field(primary_key=True)
+    next_offset: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 metadata = SQLModel.metadata

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, inspect, update
+from sqlalchemy import Table, delete, exists, func, inspect, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -76,6 +76,14 @@ class SubscriptionRepository(Protocol):
 
 
 class DeliveryRepository(Protocol):
+    async def get(self, delivery_id: str) -> tuple[Delivery, Subscription | None] | None:
+        """A delivery and its subscription (None for the system's own channels)."""
+        ...
+
+    async def retry(self, delivery: Delivery, *, now: datetime) -> None:
+        """Make a failed delivery pending and due at `now`, with a fresh attempt budget."""
+        ...
+
     def add(self, delivery: NewDelivery) -> None:
         """Record a delivery (one already recorded under its id is kept as it is)."""
         ...
@@ -97,6 +105,24 @@ class DeliveryRepository(Protocol):
         next_attempt_at: datetime | None,
     ) -> None:
         """Store the outcome of one more attempt of `delivery`."""
+        ...
+
+    async def next_due(self) -> datetime | None:
+        """When the earliest pending delivery is due (None: nothing pending)."""
+        ...
+
+    async def pending_retries(self) -> int:
+        """Pending deliveries that have failed at least once."""
+        ...
+
+
+class RetentionRepository(Protocol):
+    async def purge_bodies(self, *, before: datetime) -> int:
+        """Delete delivery bodies stored before `before` that no pending delivery still needs."""
+        ...
+
+    async def bodies(self) -> tuple[int, datetime | None]:
+        """How many delivery bodies are stored, and when the oldest purgeable one was."""
         ...
 
 
@@ -157,6 +183,23 @@ class SqlDeliveryRepository:
     def __init__(self, outbox: OutboxUnitOfWork) -> None:
         self._outbox = outbox
 
+    async def get(self, delivery_id: str) -> tuple[Delivery, Subscription | None] | None:
+        session = self._outbox.session
+        row = (
+            await session.exec(select(Delivery).where(col(Delivery.delivery_id) == delivery_id))
+        ).first()
+        if row is None:
+            return None
+        return row, await session.get(Subscription, row.subscription_id)
+
+    async def retry(self, delivery: Delivery, *, now: datetime) -> None:
+        await self._outbox.session.exec(
+            update(Delivery)
+            .where(col(Delivery.seq) == delivery.seq)
+            .where(col(Delivery.status) == "failed")
+            .values(status="pending", next_attempt_at=now, retried_from=delivery.attempts, at=now)
+        )
+
     def add(self, delivery: NewDelivery) -> None:
         self._outbox.add_row(
             DELIVERIES,
@@ -175,6 +218,7 @@ class SqlDeliveryRepository:
                 "at": delivery.now,
                 "next_attempt_at": delivery.next_attempt_at,
                 "attempt_log": delivery.attempt_log,
+                "retried_from": 0,
             },
             ignore_duplicates=True,
         )
@@ -240,6 +284,53 @@ class SqlDeliveryRepository:
             )
         )
 
+    async def next_due(self) -> datetime | None:
+        found: datetime | None = (
+            await self._outbox.session.exec(
+                select(func.min(col(Delivery.next_attempt_at))).where(
+                    col(Delivery.next_attempt_at).is_not(None)
+                )
+            )
+        ).one()
+        return found
+
+    async def pending_retries(self) -> int:
+        found = (
+            await self._outbox.session.exec(
+                select(func.count())
+                .select_from(Delivery)
+                .where(col(Delivery.next_attempt_at).is_not(None))
+                .where(col(Delivery.attempts) > col(Delivery.retried_from))
+            )
+        ).one()
+        return int(found or 0)
+
+
+# A body a pending delivery will still send is kept, however old.
+_STILL_NEEDED = exists().where(
+    col(Delivery.event_id) == col(DeliveryBody.event_id), col(Delivery.status) == "pending"
+)
+
+
+class SqlRetentionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def purge_bodies(self, *, before: datetime) -> int:
+        result = await self._session.exec(
+            delete(DeliveryBody).where(col(DeliveryBody.created_at) < before).where(~_STILL_NEEDED)
+        )
+        return int(result.rowcount or 0)
+
+    async def bodies(self) -> tuple[int, datetime | None]:
+        count = (await self._session.exec(select(func.count()).select_from(DeliveryBody))).one()
+        oldest: datetime | None = (
+            await self._session.exec(
+                select(func.min(col(DeliveryBody.created_at))).where(~_STILL_NEEDED)
+            )
+        ).one()
+        return int(count or 0), oldest
+
 
 class SqlAudienceRepository:
     def __init__(self, outbox: OutboxUnitOfWork, directory: ProjectDirectory) -> None:
@@ -252,6 +343,7 @@ class SqlAudienceRepository:
             return cached
         session = self._outbox.session
         owner = await session.get(AudienceProject, project_code)
+        contact = owner.contact_email if owner else None
         departments = (
             await session.exec(
                 select(AudienceDepartment.department).where(
@@ -262,7 +354,7 @@ class SqlAudienceRepository:
         if owner is None and not departments:
             return None  # not cached: a later projection row must be found
         return self._directory.remember(
-            project_code, owner.credit_code if owner else None, frozenset(departments)
+            project_code, owner.credit_code if owner else None, frozenset(departments), contact
         )
 
     def add(self, update: ProjectionUpdate) -> None:
@@ -270,7 +362,11 @@ class SqlAudienceRepository:
         if update.records_owner and update.credit_code:
             self._outbox.add_row(
                 PROJECT_OWNERS,
-                {"project_code": code, "credit_code": update.credit_code},
+                {
+                    "project_code": code,
+                    "credit_code": update.credit_code,
+                    "contact_email": update.contact_email,
+                },
                 ignore_duplicates=True,
             )
         for department in update.departments:
@@ -279,4 +375,4 @@ class SqlAudienceRepository:
                 {"project_code": code, "department": department},
                 ignore_duplicates=True,
             )
-        self._directory.remember(code, update.credit_code, update.departments)
+        self._directory.remember(code, update.credit_code, update.departments, update.contact_email)

@@ -17,11 +17,14 @@ from notify_svc.caches import Caches
 from notify_svc.repository import (
     AudienceRepository,
     DeliveryRepository,
+    RetentionRepository,
     SqlAudienceRepository,
     SqlDeliveryRepository,
+    SqlRetentionRepository,
     SqlSubscriptionRepository,
     SubscriptionRepository,
 )
+from notify_svc.stream_history import SqlStreamHistoryRepository, StreamHistoryRepository
 from shared.events import CloudEvent
 from shared.outbox import UnitOfWork as OutboxUnitOfWork
 
@@ -30,6 +33,8 @@ class NotifyUnitOfWork(Protocol):
     subscriptions: SubscriptionRepository
     deliveries: DeliveryRepository
     audience: AudienceRepository
+    stream: StreamHistoryRepository
+    retention: RetentionRepository
 
     def emit(self, event: CloudEvent, topic: str, *, key: str | None = None) -> None:
         """Publish `event` on `topic` if (and only if) this unit of work commits."""
@@ -59,6 +64,8 @@ class SqlUnitOfWork:
     subscriptions: SubscriptionRepository
     deliveries: DeliveryRepository
     audience: AudienceRepository
+    stream: StreamHistoryRepository
+    retention: RetentionRepository
 
     def __init__(self, outbox: OutboxUnitOfWork, caches: Caches) -> None:
         self._outbox = outbox
@@ -78,6 +85,8 @@ class SqlUnitOfWork:
         )
         self.deliveries = SqlDeliveryRepository(outbox)
         self.audience = SqlAudienceRepository(outbox, self._caches.projects)
+        self.stream = SqlStreamHistoryRepository(outbox)
+        self.retention = SqlRetentionRepository(outbox.session)
 
     def emit(self, event: CloudEvent, topic: str, *, key: str | None = None) -> None:
         self._outbox.emit(event, topic, key=key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -12,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from notify_helpers import MAX_ATTEMPTS, MIGRATIONS, Notify, Received, Receiver
+from notify_helpers import MAX_ATTEMPTS, MIGRATIONS, MailSink, Notify, Received, Receiver
 
 from notify_svc.app import create_app
 from notify_svc.domain import RetryPolicy
@@ -20,39 +21,59 @@ from notify_svc.settings import get_notify_settings
 from shared.migrations import upgrade
 from testkit import TEST_JWT_SECRET, eventually, unique_group
 
+NotifyFactory = Callable[..., contextlib.AbstractAsyncContextManager[Notify]]
+
+
+@pytest.fixture
+def notify_factory(kafka_bootstrap: str, tmp_path: Path) -> NotifyFactory:
+    """Start a notify app on a database (`url`), in a consumer group, with settings overrides;
+    two started on one database and group are two replicas; one started again, a restart."""
+
+    @contextlib.asynccontextmanager
+    async def start(
+        url: str, group: str, *, retry_policy: RetryPolicy | None = None, **overrides: Any
+    ) -> AsyncIterator[Notify]:
+        settings = get_notify_settings(
+            **{
+                "database_url": url,
+                "kafka_bootstrap_servers": kafka_bootstrap,
+                "consumer_group": group,
+                "jwt_secret": TEST_JWT_SECRET,
+                "data_dir": tmp_path,
+                "webhook_max_attempts": MAX_ATTEMPTS,
+                "webhook_timeout_s": 3.0,
+                "webhook_allow_private": True,  # the test receivers listen on 127.0.0.1
+                "outbox_poll_interval_s": 0.1,
+                **overrides,
+            }
+        )
+        app = create_app(
+            settings,
+            retry_policy=retry_policy or RetryPolicy(base_s=0.2, factor=2.0, max_delay_s=1.0),
+            worker_poll_interval_s=0.1,
+        )
+        async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60) as manager:
+            runtime = app.state.runtime
+            await eventually(lambda: runtime.faust.started, timeout_s=30, what="faust to start")
+            await eventually(
+                lambda: app.state.stream_feed.assigned, timeout_s=30, what="the stream reader"
+            )
+            transport = httpx.ASGITransport(app=manager.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://notify") as client:
+                yield Notify(app, client, kafka_bootstrap)
+
+    return start
+
 
 @pytest.fixture
 async def notify(
-    kafka_bootstrap: str,
-    database_factory: Callable[[str], str],
-    tmp_path: Path,
+    notify_factory: NotifyFactory, database_factory: Callable[[str], str]
 ) -> AsyncIterator[Notify]:
     url = database_factory("notify")
     upgrade(MIGRATIONS, url)
     group = unique_group("notify-test")
-    settings = get_notify_settings(
-        database_url=url,
-        kafka_bootstrap_servers=kafka_bootstrap,
-        consumer_group=group,
-        jwt_secret=TEST_JWT_SECRET,
-        data_dir=tmp_path,
-        webhook_max_attempts=MAX_ATTEMPTS,
-        webhook_timeout_s=3.0,
-        outbox_poll_interval_s=0.1,
-    )
-    app = create_app(
-        settings,
-        retry_policy=RetryPolicy(base_s=0.2, factor=2.0, max_delay_s=1.0),
-        worker_poll_interval_s=0.1,
-    )
-    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60) as manager:
-        # Stopping while faust is still starting has been seen to hang the runtime's stop:
-        # every test lets the consumer finish starting first.
-        runtime = app.state.runtime
-        await eventually(lambda: runtime.faust.started, timeout_s=30, what="faust to start")
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://notify") as client:
-            yield Notify(app, client, kafka_bootstrap)
+    async with notify_factory(url, group) as started:
+        yield started
     # faust keeps a "<app id>-data" directory in the working directory: do not leave it.
     shutil.rmtree(Path(f"{group}-data"), ignore_errors=True)
 
@@ -85,3 +106,14 @@ def receiver() -> Iterator[Receiver]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def mail_sink() -> Iterator[MailSink]:
+    """A real SMTP server (aiosmtpd) on a free port, NOT started: `start()` it when the test
+    wants the mail server up (so a test can begin with it down)."""
+    sink = MailSink()
+    try:
+        yield sink
+    finally:
+        sink.stop()

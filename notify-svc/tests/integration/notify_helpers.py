@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import httpx
+from aiosmtpd.controller import Controller
 
 import notify_svc
 from notify_svc.domain import BUILTIN_LOG_SUBSCRIPTION
 from shared.events import CloudEvent, EventType, new_event
-from testkit import aproduce_events, auth_headers, eventually
+from testkit import aproduce_events, auth_headers, eventually, free_port
 
 MIGRATIONS = Path(notify_svc.__file__).parent / "migrations"
 MAX_ATTEMPTS = 3
@@ -153,3 +157,33 @@ class Receiver:
 def body_json(received: Received) -> dict[str, Any]:
     parsed: dict[str, Any] = json.loads(received.body)
     return parsed
+
+
+# --- a real SMTP server --------------------------------------------------------------------
+
+
+class MailSink:
+    """aiosmtpd on 127.0.0.1; the messages it accepted, parsed."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.messages: list[EmailMessage] = []
+        self._controller: Controller | None = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        self.messages.append(parsed)
+        return "250 OK"
+
+    def start(self) -> None:
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in list(self.messages) if m["To"] == address]

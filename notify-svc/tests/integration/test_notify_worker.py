@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import select
 
 import notify_svc
-from notify_svc.adapters.email import EmailMessage, LogEmailSender
+from notify_svc.adapters.email import EmailMessage, LogEmailSender, MailTransport
 from notify_svc.adapters.worker import DeliveryWorker
 from notify_svc.caches import Caches
 from notify_svc.domain import RetryPolicy, delivery_id, signature_valid
@@ -77,15 +77,21 @@ async def _seed(sessions, *, channel: str, target: str, secret: str = "s3cret") 
     return row
 
 
-def _worker(sessions, clock, handler, *, email=None, max_attempts=3) -> DeliveryWorker:
-    async def no_email(message: EmailMessage) -> str | None:
+class NoEmail:
+    async def send(self, message: EmailMessage) -> str:
         raise AssertionError("no e-mail expected")
 
+
+def _worker(
+    sessions, clock, handler, *, email: MailTransport | None = None, max_attempts=3
+) -> DeliveryWorker:
     worker = DeliveryWorker(
         uow_factory=lambda: SqlUnitOfWork(UnitOfWork(sessions), Caches()),
         clock=clock,
         http_client_factory=lambda: httpx.AsyncClient(transport=httpx.MockTransport(handler)),
-        email_sender=email or no_email,
+        mail=email or NoEmail(),
+        mail_from="notify@platform.example.cn",
+        guard=None,  # a mock transport: no address to check (the guard has its own tests)
         policy=RetryPolicy(base_s=10, factor=2, max_delay_s=60),
         max_attempts=max_attempts,
         lease_s=30,

@@ -96,6 +96,8 @@ class TaskData(ContractModel):
     day_kind: Literal["working", "calendar"] = "working"
     legal_limit_days: int | None = None
     promised_limit_days: int | None = None
+    # Joint punishment: "abnormal" when the enterprise was on the abnormal list at submission.
+    credit_flag: Literal["abnormal"] | None = None
 
 
 class LandData(ContractModel):
@@ -125,8 +127,10 @@ class ProjectData(ContractModel):
     hazardous_chemicals: bool = False
     in_flood_zone: bool = False
     foreign_investment: bool = False
+    contact_email: str | None = None
     submitted_at: datetime
     updated_at: datetime | None = None
+    credit_flag: Literal["abnormal"] | None = None
     tasks: list[TaskData] = Field(default_factory=list)
 
 
@@ -146,6 +150,7 @@ class ReportData(ContractModel):
     progress_percent: Decimal | None = None
     invested_to_date: Decimal | None = None
     note: str | None = None
+    planned_completion: date | None = None
     credit_code: str | None = None
     filed_at: datetime
 
@@ -164,13 +169,17 @@ class AlertData(ContractModel):
 
 
 class CreditRecordData(ContractModel):
+    """A credit record as the credit API shows it, plus the enterprise's credit code."""
+
     record_id: str
     credit_code: str
     severity: Literal["ordinary", "serious"]
     reason: str
     project_code: str | None = None
-    recorded_at: datetime
+    alert_id: str | None = None
+    created_at: datetime
     corrected_at: datetime | None = None
+    correction_reason: str | None = None
 
 
 class CreditStatusData(ContractModel):

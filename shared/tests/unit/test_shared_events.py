@@ -92,7 +92,7 @@ MINIMAL_DATA: dict[type, dict[str, Any]] = {
         "credit_code": "91440300708461136T",
         "severity": "serious",
         "reason": "started before approval",
-        "recorded_at": NOW,
+        "created_at": NOW,
     },
     CreditStatusData: {
         "credit_code": "91440300708461136T",

@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from shared.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, decode_cursor
 from shared.problems import field_error, not_found
-from shared.runtime import ServiceRuntime
 from supervision_svc import queries
-from supervision_svc.schemas import AlertOut, Overview
+from supervision_svc.api_common import Runtime
+from supervision_svc.schemas import AlertOut, Overview, Submissions
+
+MAX_SUBMISSION_DAYS = 366
 
 router = APIRouter(prefix="/api/v1")
 
 StatsReader = Annotated[Principal, Depends(require_roles(Role.OPS, Role.DEPARTMENT))]
-
-
-def get_runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
-
-
-Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
 
 
 def alert_position(cursor: str | None) -> queries.AlertPosition | None:
@@ -51,6 +45,30 @@ def alert_position(cursor: str | None) -> queries.AlertPosition | None:
 async def stats_overview(principal: StatsReader, runtime: Runtime) -> Overview:
     async with runtime.sessions() as session:
         return await queries.overview(session, principal=principal, now=runtime.clock.now())
+
+
+@router.get(
+    "/stats/submissions",
+    response_model=Submissions,
+    tags=["stats"],
+    summary="Projects submitted per day, by region or industry (days `from` to `to`)",
+)
+async def stats_submissions(
+    _principal: StatsReader,
+    runtime: Runtime,
+    first: Annotated[date | None, Query(alias="from")] = None,
+    last: Annotated[date | None, Query(alias="to")] = None,
+    by: Literal["region", "industry"] = "region",
+) -> Submissions:
+    last = last or runtime.clock.now().date()
+    first = first or last - timedelta(days=29)
+    if first > last:
+        raise field_error(["query", "from"], "must not be after `to`")
+    if (last - first).days >= MAX_SUBMISSION_DAYS:
+        raise field_error(["query", "from"], f"at most {MAX_SUBMISSION_DAYS} days at once")
+    async with runtime.read_sessions() as session:
+        items = await queries.submissions(session, dimension=by, first=first, last=last)
+    return Submissions(items=items)
 
 
 @router.get(

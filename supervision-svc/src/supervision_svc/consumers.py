@@ -28,6 +28,9 @@ from shared.outbox import UnitOfWork as OutboxUnitOfWork
 from shared.runtime import ServiceRuntime
 from shared.topics import APPROVAL_PROJECTS
 from supervision_svc import handlers
+from supervision_svc.domain.thresholds import DEFAULT_THRESHOLDS, Thresholds
+from supervision_svc.metrics import PROJECTION_LAG
+from supervision_svc.scheduler import Wakeup
 from supervision_svc.unit_of_work import SqlUnitOfWork, SupervisionUnitOfWork
 
 PROJECTION_CONSUMER = "approval-projection"
@@ -53,24 +56,39 @@ def _version(event: CloudEvent) -> datetime:
 def projection_handlers(
     clock: Clock,
     uow_of: Callable[[OutboxUnitOfWork], SupervisionUnitOfWork] = SqlUnitOfWork.joining,
+    *,
+    rules: Thresholds = DEFAULT_THRESHOLDS,
+    wake: Callable[[], None] | None = None,
 ) -> dict[str, Handler]:
-    """The handler of each event type of `approval.projects`, by type."""
+    """The handler of each event type of `approval.projects`, by type. `wake` is called once
+    the batch has committed: new state may bring a timer forward."""
+
+    def applied(event: CloudEvent, uow: SupervisionUnitOfWork) -> datetime:
+        now = clock.now()
+        PROJECTION_LAG.set(max(clock.real_seconds((now - event.time).total_seconds()), 0.0))
+        if wake is not None:
+            uow.after_commit(wake)
+        return now
 
     async def on_project_event(event: CloudEvent, outbox: OutboxUnitOfWork) -> None:
+        uow = uow_of(outbox)
         await handlers.project_changed(
-            uow_of(outbox),
+            uow,
             project=decode(event, ProjectData, "project"),
             version=_version(event),
-            now=clock.now(),
+            now=applied(event, uow),
+            rules=rules,
             cause=event,
         )
 
     async def on_task_event(event: CloudEvent, outbox: OutboxUnitOfWork) -> None:
+        uow = uow_of(outbox)
         await handlers.task_changed(
-            uow_of(outbox),
+            uow,
             task=decode(event, TaskData, "task"),
             version=_version(event),
-            now=clock.now(),
+            now=applied(event, uow),
+            rules=rules,
             cause=event,
         )
 
@@ -80,9 +98,9 @@ def projection_handlers(
     return by_type
 
 
-def register_consumers(runtime: ServiceRuntime) -> None:
+def register_consumers(runtime: ServiceRuntime, *, rules: Thresholds, wakeup: Wakeup) -> None:
     runtime.consume(
         PROJECTION_CONSUMER,
         topics=[APPROVAL_PROJECTS],
-        handlers=projection_handlers(runtime.clock),
+        handlers=projection_handlers(runtime.clock, rules=rules, wake=wakeup.wake),
     )

@@ -9,14 +9,26 @@ lease) are copied into this metadata so the migrations create them too.
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
 from sqlalchemy import Index, MetaData, Table
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from shared.db import SHARED_TABLES, utc_column
+from shared.db import SHARED_TABLES, decimal_column, utc_column
 
-__all__ = ["Alert", "ProjectView", "TaskView", "metadata"]
+__all__ = [
+    "Alert",
+    "CreditAudit",
+    "CreditRecord",
+    "CreditState",
+    "ProjectView",
+    "Report",
+    "StatCounter",
+    "StatSubmission",
+    "TaskView",
+    "metadata",
+]
 
 
 class SupervisionModel(SQLModel, registry=registry()):
@@ -49,6 +61,22 @@ class ProjectView(SupervisionModel, table=True):
     updated_at: datetime = Field(sa_column=utc_column())
     # Time of the event the row was last built from: later events win, earlier ones are ignored.
     version_at: datetime = Field(sa_column=utc_column())
+    industry_code: str | None = Field(default=None, max_length=16)
+    # When the project was approved or filed (starts `start_overdue` without a planned start).
+    cleared_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    # What the construction reports add up to (see `domain.reports`, `domain.construction`).
+    started_on: date | None = None
+    completed_on: date | None = None
+    last_report_on: date | None = None
+    reported_progress: Decimal | None = Field(default=None, sa_column=decimal_column())
+    invested_to_date: Decimal | None = Field(default=None, sa_column=decimal_column())
+    planned_completion: date | None = None
+    started_before_approval: bool = False
+    # When a construction rule may next change level by time alone (NULL: never): the
+    # scheduler sleeps until the earliest one.
+    next_check_at: datetime | None = Field(
+        default=None, sa_column=utc_column(nullable=True, index=True)
+    )
 
 
 class TaskView(SupervisionModel, table=True):
@@ -58,6 +86,7 @@ class TaskView(SupervisionModel, table=True):
     __table_args__ = (
         Index("ix_tasks_status_yellow", "status", "yellow_at"),
         Index("ix_tasks_dept_status", "department", "status"),
+        Index("ix_tasks_status_due", "status", "due_at"),
     )
 
     task_id: str = Field(primary_key=True, max_length=40)
@@ -100,3 +129,94 @@ class Alert(SupervisionModel, table=True):
     # `kind:subject:level` while open, NULL once resolved: a unique key, so the same alert
     # is never open twice even if two sweepers race.
     open_key: str | None = Field(default=None, max_length=160, unique=True)
+    escalated_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class Report(SupervisionModel, table=True):
+    """A construction report filed by the project's enterprise."""
+
+    __tablename__ = "reports"
+    __table_args__ = (Index("ix_reports_project", "project_code", "filed_at", "report_id"),)
+
+    report_id: str = Field(primary_key=True, max_length=40)
+    project_code: str = Field(max_length=32)
+    credit_code: str = Field(max_length=18)
+    kind: str = Field(max_length=16)
+    report_date: date
+    progress_percent: Decimal | None = Field(default=None, sa_column=decimal_column())
+    invested_to_date: Decimal | None = Field(default=None, sa_column=decimal_column())
+    note: str | None = Field(default=None, max_length=2000)
+    planned_completion: date | None = None
+    filed_at: datetime = Field(sa_column=utc_column())
+
+
+class CreditRecord(SupervisionModel, table=True):
+    """An abnormal-conduct record of an enterprise, left by a red alert (one per alert)."""
+
+    __tablename__ = "credit_records"
+    __table_args__ = (Index("ix_credit_records_code", "credit_code", "created_at"),)
+
+    record_id: str = Field(primary_key=True, max_length=40)
+    credit_code: str = Field(max_length=18)
+    project_code: str | None = Field(default=None, max_length=32)
+    severity: str = Field(max_length=16)
+    reason: str = Field(max_length=1000)
+    alert_id: str | None = Field(default=None, max_length=40, unique=True)
+    created_at: datetime = Field(sa_column=utc_column())
+    corrected_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    correction_reason: str | None = Field(default=None, max_length=1000)
+    corrected_by: str | None = Field(default=None, max_length=200)
+
+
+class CreditState(SupervisionModel, table=True):
+    """An enterprise's current credit status (a row only once it has a record)."""
+
+    __tablename__ = "credit_states"
+    __table_args__ = (Index("ix_credit_states_status", "status", "since", "credit_code"),)
+
+    credit_code: str = Field(primary_key=True, max_length=18)
+    status: str = Field(max_length=16)
+    since: datetime = Field(sa_column=utc_column())
+    # When time alone may change the status next (NULL: never).
+    next_check_at: datetime | None = Field(
+        default=None, sa_column=utc_column(nullable=True, index=True)
+    )
+
+
+class CreditAudit(SupervisionModel, table=True):
+    """Who changed a credit record by hand, when and why (append only)."""
+
+    __tablename__ = "credit_audit"
+
+    audit_id: str = Field(primary_key=True, max_length=40)
+    credit_code: str = Field(max_length=18, index=True)
+    record_id: str = Field(max_length=40)
+    action: str = Field(max_length=32)
+    actor: str = Field(max_length=200)
+    reason: str = Field(max_length=1000)
+    at: datetime = Field(sa_column=utc_column())
+
+
+class StatCounter(SupervisionModel, table=True):
+    """A statistic kept up to date event by event (never computed by scanning projects).
+
+    `scope` is `*` (the platform) or a department code; `metric` e.g. `project_status`,
+    `tasks`, `alerts_open`; `key` e.g. a status or `kind:level`.
+    """
+
+    __tablename__ = "stat_counters"
+
+    scope: str = Field(primary_key=True, max_length=16)
+    metric: str = Field(primary_key=True, max_length=32)
+    key: str = Field(primary_key=True, max_length=64)
+    value: float = 0.0
+
+
+class StatSubmission(SupervisionModel, table=True):
+    """Projects submitted per day, by region and by industry."""
+
+    __tablename__ = "stat_submissions"
+    dimension: str = Field(primary_key=True, max_length=16)  # "region" | "industry"
+    day: date = Field(primary_key=True)
+    key: str = Field(primary_key=True, max_length=16)
+    count: int = 0

@@ -1,4 +1,4 @@
-"""Reads of the supervision service: the overview and the alerts, scoped by the caller.
+"""Reads of the supervision service: statistics and alerts, scoped by the caller.
 
 Ops sees the whole platform; a department the figures and alerts of its own tasks (and the
 projects it has tasks in); an enterprise the alerts of its own projects.
@@ -6,10 +6,11 @@ projects it has tasks in); an enterprise the alerts of its own projects.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, and_, case, func, or_
+from sqlalchemy import and_, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
@@ -17,79 +18,96 @@ from sqlmodel.sql.expression import SelectOfScalar
 from shared.auth import Principal, Role
 from shared.pagination import split_page
 from shared.topics import DEPARTMENT_CODES
-from supervision_svc.domain.alerts import LEVELS
-from supervision_svc.domain.projection import DECIDED_TASK_STATUSES, PROJECT_STATUSES, mean_hours
-from supervision_svc.models import Alert, ProjectView, TaskView
-from supervision_svc.schemas import DepartmentStats, Overview
+from supervision_svc.domain.alerts import APPROVAL_OVERDUE, KINDS, LEVELS
+from supervision_svc.domain.projection import PROJECT_STATUSES, mean_hours
+from supervision_svc.metrics import ALERTS_OPEN, TASKS_OVERDUE
+from supervision_svc.models import Alert, ProjectView, StatCounter, StatSubmission
+from supervision_svc.schemas import DepartmentStats, Overview, SubmissionCount
+from supervision_svc.stats_repository import PLATFORM
 
-# --- the overview ----------------------------------------------------------------------------
+# --- the overview (from the counters kept by the handlers) ------------------------------------
 
 
-def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+async def _counters(session: AsyncSession, scopes: Sequence[str] | None) -> list[StatCounter]:
+    """Counter rows of these scopes (None: all of them, a few per department)."""
+    query = select(StatCounter)
+    if scopes is not None:
+        query = query.where(col(StatCounter.scope).in_(list(scopes)))
+    return list((await session.exec(query)).all())
+
+
+def _department_stats(counters: dict[tuple[str, str], float]) -> DepartmentStats:
+    decided = int(counters.get(("tasks", "decided"), 0))
+    on_time = int(counters.get(("tasks", "on_time"), 0))
+    return DepartmentStats(
+        pending=int(counters.get(("tasks", "pending"), 0)),
+        overdue=int(counters.get(("alerts_open", f"{APPROVAL_OVERDUE}:red"), 0)),
+        decided=decided,
+        awaiting_supplement=int(counters.get(("tasks", "supplement_required"), 0)),
+        mean_decision_hours=mean_hours(counters.get(("decision_seconds", "sum")), decided),
+        on_time_rate=round(on_time / decided, 4) if decided else None,
+    )
 
 
 async def overview(session: AsyncSession, *, principal: Principal, now: datetime) -> Overview:
-    """Projects by status, department workload and speed, open alerts by level."""
+    """Projects by status, department workload and speed, open alerts by level and kind.
+
+    Reads the counter rows of the platform (or of the caller's department) and nothing else:
+    its cost does not grow with the number of projects.
+    """
     department = principal.department if principal.role is Role.DEPARTMENT else None
-
-    projects = select(ProjectView.status, func.count()).group_by(col(ProjectView.status))
-    if department is not None:
-        projects = projects.where(
-            col(ProjectView.project_code).in_(
-                select(TaskView.project_code).where(col(TaskView.department) == department)
-            )
-        )
-    by_status = dict.fromkeys(PROJECT_STATUSES, 0)
-    for status, n in (await session.exec(projects)).all():
-        by_status[status] = by_status.get(status, 0) + int(n)
-
-    pending = col(TaskView.status) == "pending"
-    # sqlmodel's select() is typed for at most four columns; this one has seven.
-    tasks = select(  # type: ignore[call-overload]
-        TaskView.department,
-        _count_if(pending),
-        _count_if(pending & (col(TaskView.due_at) < now)),
-        _count_if(col(TaskView.status).in_(DECIDED_TASK_STATUSES)),
-        _count_if(col(TaskView.status) == "supplement_required"),
-        func.sum(col(TaskView.decision_seconds)),
-        func.count(col(TaskView.decision_seconds)),
-    ).group_by(col(TaskView.department))
-    if department is not None:
-        tasks = tasks.where(col(TaskView.department) == department)
-    codes = [department] if department is not None else list(DEPARTMENT_CODES)
-    by_department = {code: DepartmentStats() for code in codes}
-    for dept, n_pending, n_overdue, n_decided, n_paused, seconds, n_timed in (
-        await session.exec(tasks)
-    ).all():
-        by_department[dept] = DepartmentStats(
-            pending=int(n_pending),
-            overdue=int(n_overdue),
-            decided=int(n_decided),
-            awaiting_supplement=int(n_paused),
-            mean_decision_hours=mean_hours(
-                float(seconds) if seconds is not None else None, int(n_timed)
-            ),
-        )
-
-    alerts = (
-        select(Alert.level, func.count())
-        .where(col(Alert.resolved_at).is_(None))
-        .group_by(col(Alert.level))
+    scope = department or PLATFORM
+    by_scope: dict[str, dict[tuple[str, str], float]] = {}
+    for row in await _counters(session, [department] if department is not None else None):
+        by_scope.setdefault(row.scope, {})[(row.metric, row.key)] = row.value
+    departments = (
+        [department]
+        if department is not None
+        else [*DEPARTMENT_CODES, *sorted(set(by_scope) - {PLATFORM, *DEPARTMENT_CODES})]
     )
-    if department is not None:
-        alerts = alerts.where(col(Alert.department) == department)
+    mine = by_scope.get(scope, {})
+    by_status = dict.fromkeys(PROJECT_STATUSES, 0)
     by_level: dict[str, int] = dict.fromkeys(LEVELS, 0)
-    for level, n in (await session.exec(alerts)).all():
-        by_level[level] = by_level.get(level, 0) + int(n)
-
+    by_kind: dict[str, int] = dict.fromkeys(KINDS, 0)
+    for (metric, key), value in mine.items():
+        if metric == "project_status" and value:
+            by_status[key] = by_status.get(key, 0) + int(value)
+        elif metric == "alerts_open" and value:
+            kind, _, level = key.rpartition(":")
+            by_level[level] = by_level.get(level, 0) + int(value)
+            by_kind[kind] = by_kind.get(kind, 0) + int(value)
     return Overview(
         as_of=now,
         projects_total=sum(by_status.values()),
         projects_by_status=by_status,
-        by_department=by_department,
+        by_department={d: _department_stats(by_scope.get(d, {})) for d in departments},
         alerts_by_level=by_level,
+        alerts_by_kind=by_kind,
     )
+
+
+async def submissions(
+    session: AsyncSession, *, dimension: str, first: date, last: date
+) -> list[SubmissionCount]:
+    """Projects submitted per day and region (or industry), days `first` to `last`."""
+    rows = await session.exec(
+        select(StatSubmission)
+        .where(col(StatSubmission.dimension) == dimension)
+        .where(col(StatSubmission.day) >= first, col(StatSubmission.day) <= last)
+        .order_by(col(StatSubmission.day), col(StatSubmission.key))
+    )
+    return [SubmissionCount(day=r.day, key=r.key, count=r.count) for r in rows.all()]
+
+
+async def refresh_gauges(session: AsyncSession) -> None:
+    """Open alerts and overdue tasks gauges, from the counters (cheap: a few dozen rows)."""
+    rows = await session.exec(select(StatCounter).where(col(StatCounter.metric) == "alerts_open"))
+    for row in rows.all():
+        kind, _, level = row.key.rpartition(":")
+        if row.scope == PLATFORM:
+            ALERTS_OPEN.labels(kind, level).set(row.value)
+        elif row.key == f"{APPROVAL_OVERDUE}:red":
+            TASKS_OVERDUE.labels(row.scope).set(row.value)
 
 
 # --- alerts ----------------------------------------------------------------------------------

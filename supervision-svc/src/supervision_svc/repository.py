@@ -10,11 +10,12 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from supervision_svc.domain.alerts import earliest
 from supervision_svc.models import Alert, ProjectView, TaskView
 
 
@@ -27,6 +28,14 @@ class ProjectRepository(Protocol):
 
     async def credit_codes(self, project_codes: Collection[str]) -> dict[str, str]:
         """The enterprise (credit code) of each of these projects that is known."""
+        ...
+
+    async def due_for_check(self, *, now: datetime, after: str, limit: int) -> list[ProjectView]:
+        """Projects whose `next_check_at` has come, in project-code order after `after`."""
+        ...
+
+    async def next_check_at(self) -> datetime | None:
+        """The earliest `next_check_at` of all projects."""
         ...
 
 
@@ -42,6 +51,14 @@ class TaskRepository(Protocol):
         `kind`: `limit` of them in task-id order, after the task id `after`."""
         ...
 
+    async def departments_of(self, project_code: str) -> set[str]:
+        """The departments that have a task in this project."""
+        ...
+
+    async def next_due(self, *, after: datetime) -> datetime | None:
+        """The earliest yellow threshold or due date of a pending task later than `after`."""
+        ...
+
 
 class AlertRepository(Protocol):
     async def open_of_tasks(self, task_ids: Sequence[str], *, kind: str) -> dict[str, list[Alert]]:
@@ -54,6 +71,14 @@ class AlertRepository(Protocol):
 
     async def resolve(self, alert: Alert, *, now: datetime) -> bool:
         """Close an open alert; False when it was already closed (by someone else)."""
+        ...
+
+    async def open_of_project(self, project_code: str, *, kinds: Collection[str]) -> list[Alert]:
+        """The open alerts of these kinds of one project."""
+        ...
+
+    async def escalate(self, alert: Alert, *, level: str, detail: str, now: datetime) -> bool:
+        """Raise an open alert's level; False when it was closed or already at it."""
         ...
 
 
@@ -76,6 +101,19 @@ class SqlProjectRepository:
             )
         )
         return dict(rows.all())
+
+    async def due_for_check(self, *, now: datetime, after: str, limit: int) -> list[ProjectView]:
+        rows = await self._session.exec(
+            select(ProjectView)
+            .where(col(ProjectView.next_check_at) <= now)
+            .where(col(ProjectView.project_code) > after)
+            .order_by(col(ProjectView.project_code))
+            .limit(limit)
+        )
+        return list(rows.all())
+
+    async def next_check_at(self) -> datetime | None:
+        return (await self._session.exec(select(func.min(ProjectView.next_check_at)))).one()
 
 
 class SqlTaskRepository:
@@ -108,6 +146,22 @@ class SqlTaskRepository:
             .limit(limit)
         )
         return list(rows.all())
+
+    async def departments_of(self, project_code: str) -> set[str]:
+        rows = await self._session.exec(
+            select(TaskView.department).where(col(TaskView.project_code) == project_code)
+        )
+        return set(rows.all())
+
+    async def next_due(self, *, after: datetime) -> datetime | None:
+        pending = col(TaskView.status) == "pending"
+        yellow = await self._session.exec(
+            select(func.min(TaskView.yellow_at)).where(pending, col(TaskView.yellow_at) > after)
+        )
+        due = await self._session.exec(
+            select(func.min(TaskView.due_at)).where(pending, col(TaskView.due_at) > after)
+        )
+        return earliest(yellow.one(), due.one())
 
 
 class SqlAlertRepository:
@@ -150,4 +204,26 @@ class SqlAlertRepository:
             return False
         alert.resolved_at = now
         alert.open_key = None
+        return True
+
+    async def open_of_project(self, project_code: str, *, kinds: Collection[str]) -> list[Alert]:
+        rows = await self._session.exec(
+            select(Alert)
+            .where(col(Alert.project_code) == project_code)
+            .where(col(Alert.kind).in_(list(kinds)))
+            .where(col(Alert.resolved_at).is_(None))
+        )
+        return list(rows.all())
+
+    async def escalate(self, alert: Alert, *, level: str, detail: str, now: datetime) -> bool:
+        result = await self._session.execute(
+            update(Alert)
+            .where(col(Alert.alert_id) == alert.alert_id)
+            .where(col(Alert.resolved_at).is_(None))
+            .where(col(Alert.level) != level)
+            .values(level=level, detail=detail, escalated_at=now)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]  # see resolve()
+            return False
+        alert.level, alert.detail, alert.escalated_at = level, detail, now
         return True

@@ -5,6 +5,7 @@ Built by `get_supervision_settings()` when called, never at import time.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from pydantic import Field
@@ -20,8 +21,18 @@ class SupervisionSettings(ServiceSettings):
     service_name: ClassVar[str] = "supervision"
     default_port: ClassVar[int] = 8002
 
-    sweep_interval_days: float = Field(
-        default=0.01, gt=0, description="How often (in platform days) overdue rules are swept."
+    timer_floor_s: float = Field(
+        default=0.2,
+        gt=0,
+        description="Least real time between two runs of the time rules (no spinning).",
+    )
+    timer_ceiling_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Most real time between two runs of the time rules (a safety net).",
+    )
+    rules_file: Path | None = Field(
+        default=None, description="YAML file of rule thresholds (default: the bundled one)."
     )
 
 

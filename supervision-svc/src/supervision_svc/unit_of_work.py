@@ -8,11 +8,18 @@ with the ids of the events it applied), so the consumer *joins* it instead of op
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol, Self
 
 from shared.events import CloudEvent
 from shared.outbox import UnitOfWork as OutboxUnitOfWork
+from supervision_svc.credit_repository import (
+    CreditRepository,
+    ReportRepository,
+    SqlCreditRepository,
+    SqlReportRepository,
+)
 from supervision_svc.repository import (
     AlertRepository,
     ProjectRepository,
@@ -21,15 +28,23 @@ from supervision_svc.repository import (
     SqlTaskRepository,
     TaskRepository,
 )
+from supervision_svc.stats_repository import SqlStatsRepository, StatsRepository
 
 
 class SupervisionUnitOfWork(Protocol):
     projects: ProjectRepository
     tasks: TaskRepository
     alerts: AlertRepository
+    reports: ReportRepository
+    credit: CreditRepository
+    stats: StatsRepository
 
     def emit(self, event: CloudEvent, topic: str, *, key: str | None = None) -> None:
         """Publish `event` on `topic` if (and only if) this unit of work commits."""
+        ...
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once this unit of work's transaction has committed."""
         ...
 
     async def commit(self) -> None: ...
@@ -52,6 +67,9 @@ class SqlUnitOfWork:
     projects: ProjectRepository
     tasks: TaskRepository
     alerts: AlertRepository
+    reports: ReportRepository
+    credit: CreditRepository
+    stats: StatsRepository
 
     def __init__(self, outbox: OutboxUnitOfWork) -> None:
         self._outbox = outbox
@@ -68,9 +86,15 @@ class SqlUnitOfWork:
         self.projects = SqlProjectRepository(session)
         self.tasks = SqlTaskRepository(session)
         self.alerts = SqlAlertRepository(session)
+        self.reports = SqlReportRepository(session)
+        self.credit = SqlCreditRepository(session)
+        self.stats = SqlStatsRepository(session)
 
     def emit(self, event: CloudEvent, topic: str, *, key: str | None = None) -> None:
         self._outbox.emit(event, topic, key=key)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self._outbox.after_commit(callback)
 
     async def commit(self) -> None:
         await self._outbox.commit()

@@ -26,7 +26,7 @@ from supervision_it import (
 pytestmark = pytest.mark.integration
 
 SWEEPS_COMPLETED = re.compile(
-    r'^supervision_sweeps_completed_total\{sweep="approval_overdue"\} ([0-9.e+]+)$', re.MULTILINE
+    r'^supervision_sweeps_completed_total\{sweep="time_rules"\} ([0-9.e+]+)$', re.MULTILINE
 )
 
 
@@ -68,7 +68,7 @@ async def test_overdue_sweep_raises_yellow_then_red_and_resolves_on_decision(
         async def two_more_sweeps():
             return await _sweeps_completed(client) >= seen + 2
 
-        await eventually(two_more_sweeps, what="two approval_overdue sweeps")
+        await eventually(two_more_sweeps, what="two runs of the time rules")
         assert (await _alerts(client, OPS, project_code=code))["items"] == []
 
         clock.advance(days(9.5))
@@ -93,10 +93,10 @@ async def test_overdue_sweep_raises_yellow_then_red_and_resolves_on_decision(
             return items if any(a["level"] == "red" for a in items) else None
 
         items = await eventually(red, what="a red card past the limit")
-        by_level = {a["level"]: a for a in items}
-        assert len(items) == 2
-        assert by_level["red"]["resolved_at"] is None
-        assert by_level["yellow"]["resolved_at"] is not None  # red supersedes yellow
+        [escalated] = items  # one alert per task: the yellow one, escalated
+        assert escalated["alert_id"] == alert["alert_id"]
+        assert escalated["resolved_at"] is None
+        assert escalated["raised_at"] == alert["raised_at"]
         opened = await _alerts(client, OPS, project_code=code, status="open")
         assert [a["level"] for a in opened["items"]] == ["red"]
 
@@ -117,14 +117,14 @@ async def test_overdue_sweep_raises_yellow_then_red_and_resolves_on_decision(
         # Every raise and resolve went out on supervision.alerts, keyed by the project code
         # (read while the app runs: its outbox relay publishes them).
         with TopicReader(kafka_bootstrap, SUPERVISION_ALERTS) as reader:
-            events = await reader.acollect(lambda e: e.subject == code, 4)
+            events = await reader.acollect(lambda e: e.subject == code, 3)
             ours = [r for r in reader.records if (e := decode(r.value)) and e.subject == code]
         assert [(e.type, e.data["level"]) for e in events] == [
             (EventType.ALERT_RAISED, "yellow"),
-            (EventType.ALERT_RESOLVED, "yellow"),
-            (EventType.ALERT_RAISED, "red"),
+            (EventType.ALERT_RAISED, "red"),  # the escalation: the same alert, raised again
             (EventType.ALERT_RESOLVED, "red"),
         ]
+        assert {e.data["alert_id"] for e in events} == {alert["alert_id"]}
         assert {r.key for r in ours} == {code.encode()}
         assert events[-1].causationid == event.id
 
@@ -135,7 +135,7 @@ async def test_each_tenant_sees_only_its_alerts(running_app, publish, region_cod
     credit = {"a": unique_credit_code(), "b": unique_credit_code()}
     depts = {"a": unique_department(), "b": unique_department()}
 
-    async with running_app(sweep_interval_days=1e-5) as client:
+    async with running_app(timer_floor_s=0.05) as client:
         for side in ("a", "b"):
             code = codes[side]
             late = task_json(

@@ -38,7 +38,7 @@ async def test_a_submitted_project_shows_up_in_the_overview(running_app, publish
     fresh = task_json(code, department=dept, assigned_at=now, due_at=now + days(20))
     dept_headers = auth_headers("department", department=dept)
 
-    async with running_app(sweep_interval_days=1e-5) as client:
+    async with running_app(timer_floor_s=0.05) as client:
         assert (await client.get("/readyz")).status_code == 200
         submitted = project_json(code, tasks=[late, fresh])
         await publish(
@@ -47,8 +47,10 @@ async def test_a_submitted_project_shows_up_in_the_overview(running_app, publish
 
         async def projected():
             body = await _overview(client, dept_headers)
-            return body if body["projects_total"] == 1 else None
+            counted = body["projects_total"] == 1 and body["by_department"][dept]["overdue"] == 1
+            return body if counted else None
 
+        # Overdue = the department's open red cards: counted once the time rules have run.
         body = await eventually(projected, what="the project in the department's overview")
         assert body["projects_by_status"]["in_review"] == 1
         assert body["by_department"] == {
@@ -58,8 +60,10 @@ async def test_a_submitted_project_shows_up_in_the_overview(running_app, publish
                 "decided": 0,
                 "awaiting_supplement": 0,
                 "mean_decision_hours": None,
+                "on_time_rate": None,
             }
         }
+        assert body["alerts_by_kind"]["approval_overdue"] == 1
 
         decided = fresh | {
             "status": "approved",
@@ -76,6 +80,7 @@ async def test_a_submitted_project_shows_up_in_the_overview(running_app, publish
         stats = await eventually(decided_counted, what="the decision in the overview")
         assert stats["pending"] == 1
         assert stats["mean_decision_hours"] == 30.0
+        assert stats["on_time_rate"] == 1.0
 
         # The overdue task gets a red card from the sweep.
         async def red_counted():

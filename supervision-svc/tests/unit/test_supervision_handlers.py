@@ -8,6 +8,7 @@ from shared.events import AlertData, EventType
 from shared.topics import SUPERVISION_ALERTS
 from supervision_svc import handlers
 from supervision_svc.domain.alerts import APPROVAL_OVERDUE
+from supervision_svc.domain.thresholds import DEFAULT_THRESHOLDS as RULES
 from supervision_svc.metrics import ALERTS_RAISED
 
 from supervision_fakes import (
@@ -35,16 +36,18 @@ def uow(store) -> FakeUnitOfWork:
 
 
 async def _project(uow, project, *, at=T0, cause=None):
-    await handlers.project_changed(uow, project=project, version=at, now=at, cause=cause)
+    await handlers.project_changed(
+        uow, project=project, version=at, now=at, rules=RULES, cause=cause
+    )
 
 
 async def _task(uow, task, *, at=T0, cause=None):
-    await handlers.task_changed(uow, task=task, version=at, now=at, cause=cause)
+    await handlers.task_changed(uow, task=task, version=at, now=at, rules=RULES, cause=cause)
 
 
 async def _sweep(store, now, chunk=handlers.SWEEP_CHUNK):
     return await handlers.sweep_approval_overdue(
-        uow_factory=lambda: FakeUnitOfWork(store), now=now, chunk=chunk
+        uow_factory=lambda: FakeUnitOfWork(store), now=now, rules=RULES, chunk=chunk
     )
 
 
@@ -127,15 +130,17 @@ async def test_projecting_emits_nothing_while_no_alert_is_open(uow):
 async def _raise(uow, level="yellow", task_id="T-1", at=T0):
     return await handlers.raise_alert(
         uow,
-        kind=APPROVAL_OVERDUE,
+        subject=handlers.AlertSubject(
+            kind=APPROVAL_OVERDUE,
+            project_code=CODE,
+            credit_code=CREDIT,
+            department="MEE",
+            task_id=task_id,
+        ),
         level=level,
-        project_code=CODE,
-        subject=task_id,
         detail="late",
         now=at,
-        credit_code=CREDIT,
-        department="MEE",
-        task_id=task_id,
+        rules=RULES,
     )
 
 
@@ -163,8 +168,9 @@ async def test_raising_an_alert_stores_it_and_emits_its_event(uow):
 async def test_the_same_alert_is_not_opened_twice(uow):
     assert await _raise(uow) is not None
     assert await _raise(uow) is None
-    assert await _raise(uow, level="red") is not None  # another level is another alert
-    assert len(uow.pending) == 2
+    assert await _raise(uow, level="red") is None  # one per task and kind, whatever the level
+    assert len(uow.pending) == 1
+    assert uow.stats.get("*", "alerts_open", "approval_overdue:yellow") == 1
 
 
 async def test_resolving_twice_closes_once(uow):
@@ -179,15 +185,15 @@ async def test_resolving_twice_closes_once(uow):
 @pytest.mark.parametrize("status", ["approved", "rejected", "withdrawn", "supplement_required"])
 async def test_a_task_that_stops_waiting_resolves_its_alerts(uow, status):
     await _task(uow, task_data())
-    await _raise(uow, "yellow")
     await _raise(uow, "red")
     cause = approval_event(EventType.DECISION_RECORDED, task_data(status=status))
 
     await _task(uow, task_data(status=status), at=LATER, cause=cause)
 
     assert uow.alerts.open() == []
+    assert uow.stats.get("MEE", "alerts_open", "approval_overdue:red") == 0
     resolved = [p.event for p in uow.pending if p.event.type == EventType.ALERT_RESOLVED]
-    assert len(resolved) == 2
+    assert len(resolved) == 1
     assert {e.causationid for e in resolved} == {cause.id}
     assert {e.correlationid for e in resolved} == {cause.correlationid}
 
@@ -230,8 +236,13 @@ async def test_yellow_then_red_then_resolved_by_the_decision(store, uow):
     again = await _sweep(store, T0 + timedelta(days=9, hours=13))
     red = await _sweep(store, T0 + timedelta(days=11))
 
-    assert (yellow.raised, again.raised, red.raised, red.resolved) == (1, 0, 1, 1)
+    assert (yellow.raised, again.raised, again.escalated) == (1, 0, 0)
+    assert (red.raised, red.escalated, red.resolved) == (0, 1, 0)
     [open_alert] = store.alerts.open()
+    assert open_alert.escalated_at == T0 + timedelta(days=11)
+    assert store.stats.get("MEE", "alerts_open", "approval_overdue:red") == 1  # overdue
+    assert store.stats.get("MEE", "alerts_open", "approval_overdue:yellow") == 0
+    assert store.credit.records == {}  # lateness of a department: no credit record
     assert (open_alert.level, open_alert.credit_code, open_alert.department) == (
         "red",
         CREDIT,
@@ -247,10 +258,10 @@ async def test_yellow_then_red_then_resolved_by_the_decision(store, uow):
     assert store.alerts.open() == []
     assert _alert_events(store) == [
         (EventType.ALERT_RAISED, "yellow"),
-        (EventType.ALERT_RESOLVED, "yellow"),  # resolved before the red is raised
-        (EventType.ALERT_RAISED, "red"),
+        (EventType.ALERT_RAISED, "red"),  # the escalation: the same alert, raised again
         (EventType.ALERT_RESOLVED, "red"),
     ]
+    assert len({p.event.data["alert_id"] for p in store.published}) == 1
 
 
 async def test_the_sweep_resolves_an_alert_whose_condition_no_longer_holds(store, uow):

@@ -4,13 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from supervision_svc.domain.alerts import open_key
-from supervision_svc.domain.overdue import (
-    AlertPlan,
-    overdue_detail,
-    overdue_level,
-    plan_task_alerts,
-)
+from supervision_svc.domain.alerts import open_key, step
+from supervision_svc.domain.overdue import overdue_detail, overdue_level, task_level
 
 ASSIGNED = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 DUE = ASSIGNED + timedelta(days=10)  # yellow at day 9
@@ -37,48 +32,46 @@ def test_degenerate_limit_is_yellow_until_due_then_red():
     assert overdue_level(assigned_at=DUE, due_at=DUE, now=DUE + timedelta(seconds=1)) == "red"
 
 
-def _plan(now, open_levels=(), status="pending"):
-    return plan_task_alerts(
-        status=status, assigned_at=ASSIGNED, due_at=DUE, now=now, open_levels=set(open_levels)
-    )
+def _step(now, current=None, status="pending", due=DUE):
+    target = task_level(status=status, assigned_at=ASSIGNED, due_at=due, now=now)
+    return step(current, target)
 
 
 def test_nothing_before_the_threshold():
-    assert _plan(ASSIGNED + timedelta(days=1)) == AlertPlan()
+    assert _step(ASSIGNED + timedelta(days=1)) is None
 
 
 def test_yellow_is_raised_once():
     at = ASSIGNED + timedelta(days=9, hours=1)
-    assert _plan(at) == AlertPlan(raise_level="yellow")
-    assert _plan(at, ["yellow"]) == AlertPlan()
+    assert _step(at) == "raise"
+    assert _step(at, "yellow") is None
 
 
-def test_red_supersedes_yellow():
+def test_red_escalates_the_yellow_alert():
     late = DUE + timedelta(hours=1)
-    assert _plan(late, ["yellow"]) == AlertPlan(raise_level="red", resolve_levels=("yellow",))
-    assert _plan(late, ["red"]) == AlertPlan()
+    assert _step(late, "yellow") == "escalate"
+    assert _step(late, "red") is None
 
 
 def test_straight_to_red_without_yellow():
-    assert _plan(DUE + timedelta(days=2)) == AlertPlan(raise_level="red")
+    assert _step(DUE + timedelta(days=2)) == "raise"
 
 
 @pytest.mark.parametrize("status", ["approved", "rejected", "withdrawn", "supplement_required"])
-def test_a_task_that_no_longer_waits_resolves_everything(status):
-    plan = _plan(DUE + timedelta(days=2), ["yellow", "red"], status=status)
-    assert plan == AlertPlan(raise_level=None, resolve_levels=("yellow", "red"))
+def test_a_task_that_no_longer_waits_resolves_its_alert(status):
+    assert _step(DUE + timedelta(days=2), "red", status=status) == "resolve"
 
 
 def test_an_extended_due_date_clears_the_alert():
     # After a supplement pause the due date moves out: the condition no longer holds.
-    plan = plan_task_alerts(
-        status="pending",
-        assigned_at=ASSIGNED,
-        due_at=DUE + timedelta(days=20),
-        now=ASSIGNED + timedelta(days=9, hours=1),
-        open_levels={"yellow"},
-    )
-    assert plan == AlertPlan(resolve_levels=("yellow",))
+    now = ASSIGNED + timedelta(days=9, hours=1)
+    assert _step(now, "yellow", due=DUE + timedelta(days=20)) == "resolve"
+
+
+def test_an_open_alert_never_goes_down_a_level():
+    # red, then the due date moves out to where the task is only yellow: it stays red.
+    now = ASSIGNED + timedelta(days=9, hours=12)
+    assert _step(now, "red", due=DUE + timedelta(hours=1)) is None
 
 
 def test_detail_names_the_task_and_how_far_it_is():
@@ -107,5 +100,7 @@ def test_detail_names_the_task_and_how_far_it_is():
     assert "1.5 days late" in red
 
 
-def test_open_key_distinguishes_levels():
-    assert open_key("approval_overdue", "T1", "yellow") != open_key("approval_overdue", "T1", "red")
+def test_open_key_is_one_per_kind_and_subject():
+    assert open_key("approval_overdue", "T1") == open_key("approval_overdue", "T1")
+    assert open_key("approval_overdue", "T1") != open_key("approval_overdue", "T2")
+    assert open_key("progress_missing", "P") != open_key("progress_behind", "P")

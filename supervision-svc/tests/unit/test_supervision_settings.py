@@ -12,7 +12,8 @@ ENV_NAMES = [
     "KAFKA_BOOTSTRAP_SERVERS", "PLATFORM_JWT_SECRET", "PLATFORM_DAY_SECONDS",
     "PLATFORM_CLOCK_EPOCH", "PLATFORM_DATA_DIR",
     *(f"{p}_{n}" for p in ("APPROVAL", "SUPERVISION")
-      for n in ("DATABASE_URL", "PORT", "HOST", "CONSUMER_GROUP", "SWEEP_INTERVAL_DAYS")),
+      for n in ("DATABASE_URL", "PORT", "HOST", "CONSUMER_GROUP", "TIMER_FLOOR_S",
+                "TIMER_CEILING_S", "RULES_FILE")),
     "DATABASE_URL", "PORT",
 ]  # fmt: skip
 
@@ -31,19 +32,20 @@ def test_defaults() -> None:
     assert settings.port == 8002
     assert settings.group_id == "supervision-svc"
     assert settings.resolved_database_url == "sqlite:///data/supervision.db"
-    assert settings.sweep_interval_days == 0.01
+    assert (settings.timer_floor_s, settings.timer_ceiling_s) == (0.2, 30.0)
+    assert settings.rules_file is None
 
 
 def test_own_variables_carry_the_supervision_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SUPERVISION_PORT", "9102")
-    monkeypatch.setenv("SUPERVISION_SWEEP_INTERVAL_DAYS", "0.5")
+    monkeypatch.setenv("SUPERVISION_TIMER_CEILING_S", "5")
     monkeypatch.setenv("APPROVAL_DATABASE_URL", "postgresql://u@db/approval")
     monkeypatch.setenv("APPROVAL_PORT", "9101")
 
     settings = get_supervision_settings()
 
     assert settings.port == 9102
-    assert settings.sweep_interval_days == 0.5
+    assert settings.timer_ceiling_s == 5.0
     # another service's variables do not leak in
     assert settings.resolved_database_url == "sqlite:///data/supervision.db"
 
@@ -70,10 +72,10 @@ def test_read_when_built_and_overrides_win(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "soon"])
-def test_a_sweep_interval_must_be_a_positive_number(
+def test_the_timer_floor_must_be_a_positive_number(
     monkeypatch: pytest.MonkeyPatch, value: str
 ) -> None:
-    monkeypatch.setenv("SUPERVISION_SWEEP_INTERVAL_DAYS", value)
+    monkeypatch.setenv("SUPERVISION_TIMER_FLOOR_S", value)
 
-    with pytest.raises(ValidationError, match="sweep_interval_days"):
+    with pytest.raises(ValidationError, match="timer_floor_s"):
         get_supervision_settings()

@@ -6,9 +6,13 @@
   read or delete one,
 - `deliveries`: a delivery's first record, the outcome of an attempt, the retry schedule,
 - `signing`: how a webhook body is signed,
+- `addresses`: which network addresses a webhook may go to (no SSRF),
+- `emails` (+ `email_templates`): what an e-mail about an event says; `gist`: an event in a line,
+- `retention`: what a sweep purges and when the next one is due,
 - `errors`: what the use cases raise.
 """
 
+from notify_svc.domain.addresses import address_problem, host_problem, parse_ip, resolved_problem
 from notify_svc.domain.deliveries import (
     AttemptOutcome,
     AttemptResult,
@@ -20,8 +24,11 @@ from notify_svc.domain.deliveries import (
     next_delay,
     outcome_of_attempt,
     permanent_failure,
+    retry_problem,
 )
+from notify_svc.domain.emails import CONTACT_EMAIL_TYPES, EmailContent, compose
 from notify_svc.domain.errors import InvalidField, NotFound, NotifyError
+from notify_svc.domain.gist import gist
 from notify_svc.domain.signing import (
     CLOUDEVENTS_JSON,
     SIGNATURE_HEADER,
@@ -32,6 +39,7 @@ from notify_svc.domain.signing import (
 from notify_svc.domain.subscriptions import (
     BUILTIN_LOG_SUBSCRIPTION,
     CHANNELS,
+    CONTACT_EMAIL_SUBSCRIPTION,
     KNOWN_EVENT_TYPES,
     LOG_CHANNEL,
     MAX_TARGET_LENGTH,
@@ -45,6 +53,7 @@ from notify_svc.domain.subscriptions import (
     normalise_event_types,
     recipients,
     target_problem,
+    webhook_host,
 )
 from notify_svc.domain.visibility import (
     PROJECT_INTRODUCING_TYPES,
@@ -66,6 +75,8 @@ __all__ = [
     "BUILTIN_LOG_SUBSCRIPTION",
     "CHANNELS",
     "CLOUDEVENTS_JSON",
+    "CONTACT_EMAIL_SUBSCRIPTION",
+    "CONTACT_EMAIL_TYPES",
     "KNOWN_EVENT_TYPES",
     "LOG_CHANNEL",
     "MAX_TARGET_LENGTH",
@@ -78,6 +89,7 @@ __all__ = [
     "AttemptResult",
     "Audience",
     "DeliveryStatus",
+    "EmailContent",
     "EventFacts",
     "InvalidField",
     "KnownProject",
@@ -89,11 +101,15 @@ __all__ = [
     "Role",
     "SubscriptionIndex",
     "Viewer",
+    "address_problem",
     "any_restricted",
     "audience_of",
+    "compose",
     "delivery_id",
     "event_types_problem",
     "facts_of",
+    "gist",
+    "host_problem",
     "may_manage",
     "may_read",
     "may_see",
@@ -102,11 +118,15 @@ __all__ = [
     "next_delay",
     "normalise_event_types",
     "outcome_of_attempt",
+    "parse_ip",
     "permanent_failure",
     "projection_update",
     "recipients",
+    "resolved_problem",
+    "retry_problem",
     "signature",
     "signature_valid",
     "target_problem",
     "viewer_of_owner",
+    "webhook_host",
 ]

@@ -153,6 +153,15 @@ class AttemptOutcome:
         return None
 
 
+def retry_problem(status: str, *, subscription_gone: bool) -> str | None:
+    """Why a delivery cannot be sent again by hand, or None (only a failed one can)."""
+    if status != "failed":
+        return f"only a failed delivery can be retried (this one is {status})"
+    if subscription_gone:
+        return "its subscription was deleted"
+    return None
+
+
 def outcome_of_attempt(
     *,
     attempts_before: int,
@@ -161,7 +170,9 @@ def outcome_of_attempt(
     now: datetime,
     policy: RetryPolicy,
     max_attempts: int,
+    retried_from: int = 0,
 ) -> AttemptOutcome:
+    """`retried_from`: attempts made before the last manual retry (the budget restarts)."""
     attempts = attempts_before + 1
     entry: dict[str, Any] = {
         "attempt": attempts,
@@ -178,7 +189,10 @@ def outcome_of_attempt(
     delay = None
     if not result.permanent:
         delay = next_delay(
-            policy, attempts=attempts, max_attempts=max_attempts, status_code=result.status_code
+            policy,
+            attempts=attempts - retried_from,
+            max_attempts=max_attempts,
+            status_code=result.status_code,
         )
     if delay is None:
         return AttemptOutcome("failed", attempts, result.error, log, None)

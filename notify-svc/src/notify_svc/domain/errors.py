@@ -22,3 +22,11 @@ class InvalidField(NotifyError):
         super().__init__(f"{field}: {problem}")
         self.field = field
         self.problem = problem
+
+
+class Conflict(NotifyError):
+    """The request is valid but the thing is not in a state that allows it."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from notify_svc.domain.addresses import host_problem
 from notify_svc.domain.visibility import Audience, Viewer, may_see
 from shared.events import EVENT_DATA_MODELS
 
@@ -22,6 +23,8 @@ CHANNELS: tuple[str, ...] = ("webhook", "email")
 """Channels a tenant may subscribe with; the log channel is the system's own."""
 LOG_CHANNEL = "log"
 BUILTIN_LOG_SUBSCRIPTION = "builtin-log"
+CONTACT_EMAIL_SUBSCRIPTION = "contact-email"
+"""The system's own 'subscription' of every submission's contact address (no row of its own)."""
 MAX_TARGET_LENGTH = 2048
 
 
@@ -74,8 +77,9 @@ def may_read(viewer: Viewer, owner: str) -> bool:
 
 
 def may_manage(viewer: Viewer, owner: str) -> bool:
-    """Only the owning tenant deletes a subscription (not even ops: it is not theirs)."""
-    return owner == viewer.tenant
+    """The owning tenant or ops (operators clean up and unblock) manage a subscription: delete
+    it, rotate its secret, retry its failed deliveries. Anyone else is told it does not exist."""
+    return viewer.is_ops or owner == viewer.tenant
 
 
 # --- validation ----------------------------------------------------------------------------
@@ -85,8 +89,17 @@ _EMAIL = re.compile(
 )
 
 
-def target_problem(channel: str, target: str) -> str | None:
-    """Why `target` is not a valid address for `channel`, or None when it is."""
+def webhook_host(target: str) -> str | None:
+    """The host of a webhook URL (None when it has none or is not a URL)."""
+    try:
+        return urlsplit(target).hostname
+    except ValueError:
+        return None
+
+
+def target_problem(channel: str, target: str, *, allow_private: bool = False) -> str | None:
+    """Why `target` is not a valid address for `channel`, or None when it is (a webhook
+    host that is an internal address is refused here; names are resolved by the caller)."""
     if len(target) > MAX_TARGET_LENGTH:
         return f"must be at most {MAX_TARGET_LENGTH} characters"
     if channel == "webhook":
@@ -101,7 +114,9 @@ def target_problem(channel: str, target: str) -> str | None:
             return "a webhook target must be an http:// or https:// URL"
         if not parts.hostname:
             return "a webhook URL needs a host"
-        return None
+        if parts.username is not None or parts.password is not None:
+            return "a webhook URL may not carry credentials"
+        return host_problem(parts.hostname, allow_private=allow_private)
     if channel == "email":
         if len(target) > 254 or not _EMAIL.match(target):
             return "not a valid e-mail address"

@@ -61,6 +61,8 @@ class EventFacts:
     departments: frozenset[str] = frozenset()
     task_scoped: bool = False
     """Only the named departments are concerned (a task event, a task's alert)."""
+    contact_email: str | None = None
+    """Where the submission asked to be told (a project event carries it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +71,17 @@ class KnownProject:
 
     credit_code: str | None
     departments: frozenset[str] = frozenset()
+    contact_email: str | None = None
 
-    def merged(self, credit_code: str | None, departments: frozenset[str]) -> KnownProject:
+    def merged(
+        self, credit_code: str | None, departments: frozenset[str], contact_email: str | None
+    ) -> KnownProject:
         """The facts only grow: an enterprise never changes, departments are only added."""
-        return KnownProject(credit_code or self.credit_code, self.departments | departments)
+        return KnownProject(
+            credit_code or self.credit_code,
+            self.departments | departments,
+            contact_email or self.contact_email,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +102,7 @@ def facts_of(event_type: str, subject: str | None, data: Any) -> EventFacts:
         return EventFacts(project_code=subject)
     project_code = _text(data.get("project_code")) or subject
     credit_code = _text(data.get("credit_code"))
+    contact_email = _text(data.get("contact_email"))
     department = _text(data.get("department"))
     if department is not None:
         # A task event, a department's decision or an alert about one task: its department only.
@@ -105,7 +115,9 @@ def facts_of(event_type: str, subject: str | None, data: Any) -> EventFacts:
         for task in tasks:
             if isinstance(task, Mapping) and (dept := _text(task.get("department"))):
                 departments.add(dept)
-    return EventFacts(project_code, credit_code, frozenset(departments))
+    return EventFacts(
+        project_code, credit_code, frozenset(departments), contact_email=contact_email
+    )
 
 
 def needs_projection(facts: EventFacts) -> bool:
@@ -144,6 +156,7 @@ class ProjectionUpdate:
     departments: frozenset[str]
     records_owner: bool
     """The event introduces the project: its enterprise is recorded."""
+    contact_email: str | None = None
 
 
 def projection_update(event_type: str, facts: EventFacts) -> ProjectionUpdate | None:
@@ -152,7 +165,13 @@ def projection_update(event_type: str, facts: EventFacts) -> ProjectionUpdate | 
     if code is None:
         return None
     if event_type in PROJECT_INTRODUCING_TYPES and facts.credit_code:
-        return ProjectionUpdate(code, facts.credit_code, facts.departments, records_owner=True)
+        return ProjectionUpdate(
+            code,
+            facts.credit_code,
+            facts.departments,
+            records_owner=True,
+            contact_email=facts.contact_email,
+        )
     if event_type == EventType.TASK_ASSIGNED and facts.departments:
         return ProjectionUpdate(code, facts.credit_code, facts.departments, records_owner=False)
     return None

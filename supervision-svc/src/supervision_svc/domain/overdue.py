@@ -1,17 +1,15 @@
 """Electronic supervision of approvers: yellow card at 90 % of a task's time limit, red past it.
 
-One task has at most one open `approval_overdue` alert: red supersedes yellow, and both are
-resolved once the task stops waiting on the department (decided, withdrawn or sent back to the
-enterprise for supplements).
+One task has at most one open `approval_overdue` alert: it is raised yellow, escalated to red
+(same alert), and resolved once the task stops waiting on the department (decided, withdrawn
+or sent back to the enterprise for supplements).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
 from datetime import datetime
 
-from supervision_svc.domain.alerts import LEVELS, Level
+from supervision_svc.domain.alerts import Level
 from supervision_svc.domain.projection import YELLOW_RATIO, yellow_threshold
 
 
@@ -26,34 +24,18 @@ def overdue_level(
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class AlertPlan:
-    """What to do with one task's alerts now."""
-
-    raise_level: Level | None = None
-    resolve_levels: tuple[Level, ...] = ()
-
-
-def plan_task_alerts(
+def task_level(
     *,
     status: str,
     assigned_at: datetime,
     due_at: datetime,
     now: datetime,
-    open_levels: Collection[str],
-) -> AlertPlan:
-    """Raise the level the task is at (unless it is already open); resolve any other open one.
-
-    Only a `pending` task is waiting on its department; any other status resolves everything.
-    """
-    target = (
-        overdue_level(assigned_at=assigned_at, due_at=due_at, now=now)
-        if status == "pending"
-        else None
-    )
-    resolve = tuple(level for level in LEVELS if level in open_levels and level != target)
-    raise_level = target if target is not None and target not in open_levels else None
-    return AlertPlan(raise_level=raise_level, resolve_levels=resolve)
+    ratio: float = YELLOW_RATIO,
+) -> Level | None:
+    """The level a task's alert should show: only a `pending` task waits on its department."""
+    if status != "pending":
+        return None
+    return overdue_level(assigned_at=assigned_at, due_at=due_at, now=now, ratio=ratio)
 
 
 def overdue_detail(

@@ -1,44 +1,35 @@
-"""Use cases that change state: subscriptions, events into deliveries, delivery attempts.
+"""Use cases of consumed events: events into deliveries, and delivery attempts.
 
-Each takes a unit of work (`unit_of_work.NotifyUnitOfWork`) and plain values or a command,
-keyword-only, and raises domain errors only (`domain.errors`). They commit their unit of work,
-except `ingest_event`, which runs inside the consumer's batch transaction (the batch commits).
+`ingest_event` runs inside the consumer's batch transaction (the batch commits); the others
+commit their unit of work.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from notify_svc.domain import (
     BUILTIN_LOG_SUBSCRIPTION,
+    CONTACT_EMAIL_SUBSCRIPTION,
+    CONTACT_EMAIL_TYPES,
     LOG_CHANNEL,
     AttemptResult,
     Audience,
     EventFacts,
-    InvalidField,
-    NotFound,
     RetryPolicy,
-    Viewer,
     any_restricted,
     audience_of,
-    event_types_problem,
     facts_of,
-    may_manage,
     needs_projection,
     new_delivery,
-    normalise_event_types,
     outcome_of_attempt,
     projection_update,
     recipients,
     target_problem,
 )
-from notify_svc.models import Subscription
 from notify_svc.repository import Claimed
 from notify_svc.unit_of_work import NotifyUnitOfWork
 from shared.events import CloudEvent, DeliveryData
@@ -49,85 +40,13 @@ log = logging.getLogger(__name__)
 SOURCE = "notify-svc"
 
 
-# --- subscriptions -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Subscribe:
-    """Subscribe a webhook or e-mail address to events (or '*') the caller may see."""
-
-    channel: str
-    target: str
-    event_types: Sequence[str]
-
-
-async def create_subscription(
-    uow: NotifyUnitOfWork, *, command: Subscribe, viewer: Viewer, created_by: str, now: datetime
-) -> Subscription:
-    """The new subscription, with the secret its webhooks are signed with (shown once)."""
-    target = command.target.strip()
-    if problem := target_problem(command.channel, target):
-        raise InvalidField("target", problem)
-    if problem := event_types_problem(command.event_types):
-        raise InvalidField("event_types", problem)
-    subscription = Subscription(
-        id=str(uuid.uuid4()),
-        owner=viewer.tenant,
-        owner_role=viewer.role,
-        owner_credit_code=viewer.credit_code,
-        owner_department=viewer.department,
-        created_by=created_by,
-        channel=command.channel,
-        target=target,
-        event_types=normalise_event_types(command.event_types),
-        secret=secrets.token_hex(32),
-        created_at=now,
-    )
-    uow.subscriptions.add(subscription)
-    await uow.commit()
-    return subscription
-
-
-async def delete_subscription(
-    uow: NotifyUnitOfWork, *, viewer: Viewer, sub_id: str, now: datetime
-) -> None:
-    """Only the owning tenant deletes; pending deliveries then fail as 'subscription deleted'."""
-    subscription = await uow.subscriptions.get(sub_id)
-    if (
-        subscription is None
-        or subscription.deleted_at is not None
-        or not may_manage(viewer, subscription.owner)
-    ):
-        raise NotFound(f"subscription {sub_id}")
-    subscription.deleted_at = now
-    uow.subscriptions.add(subscription)
-    await uow.commit()
-
-
 # --- events into deliveries ----------------------------------------------------------------
-
-
-class LiveFeed(Protocol):
-    """Where committed events go live (the Server-Sent-Events hub)."""
-
-    @property
-    def active(self) -> bool:
-        """Someone is listening."""
-        ...
-
-    @property
-    def restricted(self) -> bool:
-        """Some listener is not ops: events need their audience resolved."""
-        ...
-
-    def publish(self, event: CloudEvent, audience: Audience | None) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
 class Announce:
     """What happens once an ingested event is committed (never before, never if it is not)."""
 
-    live: LiveFeed
     log_channel: Callable[[CloudEvent], None]
     wake_worker: Callable[[], None]
 
@@ -135,16 +54,19 @@ class Announce:
 async def ingest_event(
     uow: NotifyUnitOfWork, *, event: CloudEvent, now: datetime, announce: Announce
 ) -> None:
-    """One consumed event: feed the audience projection, record the log channel's delivery
-    and a pending delivery for each subscription that wants the event and may see it; after
-    the commit, write the log line, put the event live and wake the delivery worker.
+    """One consumed event: feed the audience projection, record the log channel's delivery,
+    a pending delivery for each subscription that wants the event and may see it, and one
+    to the submission's contact address when the event is one it is told about; after the
+    commit, write the log line and wake the delivery worker.
     """
     facts = facts_of(event.type, event.subject, event.data)
     candidates = await uow.subscriptions.matching(event.type)
     audience: Audience | None = None
-    if any_restricted(candidates) or announce.live.restricted:
+    if any_restricted(candidates):
         audience = await _audience(uow, facts)
-    matched = recipients(candidates, audience)
+    matched = [(sub.id, sub.channel, sub.target) for sub in recipients(candidates, audience)]
+    if (contact := await _contact_address(uow, event.type, facts)) is not None:
+        matched.append((CONTACT_EMAIL_SUBSCRIPTION, "email", contact))
 
     # From here on nothing fails: the rows are buffered (written when the batch commits).
     if (update := projection_update(event.type, facts)) is not None:
@@ -163,12 +85,12 @@ async def ingest_event(
     )
     if matched:
         uow.deliveries.add_body(event.id, event.to_json(), now=now)
-        for sub in matched:
+        for subscription_id, channel, target in matched:
             uow.deliveries.add(
                 new_delivery(
-                    subscription_id=sub.id,
-                    channel=sub.channel,
-                    target=sub.target,
+                    subscription_id=subscription_id,
+                    channel=channel,
+                    target=target,
                     event_id=event.id,
                     event_type=event.type,
                     project_code=facts.project_code,
@@ -177,14 +99,26 @@ async def ingest_event(
                 )
             )
         uow.after_commit(announce.wake_worker)
-    live = announce.live
+    log_channel = announce.log_channel
+    uow.after_commit(lambda: log_channel(event))
 
-    def go_live() -> None:
-        announce.log_channel(event)
-        if live.active:
-            live.publish(event, audience)
 
-    uow.after_commit(go_live)
+async def _contact_address(uow: NotifyUnitOfWork, event_type: str, facts: EventFacts) -> str | None:
+    """The submission's contact address when this event is one it is e-mailed about."""
+    if event_type not in CONTACT_EMAIL_TYPES:
+        return None
+    address = facts.contact_email
+    if address is None and facts.project_code is not None:
+        known = await uow.audience.get(facts.project_code)
+        address = known.contact_email if known is not None else None
+    if address is None or target_problem("email", address) is not None:
+        return None
+    return address
+
+
+async def audience_of_event(uow: NotifyUnitOfWork, facts: EventFacts) -> Audience:
+    """Who may see an event: what it says itself plus what the projection knows."""
+    return await _audience(uow, facts)
 
 
 async def _audience(uow: NotifyUnitOfWork, facts: EventFacts) -> Audience:
@@ -215,9 +149,11 @@ async def record_attempts(
     policy: RetryPolicy,
     max_attempts: int,
     platform_delta: Callable[[float], timedelta],
-) -> None:
+) -> list[str]:
     """Store each attempt's outcome; announce final ones (delivered, failed) on
-    notify.deliveries. `platform_delta` turns a real-seconds backoff into platform time."""
+    notify.deliveries. `platform_delta` turns a real-seconds backoff into platform time.
+    Returns each delivery's status after its attempt, in order."""
+    statuses: list[str] = []
     for claimed, result in attempts:
         delivery = claimed.delivery
         outcome = outcome_of_attempt(
@@ -227,9 +163,11 @@ async def record_attempts(
             now=now,
             policy=policy,
             max_attempts=max_attempts,
+            retried_from=delivery.retried_from,
         )
         due = None if outcome.retry_after_s is None else now + platform_delta(outcome.retry_after_s)
         await uow.deliveries.record(delivery, outcome, at=now, next_attempt_at=due)
+        statuses.append(outcome.status)
         announcement = outcome.announcement
         if announcement is None or claimed.body is None:
             continue
@@ -257,3 +195,4 @@ async def record_attempts(
             NOTIFY_DELIVERIES,
         )
     await uow.commit()
+    return statuses

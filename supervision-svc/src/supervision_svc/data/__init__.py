@@ -1,0 +1,1 @@
+"""Data files of the supervision service (rule thresholds)."""
