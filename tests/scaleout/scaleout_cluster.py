@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psycopg
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.broker import EmbeddedBroker
@@ -81,6 +82,7 @@ class Cluster:
     broker: EmbeddedBroker | None = None
     instances: dict[str, list[Instance]] = field(default_factory=dict)
     drops: list[Callable[[], None]] = field(default_factory=list)
+    database_urls: dict[str, str] = field(default_factory=dict)
 
     @property
     def bootstrap(self) -> str:
@@ -88,6 +90,15 @@ class Cluster:
 
     def live(self, service: str) -> list[Instance]:
         return [i for i in self.instances[service] if i.alive]
+
+    def relay_holder(self, service: str) -> Instance | None:
+        """The live instance whose outbox relay holds the lease (its owner names its pid)."""
+        with psycopg.connect(self.database_urls[service]) as conn:
+            row = conn.execute("SELECT owner FROM outbox_lease WHERE expires_at > now()").fetchone()
+        if row is None:
+            return None
+        pid = int(str(row[0]).split(":")[1])  # host:pid:nonce
+        return next((i for i in self.live(service) if i.proc.pid == pid), None)
 
     def start(self) -> Cluster:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -105,6 +116,7 @@ class Cluster:
         for service, package in SERVICES.items():
             url, drop = create_database(service, self.workdir)
             self.drops.append(drop)
+            self.database_urls[service] = url
             base[f"{service.upper()}_DATABASE_URL"] = url
         for package in SERVICES.values():  # once per database, as the migration Job does
             subprocess.run(

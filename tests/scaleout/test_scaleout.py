@@ -239,9 +239,12 @@ def test_two_instances_of_each_service_share_the_work_and_survive_a_kill(
         for n in range(KILL_AT, PROJECTS):
             if n == KILL_AT + 5:
                 # Decisions on Kafka, outbox events and deliveries are in flight now.
+                # The instance whose relay holds the outbox lease, so another must take it over.
                 for service, instances in cluster.instances.items():
-                    killed[service] = instances[1]
-                    instances[1].kill()
+                    victim = cluster.relay_holder(service)
+                    figures[f"{service} relay holder killed"] = victim is not None
+                    killed[service] = victim or instances[1]
+                    killed[service].kill()
                 figures["killed after (s)"] = round(time.monotonic() - started, 1)
             code = driver.submit(n)
             driver.decide(code, over_kafka=n % 2 == 0)
@@ -257,6 +260,11 @@ def test_two_instances_of_each_service_share_the_work_and_survive_a_kill(
         driver.close()
 
     approval, supervision, notify = (cluster.live(s)[0] for s in cluster.instances)
+    eventually_sync(
+        lambda: cluster.relay_holder("approval") is approval,
+        timeout_s=30,
+        what=f"{approval.name} holds the outbox lease",
+    )
     assert [s for s in cluster.instances if len(cluster.live(s)) != 1] == []
 
     # The survivor of each service took over every partition the killed one held.
