@@ -12,16 +12,17 @@ UV = $(shell command -v uv 2>/dev/null \
 	|| echo uv)
 
 # One pytest run per package, so conftests and model/table names never meet.
-TEST_DIRS := testkit/tests shared/tests approval-svc/tests supervision-svc/tests notify-svc/tests tests
+TEST_DIRS := testkit/tests shared/tests approval-svc/tests supervision-svc/tests notify-svc/tests portal-svc/tests tests
 PYTEST_ARGS ?=
-MYPY_TARGETS := testkit/src shared/src approval-svc/src supervision-svc/src notify-svc/src services bench
+MYPY_TARGETS := testkit/src shared/src approval-svc/src supervision-svc/src notify-svc/src portal-svc/src services bench
 
-.PHONY: help uv sync run demo test lint fmt bench
+.PHONY: help uv sync run demo test faults lint fmt bench
 
 help:
-	@echo "make run    the platform on this machine (embedded broker, 3 services, dev tokens)"
+	@echo "make run    the platform on this machine (embedded broker, 3 services, the portal, dev tokens)"
 	@echo "make demo   the same, with the department-system simulator and sample submissions"
 	@echo "make test   every package's tests, one pytest run per package (PYTEST_ARGS=...)"
+	@echo "make faults the fault suite: SIGKILLs under load, under the real runner (~8 min)"
 	@echo "make lint   ruff check, ruff format --check, mypy (strict)"
 	@echo "make fmt    ruff format and ruff check --fix"
 	@echo "make bench  the approval benchmark"
@@ -61,6 +62,9 @@ test: sync
 	done; \
 	echo "test summary: all passed in $$((SECONDS - started))s; passed:$${passed:- none};" \
 		"no tests yet:$${empty:- none}"
+
+faults: sync
+	RUN_FAULT_SUITE=1 $(UV) run pytest tests/faults $(PYTEST_ARGS)
 
 lint: sync
 	$(UV) run ruff check . && $(UV) run ruff format --check . && $(UV) run mypy $(MYPY_TARGETS)

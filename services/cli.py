@@ -1,5 +1,5 @@
 """Command line of the local runner:
-`python -m services {up,token,broker,simulate-departments,submit-samples}`."""
+`python -m services {up,token,broker,simulate-departments,submit-samples,stop-cycles}`."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from services import samples, simulate, stack, tokens
+from services import cycles, keeper, samples, simulate, stack, tokens
 from services.broker import EmbeddedBroker
 from services.output import Output
-from services.supervisor import ShutdownRequested, shutdown_on_signals
+from services.supervisor import ShutdownRequested, StopSignals
 from shared.broker import BrokerError
 from shared.settings import get_platform_settings
 
@@ -28,19 +28,23 @@ def run_broker(args: argparse.Namespace) -> int:
         return 2
     port = platform.broker_port if args.port is None else args.port
     broker = EmbeddedBroker(port=port, on_output=lambda line: out.line("broker", line))
-    with shutdown_on_signals(out):
+    signals = StopSignals()
+    with signals.installed():
         try:
             broker.start()
             out.info(f"broker ready in {broker.startup_seconds or 0:.2f}s")
+            signals.raise_if_requested()
             platform = get_platform_settings(kafka_bootstrap_servers=broker.bootstrap)
-            stack.create_topics(platform, out)
+            keeper.create_topics(platform, out)
             out.plain(f"bootstrap: {broker.bootstrap}")
             out.info("Ctrl-C to stop")
             while broker.running:
+                signals.raise_if_requested()
                 time.sleep(0.2)
             out.error("the broker exited on its own:\n" + broker.output_tail())
             return 1
         except ShutdownRequested:
+            out.info(f"{signals.name} received: stopping the broker")
             return 0
         except BrokerError as exc:
             out.error(str(exc))
@@ -68,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     samples.configure_parser(
         sub.add_parser("submit-samples", help="post realistic sample projects at a given rate")
+    )
+    cycles.configure_parser(
+        sub.add_parser("stop-cycles", help="start and stop (SIGTERM) the platform N times")
     )
     return parser
 

@@ -16,6 +16,10 @@ or ``client.run(handler, stop_event)`` which does exactly that loop.
 - At least once: offsets are committed by hand, up to the first message not yet handled
   (``mark_done``), after the decisions sent so far are acknowledged (acks=all). After a crash a
   task may be seen again; the platform refuses a second decision (``approval.decisions.dlq``).
+- Survives a broker restart: sends are retried (a decision the broker did not take is sent
+  again with the same event id, which the platform applies once), reconnects back off to 1 s
+  at most, and offsets lost with an in-memory broker mean reading the new topic from its
+  start: tasks seen again are decided again and those second decisions are refused.
 - Decisions carry the extension ``authtoken``, this department's token (``DecisionTokens``).
 - Tolerant reader: unknown CloudEvent fields, other event types than approval.task.assigned /
   approval.task.withdrawn, and documents that are not events are ignored.
@@ -25,19 +29,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.errors import KafkaError
-from kafka.structs import OffsetAndMetadata
+from kafka.errors import KafkaError, KafkaTimeoutError
 from pydantic import ValidationError
 
 from services.kafka_clients import DEFAULT_REBALANCE_TIMEOUT_S, consumer_timeouts, make_producer
+from services.offsets import OffsetTracker
 from shared.decision_token import DecisionTokens
 from shared.events import CloudEvent, DecisionSubmittedData, EventType, TaskData, new_event
 from shared.topics import APPROVAL_DECISIONS, DEPARTMENT_CODES, tasks_topic
@@ -80,67 +84,11 @@ class DepartmentTask:
         return self.event_type == WITHDRAWN
 
 
-class DeliveryFailed(RuntimeError):
-    """A decision was not acknowledged by the broker; the client commits nothing more."""
-
-
-class _OffsetTracker:
-    """Per partition, offsets in the order read; the committable position is the first not done."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._open: dict[TopicPartition, OrderedDict[int, bool]] = {}
-        self._committed: dict[TopicPartition, int] = {}
-
-    def add(self, tp: TopicPartition, offset: int, *, done: bool = False) -> None:
-        with self._lock:
-            self._open.setdefault(tp, OrderedDict())[offset] = done
-
-    def done(self, tp: TopicPartition, offset: int) -> None:
-        with self._lock:
-            entries = self._open.get(tp)
-            if entries is not None and offset in entries:
-                entries[offset] = True
-
-    def committable(self) -> dict[TopicPartition, OffsetAndMetadata]:
-        """Positions to commit now (each partition's next offset after its done prefix)."""
-        out: dict[TopicPartition, OffsetAndMetadata] = {}
-        with self._lock:
-            for tp, entries in self._open.items():
-                position = None
-                while entries:
-                    offset, finished = next(iter(entries.items()))
-                    if not finished:
-                        break
-                    entries.popitem(last=False)
-                    position = offset + 1
-                if position is not None and position > self._committed.get(tp, -1):
-                    out[tp] = OffsetAndMetadata(position, "", -1)
-        return out
-
-    def retry(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
-        """A commit of `offsets` failed: offer those positions again next time."""
-        with self._lock:
-            for tp, meta in offsets.items():
-                entries = self._open.setdefault(tp, OrderedDict())
-                entries[meta.offset - 1] = True
-                entries.move_to_end(meta.offset - 1, last=False)
-
-    def committed(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
-        with self._lock:
-            for tp, meta in offsets.items():
-                self._committed[tp] = meta.offset
-
-    def forget(self, partitions: Iterable[TopicPartition]) -> None:
-        with self._lock:
-            for tp in partitions:
-                self._open.pop(tp, None)
-                self._committed.pop(tp, None)
-
-    @property
-    def pending(self) -> int:
-        with self._lock:
-            return sum(1 for e in self._open.values() for d in e.values() if not d)
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    future: Any
+    key: bytes
+    value: bytes
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -178,10 +126,9 @@ class DepartmentClient:
         self.topic = tasks_topic(department)
         self.group_id = group_id or f"dept-{department}"
         self.source = f"/departments/{department}"
-        self.tracker = _OffsetTracker()
+        self.tracker = OffsetTracker()
         self._known: dict[str, DepartmentTask] = {}
-        self._futures: list[Any] = []
-        self._broken: DeliveryFailed | None = None
+        self._pending: list[_Sent] = []
         self._owns_producer = producer is None
         self._producer = producer or make_producer(bootstrap, client_id=f"dept-{department}")
         self._consumer = KafkaConsumer(
@@ -190,12 +137,14 @@ class DepartmentClient:
             client_id=client_id or f"dept-{department}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            # A restarted broker must get the topic from the runner, with its partition count.
+            allow_auto_create_topics=False,
             max_poll_records=max_poll_records,
             fetch_max_wait_ms=100,
             **consumer_timeouts(rebalance_timeout_s),
         )
         self._consumer.subscribe([self.topic], listener=_Rebalance(self))
-        self.stats = {"received": 0, "ignored": 0, "decided": 0}
+        self.stats = {"received": 0, "ignored": 0, "decided": 0, "resent": 0}
         self._tokens = tokens or DecisionTokens(department)  # minted from PLATFORM_JWT_SECRET
 
     # --- reading -----------------------------------------------------------------------
@@ -293,39 +242,52 @@ class DepartmentClient:
             causationid=source_event.id,
         )
         event = self._tokens.sign(event)
-        future = self._producer.send(
-            APPROVAL_DECISIONS, key=assigned.project_code.encode(), value=event.to_json()
-        )
-        self._futures.append(future)
+        self._send(assigned.project_code.encode(), event.to_json())
         if decision != "supplement_required":
             self._known.pop(assigned.task_id, None)
         self.stats["decided"] += 1
         return event
 
+    def _send(self, key: bytes, value: bytes) -> None:
+        future = self._producer.send(APPROVAL_DECISIONS, key=key, value=value)
+        self._pending.append(_Sent(future, key, value))
+
     def flush(self, timeout_s: float = 30.0) -> None:
-        """Wait until every decision sent so far is acknowledged; :class:`DeliveryFailed` if one
-        was not (after two minutes of retries): the client then never commits again, so tasks
-        whose decision was lost are read again by the group's next client."""
-        if self._broken is not None:
-            raise self._broken
-        if not self._futures:
-            return
-        self._producer.flush(timeout=timeout_s)
-        futures, self._futures = self._futures, []
-        for future in futures:
-            try:
-                future.get(timeout=0)
-            except KafkaError as exc:
-                self._broken = DeliveryFailed(f"{self.department}: a decision was lost: {exc}")
-                raise self._broken from exc
+        """Wait until every decision sent so far is acknowledged.
+
+        A decision the broker did not take (away longer than the producer's delivery timeout)
+        is sent again, with the same event id. Raises ``KafkaTimeoutError`` when they are not
+        all acknowledged within `timeout_s`; they stay pending for the next flush.
+        """
+        deadline = time.monotonic() + timeout_s
+        while self._pending:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise KafkaTimeoutError(f"{len(self._pending)} decisions not acknowledged yet")
+            self._producer.flush(timeout=remaining)
+            pending, self._pending = self._pending, []
+            for sent in pending:
+                try:
+                    sent.future.get(timeout=0)
+                except KafkaError as exc:
+                    log.warning("%s: decision not taken, sent again: %s", self.department, exc)
+                    self.stats["resent"] += 1
+                    self._send(sent.key, sent.value)
 
     def commit(self, *, quiet: bool = False) -> int:
         """Flush the decisions, then commit every partition's done prefix; partitions committed.
 
-        ``quiet``: a failed offset commit (e.g. during a rebalance) is logged, not raised; the
-        offsets are committed with the next batch. A lost decision always raises.
+        ``quiet``: decisions not acknowledged within a few seconds (the broker is away) or a
+        failed offset commit (e.g. during a rebalance) are logged, not raised; the offsets are
+        committed with a later batch.
         """
-        self.flush()
+        try:
+            self.flush(timeout_s=5.0 if quiet else 30.0)
+        except KafkaTimeoutError as exc:
+            if not quiet:
+                raise
+            log.warning("%s: %s (broker away?): offsets committed later", self.department, exc)
+            return 0
         assigned = self._consumer.assignment()
         offsets = {tp: m for tp, m in self.tracker.committable().items() if tp in assigned}
         if not offsets:
@@ -361,8 +323,8 @@ class DepartmentClient:
     def close(self, timeout_s: float = 10.0) -> None:
         try:
             self.commit(quiet=True)
-        except DeliveryFailed as exc:
-            log.error("%s", exc)
+        except KafkaError as exc:
+            log.error("%s: closing: %s", self.department, exc)
         finally:
             self._consumer.close(autocommit=False)
             if self._owns_producer:

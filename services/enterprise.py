@@ -23,8 +23,9 @@ from services.departments import DepartmentTask
 from services.tokens import TokenError, make_token
 
 TOKEN_TTL_S = 3600
-CONFLICT_RETRIES = 60  # the decision may not be applied yet when the enterprise answers
+CONFLICT_RETRIES = 240  # the decision may not be applied yet, or approval-svc is restarting
 RETRY_PAUSE_S = 0.5
+SLOW_RETRY_PAUSE_S = 2.0  # after the first 60 attempts: about 6 minutes in all
 
 
 class Reporter:
@@ -207,9 +208,10 @@ class EnterpriseAgent(threading.Thread):
             item.done(task)
         elif response.status_code == 409 and self._task_status(task) not in (None, "pending"):
             return  # the task was closed meanwhile (e.g. another department rejected)
-        elif response.status_code in (409, 404):
+        elif response.status_code in (409, 404) or response.status_code >= 500:
             # 409 with the task still pending: the decision is not applied yet;
             # 404: the project may not be readable yet. Both settle within seconds.
+            # 5xx: approval-svc is starting again (the runner restarts it).
             self._retry(item, f"HTTP {response.status_code} {response.text[:200]}")
         else:
             self.reporter.problem(
@@ -225,7 +227,8 @@ class EnterpriseAgent(threading.Thread):
             )
             return
         item.attempts += 1
-        item.at = time.monotonic() + RETRY_PAUSE_S
+        pause = RETRY_PAUSE_S if item.attempts < 60 else SLOW_RETRY_PAUSE_S
+        item.at = time.monotonic() + pause
         heapq.heappush(self._due, item)
 
     def close(self) -> None:

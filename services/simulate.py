@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 from kafka import KafkaProducer
+from kafka.errors import KafkaError
 
 from approval_svc.settings import ApprovalSettings
 from services.departments import DepartmentClient, DepartmentTask
@@ -142,7 +143,12 @@ class DepartmentWorker(threading.Thread):
     def run(self) -> None:
         try:
             while not self.stop.is_set():
-                self.step(self._timeout_ms())
+                try:
+                    self.step(self._timeout_ms())
+                except KafkaError as exc:
+                    # The broker is away or was restarted: the client reconnects by itself.
+                    log.warning("%s: %s; carrying on", self.name, exc)
+                    self.stop.wait(1.0)
         except BaseException as exc:
             log.exception("%s stopped on an error", self.name)
             self.error = exc

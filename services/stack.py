@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shlex
+import signal
 import sys
 import time
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -16,26 +18,36 @@ from pydantic import ValidationError
 
 from approval_svc.settings import ApprovalSettings
 from notify_svc.settings import NotifySettings
-from services import tokens
+from portal_svc.settings import PortalSettings
+from services.banner import print_banner
 from services.broker import EmbeddedBroker, port_accepts, wait_for_broker
+from services.keeper import BrokerKeeper, create_topics
 from services.output import Output
 from services.smtp_sink import SmtpSink, start_local_mail
 from services.supervisor import (
-    ChildCrashed,
     ChildSpec,
+    RestartPolicy,
     ShutdownRequested,
+    StopSignals,
     Supervisor,
-    shutdown_on_signals,
+    describe_restarts,
 )
-from shared.broker import BrokerError, ensure_topics
+from shared.broker import BrokerError
 from shared.settings import (
     PlatformSettings,
     ServiceSettings,
     build_settings,
     get_platform_settings,
 )
-from shared.topics import all_topics
 from supervision_svc.settings import SupervisionSettings
+
+SERVICE_SHUTDOWN_S = 30.0
+"""How long a service may take to stop on SIGTERM: uvicorn's graceful shutdown (10 s,
+``timeout_graceful_shutdown`` in shared/cli.py) then ``ServiceRuntime.stop`` (about 20 s:
+faust 10 s, background jobs 5 s, lease release 2 s, producer 5 s; shared/runtime.py)."""
+DEFAULT_STOP_TIMEOUT_S = SERVICE_SHUTDOWN_S + 15.0
+"""The runner waits this long for its children before SIGKILL: longer than a service's own
+shutdown, so a clean stop is never cut short."""
 
 
 class StartupError(RuntimeError):
@@ -57,6 +69,7 @@ SERVICES: tuple[ServiceDef, ...] = (
     ServiceDef("approval-svc", "approval_svc", ApprovalSettings),
     ServiceDef("supervision-svc", "supervision_svc", SupervisionSettings),
     ServiceDef("notify-svc", "notify_svc", NotifySettings),
+    ServiceDef("portal-svc", "portal_svc", PortalSettings),  # the web pages; no database
 )
 
 
@@ -83,6 +96,8 @@ def prepare_env(environ: MutableMapping[str, str], out: Output) -> None:
         )
     # Human-readable service logs on the console unless asked otherwise.
     environ.setdefault("PLATFORM_LOG_JSON", "false")
+    # The portal offers development sign-in (pick a role) on a local run only.
+    environ.setdefault("PLATFORM_DEV_LOGIN", "true")
     if not environ.get("PLATFORM_CLOCK_EPOCH"):
         environ["PLATFORM_CLOCK_EPOCH"] = datetime.now(UTC).isoformat(timespec="seconds")
         out.info(f"PLATFORM_CLOCK_EPOCH set to now: {environ['PLATFORM_CLOCK_EPOCH']}")
@@ -107,7 +122,11 @@ def resolve_services() -> list[RunningService]:
 
 
 def build_children(
-    services: list[RunningService], *, simulate_departments: bool, demo: bool = False
+    services: list[RunningService],
+    *,
+    simulate_departments: bool,
+    demo: bool = False,
+    simulate_options: Sequence[str] = (),
 ) -> list[ChildSpec]:
     """Every long-running child; add new helpers here."""
     children = [
@@ -119,7 +138,7 @@ def build_children(
         children.append(
             ChildSpec(
                 "simulator",
-                [sys.executable, "-m", "services", "simulate-departments"],
+                [sys.executable, "-m", "services", "simulate-departments", *simulate_options],
                 start_after_ready=True,
                 may_exit=True,
             )
@@ -157,23 +176,9 @@ def await_external_broker(
     out.info(f"broker at {bootstrap} answered after {waited:.2f}s")
 
 
-def create_topics(platform: PlatformSettings, out: Output, *, timeout_s: float = 30.0) -> None:
-    started = time.monotonic()
-    topics = all_topics()
-    created = ensure_topics(
-        platform.bootstrap_servers,
-        topics,
-        platform.topic_partitions,
-        platform.topic_replication,
-        timeout_s,
-    )
-    out.info(
-        f"topics: {len(created)} created, {len(topics) - len(created)} already present "
-        f"({platform.topic_partitions} partitions each) in {time.monotonic() - started:.2f}s"
-    )
-
-
-def migrate(sup: Supervisor, services: list[RunningService]) -> None:
+def migrate(
+    sup: Supervisor, services: list[RunningService], *, stop: Callable[[], None] | None = None
+) -> None:
     """`python -m <package> migrate` of every service, side by side (separate databases)."""
     names = ", ".join(s.definition.name for s in services)
     sup.out.info(f"migrating the databases of {names}")
@@ -181,7 +186,8 @@ def migrate(sup: Supervisor, services: list[RunningService]) -> None:
         {
             s.definition.name: [sys.executable, "-m", s.definition.package, "migrate"]
             for s in services
-        }
+        },
+        stop=stop,
     )
     failed = [f"{name} (exit code {code})" for name, code in codes.items() if code != 0]
     if failed:
@@ -195,12 +201,21 @@ def _describe(response: httpx.Response | Exception) -> str:
     return f"HTTP {response.status_code} {body[:300]}"
 
 
-def wait_ready(sup: Supervisor, children: list[ChildSpec], out: Output, timeout_s: float) -> None:
+def wait_ready(
+    sup: Supervisor,
+    children: list[ChildSpec],
+    out: Output,
+    timeout_s: float,
+    *,
+    stop: Callable[[], None] | None = None,
+) -> None:
     pending = {c.name: c.ready_url for c in children if c.ready_url}
     last: dict[str, str] = dict.fromkeys(pending, "no answer yet")
     deadline = time.monotonic() + timeout_s
     with httpx.Client(timeout=2.0, trust_env=False) as client:
         while pending:
+            if stop is not None:
+                stop()
             sup.check()
             for name, url in list(pending.items()):
                 try:
@@ -220,51 +235,19 @@ def wait_ready(sup: Supervisor, children: list[ChildSpec], out: Output, timeout_
                 time.sleep(0.25)
 
 
-def print_banner(
-    out: Output, services: list[RunningService], platform: PlatformSettings, broker_desc: str
-) -> None:
-    out.plain()
-    out.plain(out.bold("The platform is up."))
-    for s in services:
-        out.plain(f"  {s.definition.name:<16} {s.base_url}")
-        out.plain(f"  {'':<16}   docs    {s.base_url}/docs")
-        out.plain(f"  {'':<16}   metrics {s.base_url}/metrics")
-    out.plain(f"  {'broker':<16} {broker_desc}")
-    epoch = platform.clock_epoch.isoformat() if platform.clock_epoch else "unset"
-    out.plain(f"  clock epoch {epoch}, one platform day = {platform.day_seconds:g}s")
-    out.plain()
-    secret = os.environ["PLATFORM_JWT_SECRET"]
-    try:
-        dev = tokens.dev_tokens(secret)
-    except tokens.TokenError as exc:
-        out.plain(f"Development tokens are not available: {exc}")
-    else:
-        out.plain(out.bold("Development tokens (valid 24 h):"))
-        for label, token in dev:
-            out.plain(f"  {label}:")
-            out.plain(f"    {token}")
-        by_label, approval = dict(dev), services[0].base_url
-        enterprise = by_label[f"enterprise {tokens.DEV_CREDIT_CODE}"]
-        out.plain()
-        out.plain("Try:")
-        out.plain(f"  curl -s -H 'Authorization: Bearer {enterprise}' {approval}/api/v1/projects")
-        out.plain(
-            f"  curl -s -H 'Authorization: Bearer {by_label['department MEE']}' "
-            f"{approval}/api/v1/departments/MEE/tasks"
-        )
-    out.plain("More tokens: uv run python -m services token --role department --department MWR")
-    out.plain("Press Ctrl-C to stop everything.")
-    out.plain()
-
-
 def run_up(args: argparse.Namespace) -> int:
     started = time.monotonic()
     out = Output()
-    sup = Supervisor(out, stop_timeout_s=args.stop_timeout)
+    signals = StopSignals()
+    policy = RestartPolicy()
+    sup = Supervisor(
+        out, stop_timeout_s=args.stop_timeout, restart=policy, forced=lambda: signals.forced
+    )
     broker: EmbeddedBroker | None = None
+    keeper: BrokerKeeper | None = None
     mail: SmtpSink | None = None
     out.register("broker", *(s.name for s in SERVICES), "simulator", "samples", "mail")
-    with shutdown_on_signals(out, on_second=sup.force.set):
+    with signals.installed():
         try:
             prepare_env(os.environ, out)
             mail = start_local_mail(os.environ, lambda line: out.line("mail", line), out.info)
@@ -272,33 +255,39 @@ def run_up(args: argparse.Namespace) -> int:
             platform.data_dir.mkdir(parents=True, exist_ok=True)
             services = resolve_services()
             children = build_children(
-                services, simulate_departments=args.simulate_departments, demo=args.demo
+                services,
+                simulate_departments=args.simulate_departments,
+                demo=args.demo,
+                simulate_options=shlex.split(args.simulate_options),
             )
             out.register(*(c.name for c in children))
             if platform.embedded_broker and not args.no_broker:
                 broker = start_broker(platform, out)
+                keeper = BrokerKeeper(broker, platform, out, policy)
             else:
                 await_external_broker(platform, out)
+            signals.raise_if_requested()
             create_topics(platform, out)
-            migrate(sup, services)
+            migrate(sup, services, stop=signals.raise_if_requested)
             for child in children:
                 if not child.start_after_ready:
                     sup.start(child)
-            wait_ready(sup, children, out, args.ready_timeout)
+            wait_ready(sup, children, out, args.ready_timeout, stop=signals.raise_if_requested)
             for child in children:
                 if child.start_after_ready:
                     sup.start(child)
             broker_desc = f"{platform.bootstrap_servers}" + (" (embedded Tansu)" if broker else "")
             out.info(f"up in {time.monotonic() - started:.1f}s")
             print_banner(out, services, platform, broker_desc)
-            while True:
+            while not signals.requested:
+                if keeper is not None:
+                    keeper.check()
                 sup.check()
                 time.sleep(0.2)
+            raise ShutdownRequested(signals.first or signal.SIGTERM)
         except ShutdownRequested:
+            out.info(f"{signals.name} received: stopping (timeout {args.stop_timeout:g}s)")
             return 0
-        except ChildCrashed as exc:
-            out.error(f"{exc}: shutting everything down")
-            return 1
         except (StartupError, BrokerError) as exc:
             out.error(str(exc))
             return 1
@@ -312,7 +301,11 @@ def run_up(args: argparse.Namespace) -> int:
                 broker.stop()
             if mail is not None:
                 mail.stop()
-            out.info("stopped")
+            restarts = dict(sup.restarts)
+            if keeper is not None and keeper.restarts:
+                restarts["broker"] = keeper.restarts
+            more = f"; {signals.count - 1} more signal(s) ignored" if signals.count > 1 else ""
+            out.info(f"stopped; restarts: {describe_restarts(restarts)}{more}")
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -320,6 +313,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--simulate-departments",
         action="store_true",
         help="also run the department-system simulator once the services are ready",
+    )
+    parser.add_argument(
+        "--simulate-options",
+        default="",
+        metavar="OPTIONS",
+        help="options for the simulator, e.g. '--delay 0.5 --supplement 0' "
+        "(see `python -m services simulate-departments --help`)",
     )
     parser.add_argument(
         "--demo",
@@ -336,6 +336,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--ready-timeout", type=float, default=90.0, help="seconds to wait for /readyz (90)"
     )
     parser.add_argument(
-        "--stop-timeout", type=float, default=10.0, help="seconds before SIGKILL on stop (10)"
+        "--stop-timeout",
+        type=float,
+        default=DEFAULT_STOP_TIMEOUT_S,
+        help=f"seconds before SIGKILL on stop ({DEFAULT_STOP_TIMEOUT_S:g}: a service may take "
+        f"{SERVICE_SHUTDOWN_S:g}s)",
     )
     parser.set_defaults(func=run_up)

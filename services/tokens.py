@@ -1,6 +1,7 @@
 """Development tokens: `python -m services token ...` and the tokens `up` prints.
 
-Signing is ``shared.auth.mint_token`` (imported lazily); nothing here touches JWT itself.
+Signing is ``shared.auth.mint_token``; nothing here touches JWT itself.
+Lifetimes stay within ``PLATFORM_JWT_MAX_TTL_S``, the cap the services enforce.
 """
 
 from __future__ import annotations
@@ -8,8 +9,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
 
+from shared.auth import TokenPolicy, mint_token
+from shared.settings import get_platform_settings
 from shared.topics import DEPARTMENT_CODES
 
 ROLES = ("enterprise", "department", "ops")
@@ -23,13 +25,14 @@ class TokenError(ValueError):
     """A token cannot be made; the message says why and what to do."""
 
 
-def _minter() -> Callable[..., str]:
-    try:
-        from shared.auth import mint_token
-    except ImportError as exc:
-        raise TokenError(f"shared.auth.mint_token is not available ({exc})") from exc
-    mint: Callable[..., str] = mint_token
-    return mint
+def max_ttl_seconds() -> int:
+    """The longest lifetime the services accept (PLATFORM_JWT_MAX_TTL_S, default 24 h)."""
+    return get_platform_settings().jwt_max_ttl_s
+
+
+def dev_ttl_seconds() -> int:
+    """Lifetime of the tokens `up` prints: a day, or less when the services' cap is lower."""
+    return min(DEFAULT_TTL_SECONDS, max_ttl_seconds())
 
 
 def require_secret(environ: dict[str, str] | None = None) -> str:
@@ -73,13 +76,23 @@ def make_token(
     credit_code: str | None = None,
     department: str | None = None,
     sub: str | None = None,
-    ttl_seconds: int = DEFAULT_TTL_SECONDS,
+    ttl_seconds: int | None = None,
 ) -> str:
-    """A signed token for `role`; checks that the role's identifying claim is given and valid."""
+    """A signed token for `role`; checks that the role's identifying claim is given and valid.
+
+    `ttl_seconds` defaults to `dev_ttl_seconds()` and may not exceed the services' cap.
+    """
     if role not in ROLES:
         raise TokenError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+    cap = max_ttl_seconds()
+    ttl_seconds = min(DEFAULT_TTL_SECONDS, cap) if ttl_seconds is None else ttl_seconds
     if ttl_seconds <= 0:
         raise TokenError("--ttl must be a positive number of seconds")
+    if ttl_seconds > cap:
+        raise TokenError(
+            f"--ttl may be at most {cap} seconds: services refuse longer-lived tokens "
+            "(PLATFORM_JWT_MAX_TTL_S)"
+        )
     if role == "enterprise":
         if not credit_code:
             raise TokenError("an enterprise token needs --credit-code (e.g. 91440300708461136T)")
@@ -94,21 +107,21 @@ def make_token(
         credit_code = department = None
     default_sub = {"enterprise": f"ent-{credit_code}", "department": f"dept-{department}"}
     subject = sub or default_sub.get(role, "ops-dev")
-    mint = _minter()
     try:
-        return mint(
+        return mint_token(
             secret,
             sub=subject,
             role=role,
             credit_code=credit_code,
             department=department,
             ttl_seconds=ttl_seconds,
+            policy=TokenPolicy(max_ttl_s=cap),
         )
     except ValueError as exc:  # the claims were refused by shared.auth
         raise TokenError(str(exc)) from exc
 
 
-def dev_tokens(secret: str, ttl_seconds: int = DEFAULT_TTL_SECONDS) -> list[tuple[str, str]]:
+def dev_tokens(secret: str, ttl_seconds: int | None = None) -> list[tuple[str, str]]:
     """(label, token) for each development identity `up` prints."""
     tokens = [
         (
@@ -130,7 +143,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--department", help="department: its code, e.g. MEE")
     parser.add_argument("--sub", help="subject claim (default derived from the role)")
     parser.add_argument(
-        "--ttl", type=int, default=DEFAULT_TTL_SECONDS, help="lifetime in seconds (default 1 day)"
+        "--ttl",
+        type=int,
+        default=None,
+        help="lifetime in seconds (default 1 day, at most PLATFORM_JWT_MAX_TTL_S)",
     )
     parser.set_defaults(func=token_command)
 

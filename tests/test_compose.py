@@ -17,7 +17,9 @@ from shared.settings import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVICES = {service.name: service.settings for service in SERVICE_DEFS}
+# The portal has no database and no broker: its own checks are at the end of this file.
+WITHOUT_DATABASE = {"portal-svc"}
+SERVICES = {s.name: s.settings for s in SERVICE_DEFS if s.name not in WITHOUT_DATABASE}
 INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
 
 
@@ -77,6 +79,7 @@ def test_the_expected_services_exist(compose):
         "grafana",
         "department-simulator",
         *SERVICES,
+        *WITHOUT_DATABASE,
     }
 
 
@@ -209,3 +212,27 @@ def test_prometheus_scrapes_every_service(compose):
     }
     for name, cls in SERVICES.items():
         assert f"{name}:{cls.default_port}" in targets
+
+
+def test_portal_service_dockerfile_and_scrape(compose):
+    from portal_svc.settings import PortalSettings
+
+    portal = compose["services"]["portal-svc"]
+    env = environment(portal)
+    assert not set(env) - env_names(PortalSettings)
+    assert ports(portal) == [("8000", "8000")]
+    assert set(portal["depends_on"]) == set(SERVICES)
+    assert "127.0.0.1:8000/readyz" in " ".join(portal["healthcheck"]["test"])
+    text = (ROOT / "portal-svc" / "Dockerfile").read_text()
+    assert re.search(r"^EXPOSE 8000$", text, re.M)
+    assert "uv sync --locked --no-dev --package portal-svc" in text
+    for source in re.findall(r"^COPY (\S+)", text, re.M):
+        assert (ROOT / source).exists(), f"portal-svc/Dockerfile copies missing {source}"
+    config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    targets = {
+        t
+        for j in config["scrape_configs"]
+        for c in j.get("static_configs", [])
+        for t in c["targets"]
+    }
+    assert "portal-svc:8000" in targets

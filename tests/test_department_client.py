@@ -17,7 +17,8 @@ from cloudevents.core.formats.json import JSONFormat
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from services.broker import EmbeddedBroker
-from services.departments import DepartmentClient, DepartmentTask, _OffsetTracker
+from services.departments import DepartmentClient, DepartmentTask
+from services.offsets import OffsetTracker
 from services.simulate import DecisionChooser, DepartmentWorker
 from shared.broker import ensure_topics
 from shared.decision_token import DecisionTokens, verify_decision_token
@@ -230,7 +231,7 @@ def test_worker_decides_after_the_delay(broker, producer):
 
 
 def test_offset_tracker_commits_the_done_prefix_only():
-    tracker = _OffsetTracker()
+    tracker = OffsetTracker()
     tp, other = TopicPartition("t", 0), TopicPartition("t", 1)
     for offset in (5, 6, 7):
         tracker.add(tp, offset)

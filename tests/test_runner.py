@@ -7,6 +7,7 @@ so these tests check the runner itself whatever state the real services are in.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -24,6 +25,13 @@ from kafka.admin import KafkaAdminClient
 from services import stack
 from services.broker import EmbeddedBroker, free_port, wait_for_broker
 from services.output import Output
+from services.supervisor import (
+    FORCE_AFTER_S,
+    RestartPolicy,
+    ShutdownRequested,
+    StopSignals,
+    describe_restarts,
+)
 from shared.broker import BrokerError, describe_partitions, ensure_topics
 from shared.settings import get_platform_settings
 from shared.topics import DEPARTMENT_CODES, all_topics, dlq_topic, tasks_topic
@@ -228,6 +236,7 @@ def fake_env(tmp_path):
         APPROVAL_PORT=str(free_port()),
         SUPERVISION_PORT=str(free_port()),
         NOTIFY_PORT=str(free_port()),
+        PORTAL_PORT=str(free_port()),
         NO_COLOR="1",
     )
     return env
@@ -291,7 +300,9 @@ def test_up_starts_everything_and_stops_cleanly(fake_env, sig):
     assert "migrating the databases of approval-svc, supervision-svc, notify-svc" in text
     for name in ("approval-svc", "supervision-svc", "notify-svc"):
         assert f"{name} is ready" in text
+    portal = f"http://127.0.0.1:{fake_env['PORTAL_PORT']}"
     port = fake_env["APPROVAL_PORT"]
+    assert text.index(portal) < text.index(f"http://127.0.0.1:{port}")  # the portal's URL first
     assert f"http://127.0.0.1:{port}/docs" in text
     assert f"http://127.0.0.1:{port}/metrics" in text
     assert "department MEE" in text
@@ -307,12 +318,58 @@ def test_up_starts_everything_and_stops_cleanly(fake_env, sig):
 
 
 @pytest.mark.integration
-def test_up_reports_a_crashed_child_and_stops_everything(fake_env):
+def test_up_restarts_a_crashed_child_with_backoff(fake_env):
     runner = Runner({**fake_env, "FAKE_CRASH": "notify_svc"})
     runner.wait_for("Press Ctrl-C")
+    # The stand-in crashes 1.5 s after every start: restarted after 0.5 s, then after 1 s.
+    runner.wait_for("notify-svc exited with code 3")
+    runner.wait_for("restarting it in 0.5s")
+    runner.wait_for("restarts so far: notify-svc 1")
+    runner.wait_for("restarting it in 1.0s")
+    runner.wait_for("restarts so far: notify-svc 2")
+    assert runner.proc.poll() is None, "the runner must outlive a crashing child"
     procs = runner.descendants()
-    assert runner.finish() == 1
-    assert "notify-svc exited unexpectedly with code 3" in runner.text
+    runner.proc.send_signal(signal.SIGTERM)
+    assert runner.finish() == 0, runner.text
+    assert "restarts: notify-svc " in runner.text
+    assert "approval-svc exited" not in runner.text
+    _assert_gone(procs)
+
+
+@pytest.mark.integration
+def test_up_restarts_a_killed_broker_and_recreates_its_topics(fake_env):
+    runner = Runner(fake_env)
+    runner.wait_for("Press Ctrl-C")
+    (tansu,) = [p for p in runner.descendants() if "tansu" in p.name()]
+    tansu.kill()
+    runner.wait_for("the broker exited with code -9")
+    runner.wait_for("restarted the broker")
+    bootstrap = f"127.0.0.1:{fake_env['BROKER_PORT']}"
+    counts = describe_partitions(bootstrap, all_topics())
+    assert set(counts.values()) == {get_platform_settings().topic_partitions}, counts
+    procs = runner.descendants()
+    assert tansu.pid not in {p.pid for p in procs}
+    runner.proc.send_signal(signal.SIGTERM)
+    assert runner.finish() == 0, runner.text
+    assert "restarts: broker 1" in runner.text
+    _assert_gone(procs)
+
+
+@pytest.mark.integration
+def test_many_signals_make_one_orderly_stop(fake_env):
+    runner = Runner(fake_env)
+    runner.wait_for("Press Ctrl-C")
+    procs = runner.descendants()
+    # The process-group SIGTERM, the copy `uv run` forwards, a held Ctrl-C: all at once.
+    for sig in [signal.SIGTERM, signal.SIGTERM, signal.SIGINT] * 5:
+        runner.proc.send_signal(sig)
+    started = time.monotonic()
+    assert runner.finish(timeout_s=stack.DEFAULT_STOP_TIMEOUT_S + 10) == 0, runner.text
+    assert time.monotonic() - started < stack.DEFAULT_STOP_TIMEOUT_S
+    # Pending copies of one signal merge in the kernel, so fewer than 15 may be counted.
+    assert runner.text.count(" received: stopping") == 1, runner.text
+    assert re.search(r"stopped; restarts: none; \d+ more signal\(s\) ignored", runner.text)
+    assert "did not stop in time" not in runner.text
     _assert_gone(procs)
 
 
@@ -372,6 +429,7 @@ def test_prepare_env_keeps_what_is_set():
         "PLATFORM_JWT_SECRET": "mine",
         "PLATFORM_CLOCK_EPOCH": "2025-01-01T00:00:00+08:00",
         "PLATFORM_LOG_JSON": "true",
+        "PLATFORM_DEV_LOGIN": "false",
     }
     env = dict(mine)
     stack.prepare_env(env, Output(colour=False))
@@ -380,16 +438,58 @@ def test_prepare_env_keeps_what_is_set():
     stack.prepare_env(fresh, Output(colour=False))
     assert len(fresh["PLATFORM_JWT_SECRET"]) >= 32
     assert fresh["PLATFORM_CLOCK_EPOCH"].endswith("+00:00")
+    assert fresh["PLATFORM_DEV_LOGIN"] == "true"  # the portal's development sign-in
 
 
 def test_children_list_is_extensible():
     services = [stack.RunningService(d, f"http://127.0.0.1:{9000 + i}")
                 for i, d in enumerate(stack.SERVICES)]  # fmt: skip
     plain = stack.build_children(services, simulate_departments=False)
-    assert [c.name for c in plain] == ["approval-svc", "supervision-svc", "notify-svc"]
+    assert [c.name for c in plain] == [
+        "approval-svc",
+        "supervision-svc",
+        "notify-svc",
+        "portal-svc",
+    ]
     assert all(c.ready_url and c.ready_url.endswith("/readyz") for c in plain)
     demo = stack.build_children(services, simulate_departments=True)
     simulator = demo[-1]
     assert simulator.argv[-2:] == ["services", "simulate-departments"]
     assert simulator.start_after_ready
     assert simulator.ready_url is None
+
+
+# --- signals and restart policy (no I/O) ---------------------------------------------------
+
+
+def test_stop_signals_record_only_the_first_and_force_only_when_late():
+    now = [100.0]
+    signals = StopSignals(clock=lambda: now[0])
+    assert not signals.requested
+    signals.raise_if_requested()  # nothing requested: no exception
+    signals.handler(signal.SIGTERM)
+    now[0] += 0.01
+    signals.handler(signal.SIGINT)
+    assert (signals.requested, signals.name, signals.count, signals.forced) == (
+        True,
+        "SIGTERM",
+        2,
+        False,
+    )
+    with pytest.raises(ShutdownRequested, match="SIGTERM"):
+        signals.raise_if_requested()
+    now[0] += FORCE_AFTER_S
+    signals.handler(signal.SIGINT)
+    assert signals.forced
+    assert signals.name == "SIGTERM"
+
+
+def test_restart_policy_doubles_up_to_its_cap():
+    policy = RestartPolicy(initial_s=0.5, max_s=4.0)
+    assert [policy.delay(n) for n in range(1, 7)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+    assert policy.delay(10_000) == 4.0
+
+
+def test_describe_restarts():
+    assert describe_restarts({}) == "none"
+    assert describe_restarts({"notify-svc": 2, "broker": 1, "x": 0}) == "broker 1, notify-svc 2"

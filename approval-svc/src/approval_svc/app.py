@@ -76,6 +76,7 @@ def create_app(
 def _http_app(runtime: ServiceRuntime, lifespan: Any) -> FastAPI:
     return create_service_app(
         service="approval",
+        settings=runtime.settings,
         title="Approval service",
         description=(
             "Enterprises submit investment projects; every department a project needs reviews "

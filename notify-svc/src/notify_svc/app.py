@@ -152,6 +152,7 @@ def create_app(
 
     app: FastAPI = create_service_app(
         service=settings.service_name,
+        settings=settings,
         title="notify-svc",
         description=DESCRIPTION,
         readiness=runtime.readiness,

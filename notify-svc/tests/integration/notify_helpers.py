@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 from aiosmtpd.controller import Controller
+from stdnum.cn import uscc
 
 import notify_svc
 from notify_svc.domain import BUILTIN_LOG_SUBSCRIPTION
@@ -84,7 +85,8 @@ def project_code(region: str, n: int = 1) -> str:
 
 def credit_code() -> str:
     """A fresh enterprise per test: consumers of earlier tests' topics see all history."""
-    return ("91" + uuid.uuid4().hex.upper())[:18]
+    base = f"91440300{uuid.uuid4().int % 10**9:09d}"  # tokens need a valid credit code
+    return base + uscc.calc_check_digit(base)
 
 
 def task(code: str, department: str, n: int = 1) -> dict[str, Any]:

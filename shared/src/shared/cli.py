@@ -7,11 +7,11 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-import uvicorn
 from fastapi import FastAPI
 
 from shared.logs import configure_logging
 from shared.migrations import upgrade
+from shared.server import serve
 from shared.settings import ServiceSettings
 
 
@@ -36,13 +36,4 @@ def service_main(
         log.info("database migrated to head")
         return
     settings.require_jwt_secret()
-    app = app_factory(settings)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        loop="asyncio",
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
+    serve(app_factory(settings), settings)

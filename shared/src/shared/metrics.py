@@ -42,6 +42,11 @@ OUTBOX_BACKLOG = Gauge(
     "Events committed to the outbox and not yet published.",
     ["service"],
 )
+OUTBOX_REPUBLISHED = Counter(
+    "outbox_republished_total",
+    "Sent outbox events published again because their topic was created anew (a new broker).",
+    ["service", "topic"],
+)
 DEAD_LETTERS = Counter(
     "dead_letters_total",
     "Messages sent to a dead-letter topic, by the topic they came from.",

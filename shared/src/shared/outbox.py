@@ -4,6 +4,12 @@
 `OutboxRelay` publishes committed rows in id order and marks them sent. While the broker is
 down requests keep succeeding and events wait; the relay retries until they are acknowledged
 (at-least-once: consumers drop redeliveries by event id).
+
+Sent rows are kept for a retention window (``OUTBOX_RETENTION_HOURS``; a sweep deletes older
+ones) so that a broker that lost its topics (the in-memory embedded broker after a restart)
+gets them again: before each batch, and every few seconds when idle, the relay compares the
+ids of the topics it published to with the ids it recorded (see :mod:`shared.epoch`); a topic
+created anew has its retained rows marked unsent, and they go out again in id order.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -26,9 +33,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import OutboxMessage, RelayLease, SessionFactory, utcnow
+from shared.epoch import TopicIds, load_recorded_ids, record_ids
 from shared.events import CloudEvent
 from shared.kafka import KafkaProducer, OutgoingMessage
-from shared.metrics import EVENTS_PRODUCED, OUTBOX_BACKLOG
+from shared.metrics import EVENTS_PRODUCED, OUTBOX_BACKLOG, OUTBOX_REPUBLISHED
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +208,9 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval_s: float = 0.5,
         lease_ttl_s: float = 10.0,
-        retention: timedelta = timedelta(hours=1),
+        retention: timedelta = timedelta(hours=24),
+        topic_ids: TopicIds | None = None,
+        epoch_check_interval_s: float = 2.0,
     ) -> None:
         self._factory = session_factory
         self._producer = producer
@@ -209,6 +219,11 @@ class OutboxRelay:
         self._poll = poll_interval_s
         self._lease_ttl = timedelta(seconds=lease_ttl_s)
         self._retention = retention
+        # None: no epoch checks (a producer without a real cluster behind it, in unit tests).
+        self._topic_ids = topic_ids
+        self._epoch_check_interval_s = epoch_check_interval_s
+        self._recorded: dict[str, str] | None = None  # topic -> id it had when we published
+        self._last_epoch_check = float("-inf")
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
         self._stopping = False
@@ -266,12 +281,10 @@ class OutboxRelay:
                     .limit(self._batch_size)
                 )
             ).all()
-            if not rows:
-                OUTBOX_BACKLOG.labels(self._service).set(0)
-                return 0
             # Read everything needed while the rows are attached to the session.
             ids = [r.id for r in rows]
             types = [r.event_type for r in rows]
+            topics = {r.topic for r in rows}
             messages = [
                 OutgoingMessage(
                     topic=r.topic,
@@ -280,6 +293,14 @@ class OutboxRelay:
                 )
                 for r in rows
             ]
+        # After the read session is closed: SQLite has a single connection.
+        due = time.monotonic() - self._last_epoch_check >= self._epoch_check_interval_s
+        if (rows or due) and await self.redrive_recreated_topics(topics):
+            self._wake.set()  # older rows are unsent again: start over with them
+            return 0
+        if not rows:
+            OUTBOX_BACKLOG.labels(self._service).set(0)
+            return 0
         try:
             await self._producer.send_batch(messages)
         except Exception:
@@ -314,6 +335,57 @@ class OutboxRelay:
             ).one()
             await session.rollback()
         return _scalar(result)
+
+    # --- broker epochs: topics created anew get their retained rows again ------------------
+
+    async def redrive_recreated_topics(self, topics: set[str]) -> bool:
+        """Compare the ids of `topics` and of every topic published to with those recorded.
+
+        A changed id: that topic's retained sent rows are marked unsent (True is returned). A
+        recorded topic that is missing raises: its broker lost it, and publishing now would
+        put new events before the old ones it must get again first.
+        """
+        if self._topic_ids is None:
+            return False
+        if self._recorded is None:
+            self._recorded = await load_recorded_ids(self._factory)
+        ids = await self._topic_ids.get(topics | set(self._recorded))
+        self._last_epoch_check = time.monotonic()
+        gone = sorted(t for t, i in ids.items() if i is None and t in self._recorded)
+        if gone:
+            raise RuntimeError(f"topics {', '.join(gone)} are gone (a new broker?): waiting")
+        recorded = self._recorded
+        changed = {t: i for t, i in ids.items() if i and t in recorded and recorded[t] != i}
+        fresh = {t: i for t, i in ids.items() if i and t not in self._recorded}
+        if not changed and not fresh:
+            return False
+        redriven: dict[str, int] = {}
+        async with self._factory() as session:
+            for topic in changed:
+                result = await session.execute(
+                    update(OutboxMessage)
+                    .where(col(OutboxMessage.topic) == topic)
+                    .where(col(OutboxMessage.sent_at).is_not(None))
+                    .values(sent_at=None)
+                )
+                redriven[topic] = int(result.rowcount)  # type: ignore[attr-defined]
+            await record_ids(session, {**changed, **fresh})
+            await session.commit()
+        self._recorded.update(changed)
+        self._recorded.update(fresh)
+        for topic, count in redriven.items():
+            OUTBOX_REPUBLISHED.labels(self._service, topic).inc(count)
+        if changed:
+            log.warning(
+                "outbox relay: topics created anew (a new broker): publishing again the "
+                "retained events of %s",
+                ", ".join(f"{t} ({n})" for t, n in sorted(redriven.items())),
+            )
+        return bool(changed)
+
+    async def close(self) -> None:
+        if self._topic_ids is not None:
+            await self._topic_ids.close()
 
     async def _hold_lease(self) -> bool:
         now = utcnow()

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 import faust
@@ -24,6 +25,7 @@ from shared.db import (
     make_session_factory,
     ping,
 )
+from shared.epoch import TopicIds, fingerprint
 from shared.kafka import KafkaProducer, broker_reachable, make_faust_app
 from shared.lag import LAG, LAG_SAMPLE_INTERVAL_S, faust_offsets
 from shared.metrics import SERVICE_READY
@@ -33,6 +35,8 @@ from shared.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 BackgroundJob = Callable[[], Awaitable[None]]
+EPOCH_CHECK_S = 2.0
+"""How often the consumers compare the ids of their topics with those they started on."""
 READINESS_GAUGE_INTERVAL_S = 10.0
 
 
@@ -60,7 +64,13 @@ class ServiceRuntime:
             service=self.service,
             batch_size=settings.outbox_batch_size,
             poll_interval_s=settings.outbox_poll_interval_s,
+            retention=timedelta(hours=settings.outbox_retention_hours),
+            topic_ids=TopicIds(settings.bootstrap_servers),
         )
+        # The consumer group carries the epoch of the topics it reads (see shared/epoch.py):
+        # set when faust starts, once the topics' ids are known.
+        self._topic_ids = TopicIds(settings.bootstrap_servers)
+        self._epoch: str | None = None
         self.faust: faust.App = make_faust_app(settings.group_id, settings)
         self.processors: list[EventProcessor] = []
         self._attachments: list[tuple[EventProcessor, tuple[str, ...]]] = []
@@ -138,6 +148,9 @@ class ServiceRuntime:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.relay.release(), timeout=2)
         await self.producer.stop()
+        for closing in (self.relay.close(), self._topic_ids.close()):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(closing, timeout=2)
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()
         await self.engine.dispose()
@@ -168,22 +181,59 @@ class ServiceRuntime:
         # The broker may be away at start: wait for it instead of failing the whole service.
         while await broker_reachable(self.settings.bootstrap_servers) is not None:  # noqa: ASYNC110
             await asyncio.sleep(1)
+        epoch = await self._consumed_epoch(wait_s=10.0)
         # Flag before awaiting: a stop during a slow first group join must still stop faust,
         # or its half-started services outlive the app.
-        if self.faust.started:
-            # A crashed or failed earlier start: mode cannot start a service twice (and its
-            # restart() trips on faust's children), so build a fresh app with the same agents.
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.faust.stop(), timeout=15)
+        if self.faust.started or epoch != self._epoch:
+            if self.faust.started:
+                # A crashed or failed earlier start, or a new broker: mode cannot start a
+                # service twice (and its restart() trips on faust's children), so build a fresh
+                # app with the same agents.
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self.faust.stop(), timeout=15)
+            self._epoch = epoch
             self.faust = self._fresh_faust()
         self._faust_started = True
         # Shielded: cancelling this job must not interrupt faust half-way through its start.
         self._faust_starting = asyncio.ensure_future(self.faust.start())
         await asyncio.shield(self._faust_starting)
-        while not self.faust.crashed:  # noqa: ASYNC110 - mode offers no awaitable for it
+        checked = time.monotonic()
+        while not self.faust.crashed:
             await asyncio.sleep(1)
+            if time.monotonic() - checked >= EPOCH_CHECK_S:
+                checked = time.monotonic()
+                if await self._epoch_changed():
+                    # Raising hands it back to the supervisor, which starts faust again in the
+                    # group of the new epoch.
+                    raise RuntimeError("the consumed topics were created anew (a new broker)")
         # Raising hands it back to the supervisor, which restarts the consumers.
         raise RuntimeError(f"faust crashed: {getattr(self.faust, '_crash_reason', None)!r}")
+
+    def _consumed_topics(self) -> set[str]:
+        return {topic for _, topics in self._attachments for topic in topics}
+
+    async def _consumed_epoch(self, *, wait_s: float) -> str:
+        """The fingerprint of the consumed topics' ids; waits up to `wait_s` for missing ones
+        (the runner creates them right after the broker starts)."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                ids = await self._topic_ids.get(self._consumed_topics())
+            except Exception as exc:
+                log.warning("reading topic ids failed: %s", exc)
+                ids = {}
+            if (ids and all(ids.values())) or time.monotonic() >= deadline:
+                return fingerprint(ids)
+            await asyncio.sleep(0.5)
+
+    async def _epoch_changed(self) -> bool:
+        try:
+            ids = await self._topic_ids.get(self._consumed_topics())
+        except Exception:  # broker away: nothing to compare yet
+            return False
+        if not all(ids.values()):  # a new broker whose topics are not all there yet
+            return False
+        return fingerprint(ids) != self._epoch
 
     async def _watch_readiness(self) -> None:
         """`service_ready` for Prometheus, which (unlike Kubernetes) does not call /readyz."""
@@ -205,7 +255,12 @@ class ServiceRuntime:
         return self.faust
 
     def _fresh_faust(self) -> faust.App:
-        app = make_faust_app(self.settings.group_id, self.settings)
+        group = (
+            self.settings.group_id
+            if self._epoch is None
+            else f"{self.settings.group_id}.{self._epoch}"
+        )
+        app = make_faust_app(group, self.settings)
         for processor, topics in self._attachments:
             attach_processor(
                 app, processor, topics=topics, batch_size=self.settings.consumer_batch_size

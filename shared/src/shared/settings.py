@@ -52,6 +52,36 @@ class PlatformSettings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("PLATFORM_JWT_SECRET", "jwt_secret"),
     )
+    jwt_max_ttl_s: int = Field(
+        default=86_400,
+        gt=0,
+        validation_alias=AliasChoices("PLATFORM_JWT_MAX_TTL_S", "jwt_max_ttl_s"),
+        description="Longest lifetime a token may have: its 'exp' at most this far ahead.",
+    )
+    jwt_leeway_s: int = Field(
+        default=5,
+        ge=0,
+        validation_alias=AliasChoices("PLATFORM_JWT_LEEWAY_S", "jwt_leeway_s"),
+        description="Clock skew tolerated on a token's exp, nbf and iat.",
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        gt=0,
+        validation_alias=AliasChoices("PLATFORM_MAX_BODY_BYTES", "max_body_bytes"),
+        description="Largest request body accepted (413 beyond), counted while it streams in.",
+    )
+    max_json_items: int = Field(
+        default=1000,
+        gt=0,
+        validation_alias=AliasChoices("PLATFORM_MAX_JSON_ITEMS", "max_json_items"),
+        description="Most elements any JSON array of a request body may hold (422 beyond).",
+    )
+    http_read_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        validation_alias=AliasChoices("PLATFORM_HTTP_READ_TIMEOUT_S", "http_read_timeout_s"),
+        description="Time a client has to send a request's headers, and then its body.",
+    )
     day_seconds: float = Field(
         default=REAL_DAY_SECONDS,
         gt=0,
@@ -105,6 +135,13 @@ class ServiceSettings(PlatformSettings):
     port: int = Field(default=0, validate_default=True, ge=0, le=65535)
     outbox_batch_size: int = Field(default=500, ge=1)
     outbox_poll_interval_s: float = Field(default=0.5, gt=0)
+    outbox_retention_hours: float = Field(
+        default=24.0,
+        gt=0,
+        validation_alias=AliasChoices("OUTBOX_RETENTION_HOURS", "outbox_retention_hours"),
+        description="How long sent outbox rows are kept, to publish them again to a broker "
+        "that lost its topics (a restarted in-memory broker); older ones are deleted.",
+    )
     consumer_batch_size: int = Field(default=500, ge=1)
     consumer_group: str | None = Field(
         default=None, description="Kafka consumer group; unset means '<service>-svc'."

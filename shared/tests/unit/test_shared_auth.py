@@ -6,11 +6,13 @@ import time
 
 import jwt
 import pytest
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from shared.auth import (
     ALGORITHM,
+    Access,
     CurrentPrincipal,
     DepartmentPrincipal,
     EnterprisePrincipal,
@@ -18,8 +20,11 @@ from shared.auth import (
     OpsPrincipal,
     Principal,
     Role,
+    TokenPolicy,
     decode_token,
     mint_token,
+    require_roles,
+    route_access,
 )
 from shared.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
 
@@ -241,3 +246,111 @@ def test_role_dependency_exposes_tenant_claims(client: TestClient) -> None:
 
     assert client.get("/enterprise", headers=_bearer(enterprise)).json() == {"credit_code": CREDIT}
     assert client.get("/department", headers=_bearer(department)).json() == {"department": "MNR"}
+
+
+# --- lifetime, nbf/iat, catalogue claims ------------------------------------------------
+
+
+def _signed(**claims: object) -> str:
+    return jwt.encode({"sub": "u", "role": "ops", **claims}, SECRET, algorithm=ALGORITHM)
+
+
+def test_exp_far_ahead_is_refused() -> None:
+    token = _signed(exp=int(time.time()) + 950 * 365 * 86_400)
+
+    with pytest.raises(InvalidToken, match="lifetime"):
+        decode_token(token, SECRET)
+
+
+def test_exp_is_capped_by_the_policy() -> None:
+    policy = TokenPolicy(max_ttl_s=600, leeway_s=5)
+    now = int(time.time())
+
+    assert decode_token(_signed(exp=now + 590), SECRET, policy).role is Role.OPS
+    with pytest.raises(InvalidToken, match="at most 600 s ahead"):
+        decode_token(_signed(exp=now + 700), SECRET, policy)
+
+
+@pytest.mark.parametrize("claim", ["nbf", "iat"])
+def test_a_token_from_the_future_is_refused(claim: str) -> None:
+    now = int(time.time())
+
+    with pytest.raises(InvalidToken, match=f"not valid yet.*{claim}"):
+        decode_token(_signed(exp=now + 600, **{claim: now + 120}), SECRET)
+
+
+@pytest.mark.parametrize("claim", ["nbf", "iat"])
+def test_small_clock_skew_is_forgiven(claim: str) -> None:
+    now = int(time.time())
+
+    principal = decode_token(_signed(exp=now + 600, **{claim: now + 2}), SECRET)
+
+    assert principal.role is Role.OPS
+
+
+def test_a_department_outside_the_catalogue_is_refused() -> None:
+    token = _signed(role="department", department="ANYTHING", exp=int(time.time()) + 60)
+
+    with pytest.raises(InvalidToken, match="department of the catalogue"):
+        decode_token(token, SECRET)
+
+
+@pytest.mark.parametrize("code", ["91440300708461136X", "not-a-code", "9144030070846113"])
+def test_an_invalid_credit_code_is_refused(code: str) -> None:
+    token = _signed(role="enterprise", credit_code=code, exp=int(time.time()) + 60)
+
+    with pytest.raises(InvalidToken, match="credit code"):
+        decode_token(token, SECRET)
+
+
+@pytest.mark.parametrize("sub", ["a\x00b", "x" * 201, "tab\tin"])
+def test_a_subject_that_cannot_be_stored_is_refused(sub: str) -> None:
+    token = _signed(sub=sub, exp=int(time.time()) + 60)
+
+    with pytest.raises(InvalidToken, match="sub"):
+        decode_token(token, SECRET)
+
+
+def test_a_subject_with_a_lone_surrogate_is_never_minted() -> None:
+    with pytest.raises(InvalidToken, match="sub"):
+        mint_token(SECRET, sub="\ud800", role="ops")
+
+
+@pytest.mark.parametrize("ttl", [0, -5, 86_401])
+def test_a_token_beyond_the_lifetime_cap_is_never_minted(ttl: int) -> None:
+    with pytest.raises(InvalidToken, match="PLATFORM_JWT_MAX_TTL_S"):
+        mint_token(SECRET, sub="u", role="ops", ttl_seconds=ttl)
+
+
+def test_minting_follows_a_tighter_policy() -> None:
+    policy = TokenPolicy(max_ttl_s=60)
+
+    with pytest.raises(InvalidToken):
+        mint_token(SECRET, sub="u", role="ops", ttl_seconds=61, policy=policy)
+    assert decode_token(mint_token(SECRET, sub="u", role="ops", ttl_seconds=60), SECRET, policy)
+
+
+# --- what a route demands, read from its dependencies ----------------------------------
+
+
+def test_route_access_reads_tokens_and_roles_from_the_dependency_tree() -> None:
+    app = FastAPI()
+
+    @app.get("/public")
+    async def public() -> None: ...
+
+    @app.get("/any")
+    async def any_role(_: CurrentPrincipal) -> None: ...
+
+    @app.get("/ops")
+    async def ops(_: OpsPrincipal) -> None: ...
+
+    @app.get("/either", dependencies=[Depends(require_roles(Role.OPS, Role.DEPARTMENT))])
+    async def either() -> None: ...
+
+    access = {r.path: route_access(r.dependant) for r in app.routes if isinstance(r, APIRoute)}
+
+    assert access["/public"] is None
+    assert access["/any"] == Access(roles=None)
+    assert access["/ops"] == Access(roles=frozenset({Role.OPS}))
+    assert access["/either"] == Access(roles=frozenset({Role.OPS, Role.DEPARTMENT}))

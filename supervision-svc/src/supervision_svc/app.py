@@ -53,6 +53,7 @@ def create_app(settings: SupervisionSettings, *, clock: Clock | None = None) -> 
 
     app: FastAPI = create_service_app(
         service=settings.service_name,
+        settings=settings,
         title="supervision-svc",
         description="Supervision of investment projects: reports, rules, alerts, credit, stats.",
         readiness=runtime.readiness,

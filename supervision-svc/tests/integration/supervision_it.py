@@ -7,13 +7,18 @@ since every test's consumer group reads `approval.projects` from the beginning.
 
 from __future__ import annotations
 
+import itertools
+import random
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from stdnum.cn import uscc
+
 import supervision_svc
 from shared.events import CloudEvent, EventType, new_event
+from shared.topics import DEPARTMENT_CODES
 from testkit import auth_headers
 
 MIGRATIONS = Path(supervision_svc.__file__).parent / "migrations"
@@ -26,11 +31,16 @@ def project_code(region: str, serial: int = 1) -> str:
 
 
 def unique_credit_code() -> str:
-    return "91" + uuid.uuid4().hex[:16].upper()
+    base = f"91440300{uuid.uuid4().int % 10**9:09d}"  # tokens need a valid credit code
+    return base + uscc.calc_check_digit(base)
+
+
+_DEPARTMENTS = itertools.cycle(random.sample(DEPARTMENT_CODES, len(DEPARTMENT_CODES)))
 
 
 def unique_department() -> str:
-    return "T" + uuid.uuid4().hex[:8].upper()
+    """A catalogue department (tokens must name one) that the previous few tests did not use."""
+    return next(_DEPARTMENTS)
 
 
 def days(n: float) -> timedelta:

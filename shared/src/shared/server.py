@@ -1,0 +1,83 @@
+"""How a service serves HTTP: uvicorn, with a deadline on a request's headers.
+
+uvicorn's `timeout_keep_alive` only runs between requests; once a client has sent its first
+byte nothing limits how long it takes to finish its headers, so a client that stalls holds a
+connection forever. `HeaderDeadlineProtocol` closes such a connection after the read timeout
+(`PLATFORM_HTTP_READ_TIMEOUT_S`); the body has the same deadline in `InputGuardMiddleware`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from shared.settings import ServiceSettings
+
+GRACEFUL_SHUTDOWN_S = 10
+
+
+class HeaderDeadlineProtocol(H11Protocol):
+    """h11 (what uvicorn uses here) plus: a request's headers must arrive within a deadline."""
+
+    def __init__(self, *args: Any, header_timeout_s: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.header_timeout_s = header_timeout_s
+        self._header_deadline: asyncio.TimerHandle | None = None
+
+    def _awaiting_headers(self) -> bool:
+        return self.cycle is None or self.cycle.response_complete
+
+    def data_received(self, data: bytes) -> None:
+        # Armed by the first byte of a request; headers complete start a cycle, which disarms.
+        if self._header_deadline is None and self._awaiting_headers():
+            self._header_deadline = self.loop.call_later(
+                self.header_timeout_s, self._headers_too_slow
+            )
+        super().data_received(data)
+        self._disarm_if_started()
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        self._disarm_if_started()
+
+    def _disarm_if_started(self) -> None:
+        if self._header_deadline is not None and not self._awaiting_headers():
+            self._header_deadline.cancel()
+            self._header_deadline = None
+
+    def _headers_too_slow(self) -> None:
+        self._header_deadline = None
+        if self._awaiting_headers() and not self.transport.is_closing():
+            self.logger.info("closing a connection whose request headers stalled")
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._header_deadline is not None:
+            self._header_deadline.cancel()
+            self._header_deadline = None
+        super().connection_lost(exc)
+
+
+def server_config(app: FastAPI, settings: ServiceSettings, **overrides: Any) -> uvicorn.Config:
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "loop": "asyncio",
+        "http": functools.partial(
+            HeaderDeadlineProtocol, header_timeout_s=settings.http_read_timeout_s
+        ),
+        "log_config": None,
+        "access_log": False,
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
+    }
+    options.update(overrides)
+    return uvicorn.Config(app, **options)
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    uvicorn.Server(server_config(app, settings)).run()
