@@ -33,10 +33,13 @@ class Platform:
     workdir: Path
     broker_port: int = field(default_factory=free_port)
     day_seconds: float | None = None
+    # Which services to run (all by default); a test of two of them needs no third.
+    services: tuple[str, ...] = tuple(SERVICES)
     broker: EmbeddedBroker | None = None
     urls: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     drops: list[Callable[[], None]] = field(default_factory=list)
+    env_used: dict[str, str] = field(default_factory=dict)
 
     @property
     def bootstrap(self) -> str:
@@ -69,26 +72,37 @@ class Platform:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.start_broker()
         env = self.env()
-        for name in SERVICES:
+        for name in self.services:
             url, drop = create_database(name, self.workdir)
             self.drops.append(drop)
             port = free_port()
             env[f"{name.upper()}_DATABASE_URL"] = url
             env[f"{name.upper()}_PORT"] = str(port)
             self.urls[name] = f"http://127.0.0.1:{port}"
-        for name, package in SERVICES.items():
-            subprocess.run([sys.executable, "-m", package, "migrate"], env=env, check=True)
-        for name, package in SERVICES.items():
-            log = (self.workdir / f"{name}.log").open("wb")
-            self.procs[name] = subprocess.Popen(
-                [sys.executable, "-m", package, "serve"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.env_used = env
+        for name in self.services:
+            subprocess.run([sys.executable, "-m", SERVICES[name], "migrate"], env=env, check=True)
+        for name in self.services:
+            self.start_service(name)
         self.wait_ready()
         return self
+
+    def start_service(self, name: str) -> None:
+        """Start (or restart) one service's process with the platform's environment."""
+        log = (self.workdir / f"{name}.log").open("ab")
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", SERVICES[name], "serve"],
+            env=self.env_used,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill_service(self, name: str) -> None:
+        """SIGKILL one service's process group: no shutdown code runs at all."""
+        proc = self.procs[name]
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
 
     def wait_ready(self, timeout_s: float = 90) -> None:
         deadline = time.monotonic() + timeout_s  # for all of them together

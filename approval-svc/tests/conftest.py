@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,13 @@ CREDIT_B = "91110108551385082" + uscc.calc_check_digit("91110108551385082")
 ENTERPRISE_A = auth_headers("enterprise", credit_code=CREDIT_A)
 ENTERPRISE_B = auth_headers("enterprise", credit_code=CREDIT_B)
 OPS = auth_headers("ops")
+
+
+def unique_credit_code() -> str:
+    """A valid credit code of its own per call: credit events on the shared topic of one test
+    never concern another test's enterprise."""
+    base = "91440300" + uuid.uuid4().hex[:9].upper()  # hex: only characters USCC allows
+    return base + uscc.calc_check_digit(base)
 
 
 def dept(code: str) -> dict[str, str]:

@@ -50,6 +50,10 @@ SCHEMA_GAPS: dict[tuple[str, str], str] = {
         "target must be an e-mail address (channel email) or an http(s) URL (webhook): "
         "document it (format email/uri per channel, e.g. a discriminated union)"
     ),
+    ("supervision", "GET /api/v1/stats/submissions"): (
+        "`from` must not be after `to` (which defaults to today): a rule between two "
+        "parameters, which OpenAPI cannot state"
+    ),
 }
 
 

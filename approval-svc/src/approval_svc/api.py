@@ -20,7 +20,9 @@ from approval_svc.domain.commands import (
 )
 from approval_svc.domain.errors import (
     Conflict,
+    DishonestEnterprise,
     DomainError,
+    Forbidden,
     IdempotencyKeyReused,
     InvalidIdentifier,
     NotFound,
@@ -111,6 +113,15 @@ def domain_problem(exc: DomainError) -> ProblemError:
             detail=exc.message,
             errors=[{"loc": ["header", "Idempotency-Key"], "msg": "reused with another body"}],
         )
+    if isinstance(exc, DishonestEnterprise):
+        return ProblemError(
+            status=403,
+            title="Dishonest Enterprise",
+            # The title makes the type: ".../problems/dishonest-enterprise".
+            detail=exc.message,
+        )
+    if isinstance(exc, Forbidden):
+        return ProblemError(status=403, title="Forbidden", detail=exc.message)
     loc = ["body", exc.field] if exc.field and exc.field != "task_id" else ["path", "task_id"]
     if isinstance(exc, NotFound):
         return not_found(exc.message.removesuffix(" not found"))

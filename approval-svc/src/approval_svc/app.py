@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from approval_svc import api, queries
 from approval_svc.catalogue_file import load_catalogue
-from approval_svc.consumers import decision_handlers
+from approval_svc.consumers import credit_handlers, decision_handlers
 from approval_svc.domain.catalogue import Catalogue
 from approval_svc.handlers import deem_silent_consultations
 from approval_svc.metrics import CALENDAR_FALLBACK, PROJECTS_IN_FLIGHT
@@ -18,7 +18,7 @@ from approval_svc.unit_of_work import SqlUnitOfWork
 from shared.clock import Clock
 from shared.http import create_service_app
 from shared.runtime import ServiceRuntime
-from shared.topics import APPROVAL_DECISIONS
+from shared.topics import APPROVAL_DECISIONS, SUPERVISION_ALERTS
 
 SECONDS_PER_DAY = 86_400
 
@@ -43,13 +43,24 @@ def create_app(
         topics=[APPROVAL_DECISIONS],
         handlers=decision_handlers(clock=runtime.clock, jwt_secret=jwt_secret),
     )
+    # Joint punishment: supervision's credit statuses, through the topic only.
+    runtime.consume(
+        "credit", topics=[SUPERVISION_ALERTS], handlers=credit_handlers(clock=runtime.clock)
+    )
 
     async def consultation_sweep() -> None:
-        # Silence of consulted departments becomes consent: a sweep that really runs.
+        # Silence of consulted departments becomes consent: a sweep that really runs, every
+        # `sweep_interval_days` of platform time but never more often than the real-time floor
+        # (0.01 day is 20 ms at PLATFORM_DAY_SECONDS=2: an idle service would spin).
+        loop = asyncio.get_running_loop()
         while True:
+            started = loop.time()
             async with runtime.uow() as outbox:
                 await deem_silent_consultations(uow=SqlUnitOfWork(outbox), clock=runtime.clock)
             await runtime.clock.sleep(settings.sweep_interval_days * SECONDS_PER_DAY)
+            rest = settings.sweep_floor_s - (loop.time() - started)
+            if rest > 0:
+                await asyncio.sleep(rest)
 
     runtime.background("consultation-sweep", consultation_sweep)
 

@@ -1,4 +1,5 @@
-"""Faust consumers of the approval service: decisions that department systems send over Kafka.
+"""Faust consumers of the approval service: decisions that department systems send over Kafka,
+and the credit statuses supervision publishes (joint punishment).
 
 Each handler decodes the CloudEvent's data, builds the same command the HTTP route builds and
 calls the use case inside the consumer batch's transaction (``EnlistedUnitOfWork``). A decision
@@ -14,6 +15,7 @@ from pydantic import ValidationError
 
 from approval_svc import handlers
 from approval_svc.domain.commands import Actor
+from approval_svc.domain.credit import CreditStanding, CreditStatus
 from approval_svc.domain.errors import DomainError
 from approval_svc.metrics import DECISIONS_REFUSED
 from approval_svc.schemas import DecisionIn
@@ -21,7 +23,7 @@ from approval_svc.unit_of_work import EnlistedUnitOfWork
 from shared.clock import Clock
 from shared.consumer import Handler, RejectEvent
 from shared.decision_token import AUTHTOKEN_ATTRIBUTE, DecisionTokenRefused, verify_decision_token
-from shared.events import CloudEvent, DecisionSubmittedData, EventType
+from shared.events import CloudEvent, CreditStatusData, DecisionSubmittedData, EventType
 from shared.outbox import UnitOfWork as OutboxUnitOfWork
 
 
@@ -59,3 +61,20 @@ def decision_handlers(*, clock: Clock, jwt_secret: str) -> dict[str, Handler]:
             raise RejectEvent(f"{type(exc).__name__}: {exc.message}") from None
 
     return {EventType.DECISION_SUBMITTED: on_decision_submitted}
+
+
+def credit_handlers(*, clock: Clock) -> dict[str, Handler]:
+    """``credit.status.changed`` from ``supervision.alerts`` keeps this service's own view of
+    credit statuses; the topic's other events (alerts, credit records) are not for us."""
+
+    async def on_credit_status_changed(event: CloudEvent, batch: OutboxUnitOfWork) -> None:
+        try:
+            data = CreditStatusData.model_validate(event.data)
+        except ValidationError as exc:
+            raise RejectEvent(f"invalid credit status: {exc.errors(include_url=False)}") from None
+        standing = CreditStanding(data.credit_code, CreditStatus(data.status), data.changed_at)
+        await handlers.record_credit_status(
+            standing=standing, uow=EnlistedUnitOfWork(batch), clock=clock
+        )
+
+    return {EventType.CREDIT_STATUS_CHANGED: on_credit_status_changed}

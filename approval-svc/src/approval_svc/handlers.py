@@ -25,6 +25,7 @@ from approval_svc.domain.commands import (
     SubmitProject,
     WithdrawProject,
 )
+from approval_svc.domain.credit import CreditStanding, admit, newest
 from approval_svc.domain.errors import (
     DomainError,
     IdempotencyKeyReused,
@@ -57,12 +58,16 @@ async def submit_project(
     calendar: WorkCalendar,
     clock: Clock,
 ) -> Submitted:
-    """Assign a code, route to every department at once, store it all with its events."""
+    """Assign a code, route to every department at once, store it all with its events.
+
+    Joint punishment first: a dishonest enterprise is refused (``DishonestEnterprise``) before
+    anything is stored, its Idempotency-Key included; an abnormal one's project is flagged."""
     key = command.idempotency
     if key is not None:
         replay = await _replay(uow, command.credit_code, key)
         if replay is not None:
             return Submitted(created=False, project=replay)
+    flag = admit(command.credit_code, await uow.credit.get(command.credit_code))
 
     now = clock.now()
     month = now.astimezone(CHINA_TZ).date()
@@ -82,6 +87,7 @@ async def submit_project(
         description=command.description,
         details=command.details,
         submitted_at=now,
+        credit_flag=flag.value if flag is not None else None,
     )
     change = Project.submit(
         record, matters, task_ids=[str(uuid.uuid4()) for _ in matters], calendar=calendar
@@ -119,7 +125,9 @@ async def decide_task(*, command: DecideTask, uow: UnitOfWork, clock: Clock) -> 
     uow.projects.save(project)
     _record(uow, project, change.events, actor=command.actor, at=now, causation=command.causation)
     await uow.commit()
-    return task_data(project.code, project.task(command.task_id))
+    return task_data(
+        project.code, project.task(command.task_id), credit_flag=project.record.credit_flag
+    )
 
 
 async def provide_supplement(
@@ -141,7 +149,10 @@ async def provide_supplement(
         extra={"materials": list(command.materials)},
     )
     await uow.commit()
-    return task_data(change.project.code, change.project.task(command.task_id))
+    project = change.project
+    return task_data(
+        project.code, project.task(command.task_id), credit_flag=project.record.credit_flag
+    )
 
 
 async def withdraw_project(
@@ -157,6 +168,18 @@ async def withdraw_project(
     _record(uow, change.project, change.events, actor=command.actor, at=now)
     await uow.commit()
     return project_data(change.project)
+
+
+async def record_credit_status(*, standing: CreditStanding, uow: UnitOfWork, clock: Clock) -> bool:
+    """Supervision changed an enterprise's credit status: keep it unless a later change is
+    already known (events may come late or twice). True when the view changed."""
+    current = await uow.credit.get(standing.credit_code, for_update=True)
+    kept = newest(current, standing)
+    if kept is None:
+        return False
+    await uow.credit.put(kept, at=clock.now())
+    await uow.commit()
+    return True
 
 
 async def deem_silent_consultations(*, uow: UnitOfWork, clock: Clock, limit: int = 200) -> int:

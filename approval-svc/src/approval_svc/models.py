@@ -37,6 +37,8 @@ class Project(SQLModel, table=True):
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     submitted_at: datetime = Field(sa_column=utc_column(index=True))
     updated_at: datetime = Field(sa_column=utc_column())
+    # Joint punishment: "abnormal" when the enterprise was abnormal at submission.
+    credit_flag: str | None = Field(default=None, max_length=16)
 
 
 class Task(SQLModel, table=True):
@@ -72,6 +74,8 @@ class Task(SQLModel, table=True):
     deemed: bool = False
     # When a consulted department's silence becomes consent (consultative matters only).
     reply_due_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    # The project's flag, copied so that a department's task list needs no join.
+    credit_flag: str | None = Field(default=None, max_length=16)
 
 
 class TimelineEntry(SQLModel, table=True):
@@ -123,6 +127,18 @@ class IdempotencyRecord(SQLModel, table=True):
     status_code: int
     response: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(sa_column=utc_column())
+
+
+class CreditStanding(SQLModel, table=True):
+    """This service's own view of each enterprise's credit status, from supervision's
+    `credit.status.changed` events (joint punishment); the newest `changed_at` wins."""
+
+    __tablename__ = "credit_statuses"
+
+    credit_code: str = Field(primary_key=True, max_length=18)
+    status: str = Field(max_length=16)
+    changed_at: datetime = Field(sa_column=utc_column())
+    updated_at: datetime = Field(sa_column=utc_column())
 
 
 metadata = SQLModel.metadata

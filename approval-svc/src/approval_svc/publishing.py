@@ -55,7 +55,9 @@ def publish(
     for event in events:
         task = project.task(event.task_id) if isinstance(event, TaskEvent) else None
         if task is not None and event.type not in PROJECT_EVENT_TYPES:
-            data: dict[str, Any] = task_data(project.code, task).model_dump(mode="json")
+            data: dict[str, Any] = task_data(
+                project.code, task, credit_flag=project.record.credit_flag
+            ).model_dump(mode="json")
         else:
             if project_json is None:
                 project_json = project_data(project).model_dump(mode="json")
@@ -76,7 +78,9 @@ def publish(
             reassigned = cloud_event.caused(
                 type=EventType.TASK_ASSIGNED,
                 source=SOURCE,
-                data=task_data(project.code, task).model_dump(mode="json"),
+                data=task_data(
+                    project.code, task, credit_flag=project.record.credit_flag
+                ).model_dump(mode="json"),
                 time=at,
             )
             messages.append(Message(reassigned, tasks_topic(task.department)))

@@ -166,7 +166,10 @@ async def department_tasks(
         lambda t: [t.assigned_at.isoformat(), t.task_id],
     )
     return Page(
-        items=[task_data(t.project_code, task_from_row(t)) for t in tasks], next_cursor=next_cursor
+        items=[
+            task_data(t.project_code, task_from_row(t), credit_flag=t.credit_flag) for t in tasks
+        ],
+        next_cursor=next_cursor,
     )
 
 

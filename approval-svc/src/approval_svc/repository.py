@@ -16,6 +16,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from approval_svc import models
+from approval_svc.domain.credit import CreditStanding, CreditStatus
 from approval_svc.domain.deadlines import TimeLimits
 from approval_svc.domain.project import Project, ProjectRecord
 from approval_svc.domain.statemachine import ProjectState, ProjectStatus, TaskState, TaskStatus
@@ -38,6 +39,7 @@ def project_from_rows(row: models.Project, tasks: Sequence[models.Task]) -> Proj
         description=row.description,
         details=row.details,
         submitted_at=row.submitted_at,
+        credit_flag=row.credit_flag,
     )
     state = ProjectState(
         code=row.project_code,
@@ -118,6 +120,7 @@ def _new_rows(project: Project) -> tuple[models.Project, list[models.Task]]:
         details=dict(r.details),
         submitted_at=r.submitted_at,
         updated_at=project.updated_at,
+        credit_flag=r.credit_flag,
     )
     tasks = [
         models.Task(
@@ -126,6 +129,7 @@ def _new_rows(project: Project) -> tuple[models.Project, list[models.Task]]:
             position=position,
             department=t.department,
             matter_code=t.matter_code,
+            credit_flag=r.credit_flag,
             **_task_values(t),
         )
         for position, t in enumerate(project.tasks)
@@ -270,3 +274,36 @@ class SqlIdempotencyKeys:
                 created_at=at,
             )
         )
+
+
+class SqlCreditStandings:
+    """The credit statuses this service has heard of (``models.CreditStanding`` rows)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, credit_code: str, *, for_update: bool = False) -> CreditStanding | None:
+        query = select(models.CreditStanding).where(
+            models.CreditStanding.credit_code == credit_code
+        )
+        row = (await self._session.exec(query.with_for_update() if for_update else query)).first()
+        if row is None:
+            return None
+        return CreditStanding(row.credit_code, CreditStatus(row.status), row.changed_at)
+
+    async def put(self, standing: CreditStanding, *, at: datetime) -> None:
+        values = {
+            "credit_code": standing.credit_code,
+            "status": standing.status.value,
+            "changed_at": standing.changed_at,
+            "updated_at": at,
+        }
+        stmt = (
+            _upsert(self._session)(models.CreditStanding)
+            .values(**values)
+            .on_conflict_do_update(
+                index_elements=["credit_code"],
+                set_={k: v for k, v in values.items() if k != "credit_code"},
+            )
+        )
+        await self._session.execute(stmt)

@@ -7,7 +7,7 @@ from approval_svc.domain.statemachine import TaskState
 from shared.events import LandData, ProjectData, TaskData
 
 
-def task_data(project_code: str, task: TaskState) -> TaskData:
+def task_data(project_code: str, task: TaskState, *, credit_flag: str | None) -> TaskData:
     limits = task.limits
     assert limits is not None, "a stored task always has its time limits"
     return TaskData(
@@ -30,6 +30,7 @@ def task_data(project_code: str, task: TaskState) -> TaskData:
         day_kind=limits.day_kind,
         legal_limit_days=limits.legal_limit_days,
         promised_limit_days=limits.promised_limit_days,
+        credit_flag=credit_flag,
     )
 
 
@@ -60,5 +61,6 @@ def project_data(project: Project) -> ProjectData:
         contact_email=details.get("contact_email"),
         submitted_at=record.submitted_at,
         updated_at=project.updated_at,
-        tasks=[task_data(record.code, t) for t in project.tasks],
+        credit_flag=record.credit_flag,
+        tasks=[task_data(record.code, t, credit_flag=record.credit_flag) for t in project.tasks],
     )

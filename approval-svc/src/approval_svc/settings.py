@@ -25,6 +25,12 @@ class ApprovalSettings(ServiceSettings):
     in_flight_interval_s: float = Field(
         default=15.0, gt=0, description="How often (seconds) projects_in_flight is recounted."
     )
+    sweep_floor_s: float = Field(
+        default=0.25,
+        ge=0,
+        description="Real seconds at least between two sweeps: compressed platform days "
+        "(PLATFORM_DAY_SECONDS) must not make an idle service spin.",
+    )
 
 
 def get_approval_settings(**overrides: object) -> ApprovalSettings:

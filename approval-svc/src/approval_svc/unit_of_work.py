@@ -16,9 +16,15 @@ from sqlalchemy.exc import IntegrityError
 
 from approval_svc import models
 from approval_svc.domain.audit import AuditEntry
+from approval_svc.domain.credit import CreditStanding
 from approval_svc.domain.project import Project
 from approval_svc.publishing import Message
-from approval_svc.repository import SqlIdempotencyKeys, SqlProjects, SqlSequences
+from approval_svc.repository import (
+    SqlCreditStandings,
+    SqlIdempotencyKeys,
+    SqlProjects,
+    SqlSequences,
+)
 from shared.outbox import UnitOfWork as OutboxUnitOfWork
 
 
@@ -58,6 +64,14 @@ class IdempotencyKeys(Protocol):
     ) -> None: ...
 
 
+class CreditStandings(Protocol):
+    async def get(self, credit_code: str, *, for_update: bool = False) -> CreditStanding | None:
+        """The enterprise's last known credit status (None: never heard of, i.e. normal)."""
+        ...
+
+    async def put(self, standing: CreditStanding, *, at: datetime) -> None: ...
+
+
 class UnitOfWork(Protocol):
     @property
     def projects(self) -> Projects: ...
@@ -67,6 +81,9 @@ class UnitOfWork(Protocol):
 
     @property
     def idempotency(self) -> IdempotencyKeys: ...
+
+    @property
+    def credit(self) -> CreditStandings: ...
 
     def publish(self, message: Message) -> None:
         """Send ``message`` if, and once, the transaction commits."""
@@ -90,6 +107,7 @@ class SqlUnitOfWork:
         self.projects = SqlProjects(session)
         self.sequences = SqlSequences(session)
         self.idempotency = SqlIdempotencyKeys(session)
+        self.credit = SqlCreditStandings(session)
 
     def publish(self, message: Message) -> None:
         self._outbox.emit(message.event, message.topic)

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from approval_svc.domain.audit import AuditEntry
+from approval_svc.domain.credit import CreditStanding
 from approval_svc.domain.project import Project
 from approval_svc.publishing import Message
 from approval_svc.unit_of_work import CommitConflict
@@ -27,6 +28,7 @@ class Store:
     serials: dict[object, int] = field(default_factory=dict)
     published: list[Message] = field(default_factory=list)
     audit: list[AuditEntry] = field(default_factory=list)
+    credit: dict[str, CreditStanding] = field(default_factory=dict)
 
 
 class FakeProjects:
@@ -90,6 +92,17 @@ class FakeIdempotencyKeys:
         self._uow.staged.idempotency[(owner, key)] = (fingerprint, response)
 
 
+class FakeCreditStandings:
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self._uow = uow
+
+    async def get(self, credit_code: str, *, for_update: bool = False) -> CreditStanding | None:
+        return self._uow.staged.credit.get(credit_code)
+
+    async def put(self, standing: CreditStanding, *, at: datetime) -> None:
+        self._uow.staged.credit[standing.credit_code] = standing
+
+
 class FakeUnitOfWork:
     def __init__(self, store: Store | None = None) -> None:
         self.store = store or Store()
@@ -97,6 +110,7 @@ class FakeUnitOfWork:
         self.projects = FakeProjects(self)
         self.sequences = FakeSequences(self)
         self.idempotency = FakeIdempotencyKeys(self)
+        self.credit = FakeCreditStandings(self)
         self.commits = 0
         self.rollbacks = 0
         # Set by a test: runs just before the next commit (another transaction's write).

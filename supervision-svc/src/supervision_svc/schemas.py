@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from supervision_svc.models import Alert, CreditRecord, Report
 
@@ -62,10 +62,33 @@ class Submissions(BaseModel):
 
 # --- reports, the supervision view, credit --------------------------------------------------
 
+# The documented schema states what is surely accepted (a whole number, or a decimal string of
+# that shape; a JSON number with a fraction is accepted too, but binary floats cannot promise
+# two decimal places), so input generated from the OpenAPI document never meets a surprise 422.
 Percent = Annotated[
-    Decimal, Field(ge=0, le=100, max_digits=6, decimal_places=2, allow_inf_nan=False)
+    Decimal,
+    Field(ge=0, le=100, max_digits=6, decimal_places=2, allow_inf_nan=False),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "maximum": 100},
+                {"type": "string", "pattern": r"^(100(\.0{1,2})?|\d{1,2}(\.\d{1,2})?)$"},
+            ]
+        }
+    ),
 ]
-Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2, allow_inf_nan=False)]
+Money = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=18, decimal_places=2, allow_inf_nan=False),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "maximum": 9_999_999_999_999_999},
+                {"type": "string", "pattern": r"^\d{1,16}(\.\d{1,2})?$"},
+            ]
+        }
+    ),
+]
 # A percentage is shown as a JSON number (it is not money: no exactness to keep as a string).
 PercentOut = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 

@@ -5,6 +5,7 @@ map it without inspecting messages:
 
 * ``NotFound``       -> 404 (also used when a caller must not learn that something exists)
 * ``Conflict``       -> 409 (the command is well-formed but not allowed in the current state)
+* ``Forbidden``      -> 403 (the caller may not do this at all, e.g. joint punishment)
 * ``InvalidCommand`` -> 422 (the command itself is malformed)
 * ``InvalidIdentifier`` -> 422 (a code fails its format or check-character rules)
 * ``CatalogueError`` -> a broken data file; a deployment problem, never the caller's fault
@@ -33,6 +34,10 @@ class NotFound(DomainError, LookupError):
 
 class Conflict(DomainError):
     """The command is valid in form but not allowed in the current state."""
+
+
+class Forbidden(DomainError):
+    """The caller is refused this command whatever its content."""
 
 
 class InvalidCommand(DomainError, ValueError):
@@ -107,6 +112,10 @@ class DuplicateTask(InvalidCommand):
 
 class IdempotencyKeyReused(InvalidCommand):
     """An ``Idempotency-Key`` came back with a different request than its first one."""
+
+
+class DishonestEnterprise(Forbidden):
+    """The submitting enterprise is on the public dishonest list (joint punishment)."""
 
 
 # --- identifiers ------------------------------------------------------------------------------

@@ -52,6 +52,9 @@ class ProjectRecord:
     # record; routing already turned them into tasks.
     details: Mapping[str, Any]
     submitted_at: datetime
+    # Joint punishment: "abnormal" when the enterprise was on the abnormal list when it
+    # submitted (``domain.credit.admit``); shown on the project and every task.
+    credit_flag: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
