@@ -35,11 +35,14 @@ class Platform:
     day_seconds: float | None = None
     # Which services to run (all by default); a test of two of them needs no third.
     services: tuple[str, ...] = tuple(SERVICES)
+    extra_env: dict[str, str] = field(default_factory=dict)  # for every process
     broker: EmbeddedBroker | None = None
     urls: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     drops: list[Callable[[], None]] = field(default_factory=list)
     env_used: dict[str, str] = field(default_factory=dict)
+    # Extra instances (`add_instance`): instance name -> (its service, its own environment).
+    instances: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
 
     @property
     def bootstrap(self) -> str:
@@ -66,7 +69,7 @@ class Platform:
         }
         if self.day_seconds:
             env.update(compressed_clock_env(self.day_seconds))
-        return env
+        return {**env, **self.extra_env}
 
     def start(self) -> Platform:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -87,12 +90,30 @@ class Platform:
         self.wait_ready()
         return self
 
+    def add_instance(self, service: str, instance: str, **env: str) -> str:
+        """Start one more process of `service`, named `instance`: the same database and consumer
+        group, its own port and data directory (`env` adds to its environment); its URL."""
+        port = free_port()
+        self.instances[instance] = (
+            service,
+            {
+                **self.env_used,
+                f"{service.upper()}_PORT": str(port),
+                "PLATFORM_DATA_DIR": str(self.workdir / instance),
+                **env,
+            },
+        )
+        self.urls[instance] = f"http://127.0.0.1:{port}"
+        self.start_service(instance)
+        return self.urls[instance]
+
     def start_service(self, name: str) -> None:
-        """Start (or restart) one service's process with the platform's environment."""
+        """Start (or restart) one service's process (or an added instance's, by its name)."""
+        service, env = self.instances.get(name, (name, self.env_used))
         log = (self.workdir / f"{name}.log").open("ab")
         self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", SERVICES[name], "serve"],
-            env=self.env_used,
+            [sys.executable, "-m", SERVICES[service], "serve"],
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
