@@ -1,5 +1,7 @@
 """`python -m services stop-cycles N`: start the platform N times and stop it with SIGTERM to its
-process group (what a terminal's Ctrl-C or a service manager does); report each stop.
+process group (what a service manager does); report each stop. With `--tty` the platform is
+typed into a real terminal (tmux) and stopped with Ctrl-C instead (`services.tty_cycles`);
+`--make` types `make run`.
 
 A cycle is clean when the runner exits 0 within its stop timeout, no child was killed for not
 stopping in time, and no process of the group is left. Uses its own free ports and data dir.
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -21,6 +24,7 @@ from pathlib import Path
 
 import psutil
 
+from services import tty_cycles
 from services.broker import free_port
 from services.stack import DEFAULT_STOP_TIMEOUT_S
 
@@ -35,13 +39,15 @@ class Cycle:
     exit_code: int | None
     leftovers: int
     killed_children: bool
+    ok_codes: tuple[int, ...] = (0,)
 
     @property
     def clean(self) -> bool:
-        return self.exit_code == 0 and not self.leftovers and not self.killed_children
+        return self.exit_code in self.ok_codes and not self.leftovers and not self.killed_children
 
 
-def _env(data_dir: Path) -> dict[str, str]:
+def platform_env(data_dir: Path) -> dict[str, str]:
+    """This environment without the platform's settings, plus free ports and `data_dir`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_PREFIXES)}
     env.update(PLATFORM_DATA_DIR=str(data_dir), NO_COLOR="1", BROKER_PORT=str(free_port()))
     for service in ("APPROVAL", "SUPERVISION", "NOTIFY"):
@@ -49,17 +55,22 @@ def _env(data_dir: Path) -> dict[str, str]:
     return env
 
 
-def run_cycle(
-    number: int, data_dir: Path, *, timeout_s: float, simulate: bool, uv: str | None = None
-) -> Cycle:
+def platform_argv(*, timeout_s: float, simulate: bool, uv: str | None) -> list[str]:
     python = [uv, "run", "--no-sync", "python"] if uv else [sys.executable]
     argv = [*python, "-m", "services", "up", "--stop-timeout", f"{timeout_s:g}"]
     if simulate:
         argv.append("--simulate-departments")
+    return argv
+
+
+def run_cycle(
+    number: int, data_dir: Path, *, timeout_s: float, simulate: bool, uv: str | None = None
+) -> Cycle:
+    argv = platform_argv(timeout_s=timeout_s, simulate=simulate, uv=uv)
     started = time.monotonic()
     proc = subprocess.Popen(
-        argv, env=_env(data_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,
+        argv, env=platform_env(data_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True,
     )  # fmt: skip
     lines: list[str] = []
     up = threading.Event()
@@ -94,6 +105,31 @@ def run_cycle(
     return Cycle(number, up_s, stop_s, code, len(alive), "did not stop in time" in text)
 
 
+def run_tty_cycle(
+    number: int,
+    data_dir: Path,
+    *,
+    timeout_s: float,
+    simulate: bool,
+    uv: str | None = None,
+    make: bool = False,
+) -> Cycle:
+    """One cycle in a terminal stopped with Ctrl-C (`services.tty_cycles`)."""
+    if make:  # the runner's own default stop timeout: `make run` passes none
+        command = "make run" + (" SIMULATE=1" if simulate else "")
+    else:
+        command = shlex.join(platform_argv(timeout_s=timeout_s, simulate=simulate, uv=uv))
+    stop = tty_cycles.run_tty_cycle(
+        command, platform_env(data_dir), data_dir / f"tty-{number}.log", timeout_s=timeout_s
+    )
+    for leftover in stop.leftovers:
+        print(f"cycle {number:>3}: left running: {leftover}", flush=True)
+    return Cycle(
+        number, stop.up_s, stop.stop_s, stop.exit_code, len(stop.leftovers),
+        "did not stop in time" in stop.output, ok_codes=tty_cycles.OK_CODES,
+    )  # fmt: skip
+
+
 def _process(pid: int) -> psutil.Process | None:
     try:
         return psutil.Process(pid)
@@ -107,10 +143,21 @@ def main(args: argparse.Namespace) -> int:
     if args.uv and uv is None:
         print("error: --uv given but uv is not on PATH", flush=True)
         return 2
+    if (args.tty or args.make) and tty_cycles.tmux_path() is None:
+        print("error: --tty needs tmux (apt-get install -y tmux)", flush=True)
+        return 2
     cycles: list[Cycle] = []
     with tempfile.TemporaryDirectory(prefix="stop-cycles-") as tmp:
         for number in range(1, args.cycles + 1):
-            cycle = run_cycle(number, Path(tmp), timeout_s=timeout_s, simulate=args.simulate, uv=uv)
+            if args.tty or args.make:
+                cycle = run_tty_cycle(
+                    number, Path(tmp), timeout_s=timeout_s, simulate=args.simulate, uv=uv,
+                    make=args.make,
+                )  # fmt: skip
+            else:
+                cycle = run_cycle(
+                    number, Path(tmp), timeout_s=timeout_s, simulate=args.simulate, uv=uv
+                )
             cycles.append(cycle)
             verdict = "clean" if cycle.clean else "NOT CLEAN"
             print(
@@ -141,5 +188,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--uv", action="store_true",
         help="start it as `uv run python -m services up` (uv forwards the signal: two arrive)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--tty", action="store_true",
+        help="type the command into a terminal (tmux) and stop it with Ctrl-C instead",
+    )  # fmt: skip
+    parser.add_argument(
+        "--make", action="store_true",
+        help="with --tty: type `make run` (the runner's default stop timeout applies)",
     )  # fmt: skip
     parser.set_defaults(func=main)
