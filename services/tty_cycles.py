@@ -69,6 +69,7 @@ def run_tty_cycle(command: str, env: dict[str, str], log: Path, *, timeout_s: fl
     log.unlink(missing_ok=True)
     env = {**env, _MARK: mark}
     server: psutil.Process | None = None
+    shell: psutil.Process | None = None
 
     def ctl(*args: str) -> str:
         done = subprocess.run(
@@ -106,21 +107,24 @@ def run_tty_cycle(command: str, env: dict[str, str], log: Path, *, timeout_s: fl
             ctl("send-keys", "-t", "cycle", "Enter")
             if found := _wait_for(log, _EXIT, 15):
                 code = int(found.group(1))
-        alive = _describe(_leftovers(group, mark, exclude=_terminal(server)))
+        alive = _describe(_leftovers(group, mark, exclude=_terminal(server, shell)))
         return TtyStop(up_s, stop_s, code, alive, log.read_text(errors="replace"))
     finally:
-        if server is not None:  # whatever a failed cycle left
-            _kill(_leftovers([], mark, exclude=_terminal(server), wait_s=0))
+        if server is not None and shell is not None:  # whatever a failed cycle left
+            _kill(_leftovers([], mark, exclude=_terminal(server, shell), wait_s=0))
         subprocess.run([tmux, "-L", socket, "kill-server"], capture_output=True, check=False)
 
 
-def _terminal(server: psutil.Process) -> set[int]:
-    """The tmux server and its own children (the pane's shell, pipe-pane's `cat`): they carry
-    the mark too, but belong to the terminal; what the typed command started is below."""
+def _terminal(server: psutil.Process, shell: psutil.Process) -> set[int]:
+    """The terminal's own processes, which carry the mark too: the tmux server, the pane's
+    shell and whatever else the server runs (pipe-pane's `cat`), but not what the shell ran."""
     try:
-        return {server.pid, *(p.pid for p in server.children())}
+        below_shell = {p.pid for p in shell.children(recursive=True)}
+        return {server.pid, shell.pid} | {
+            p.pid for p in server.children(recursive=True) if p.pid not in below_shell
+        }
     except psutil.Error:
-        return {server.pid}
+        return {server.pid, shell.pid}
 
 
 def _leftovers(

@@ -12,6 +12,7 @@ import pytest
 import yaml
 from pydantic import AliasChoices
 
+from services.cli import build_parser
 from services.stack import SERVICES as SERVICE_DEFS
 from shared.settings import (
     PlatformSettings,
@@ -27,6 +28,7 @@ WITHOUT_DATABASE = {"portal-svc"}
 SERVICES = {s.name: s.settings for s in SERVICE_DEFS if s.name not in WITHOUT_DATABASE}
 # Every deployable, each an image of the one template deploy/Dockerfile.
 IMAGES = {s.name: s.settings for s in SERVICE_DEFS}
+RUNNER_TARGET = "runner"  # the template's stage of the root project (`python -m services`)
 INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
 
 
@@ -171,7 +173,52 @@ def test_every_image_built_by_compose_comes_from_the_template(compose):
     assert set(IMAGES) <= set(built)
     for name, build in built.items():
         assert build["dockerfile"] == "deploy/Dockerfile", name
+        if build.get("target") == RUNNER_TARGET:
+            continue  # the root project: checked below
+        assert "target" not in build, name  # the default target: one service
         assert (ROOT / build["args"]["SERVICE"] / "pyproject.toml").is_file(), name
+
+
+def stage(name: str) -> str:
+    """The text of one build stage of the template."""
+    text = TEMPLATE.read_text()
+    start = re.search(rf"^FROM \S+ AS {name}$", text, re.M)
+    assert start, f"deploy/Dockerfile has no stage {name}"
+    following = re.compile(r"^FROM ", re.M).search(text, start.end())
+    return text[start.start() : following.start() if following else len(text)]
+
+
+def test_the_simulator_image_holds_the_services_package(compose):
+    simulator = compose["services"]["department-simulator"]
+    assert simulator["build"]["target"] == RUNNER_TARGET
+    assert simulator["image"] == "investment-platform/runner:dev"
+    runner = stage(RUNNER_TARGET)
+    # The root project and everything it depends on, installed from the lock.
+    assert "COPY services services" in runner
+    assert re.search(r"^RUN uv sync --locked --no-dev --no-editable$", runner, re.M)
+    root = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    members = root["tool"]["uv"]["workspace"]["members"]
+    sources = root["tool"]["uv"]["sources"]
+    for dependency in root["project"]["dependencies"]:
+        if dependency in sources:  # a workspace member: its sources must be in the image
+            member = next(
+                m
+                for m in members
+                if tomllib.loads((ROOT / m / "pyproject.toml").read_text())["project"]["name"]
+                == dependency
+            )
+            assert f"COPY {member}/src {member}/src" in runner, f"{member} sources missing"
+    # Its command is one the runner's CLI accepts, and the healthcheck imports what it runs.
+    entrypoint = simulator["entrypoint"]
+    assert entrypoint[:3] == ["python", "-m", "services"]
+    assert (ROOT / "services" / "__main__.py").is_file()
+    args = build_parser().parse_args(entrypoint[3:])
+    assert args.command == "simulate-departments"
+    assert "import services.simulate" in " ".join(simulator["healthcheck"]["test"])
+    # The default target is still a service: the last stage, with the service build arguments.
+    text = TEMPLATE.read_text()
+    assert re.findall(r"^FROM .*$", text, re.M)[-1] == "FROM base AS service"
+    assert "ARG SERVICE" not in runner
 
 
 def test_the_image_template_takes_the_service_as_a_build_argument():
