@@ -40,11 +40,12 @@ from services.simulate import (
     stop_departments,
 )
 from services.tokens import make_token
+from shared.events import FINAL_PROJECT_EVENT_TYPES, EventType
 from shared.topics import APPROVAL_PROJECTS, all_topics
 
-APPROVED = b"project.approved"
+APPROVED = EventType.PROJECT_APPROVED.value.encode()
 RETRIES = 3
-CLOSED_TYPES = {"project.approved", "project.rejected", "project.withdrawn"}
+CLOSED_TYPES = {str(t) for t in FINAL_PROJECT_EVENT_TYPES}
 
 
 class WarmUpFailed(RuntimeError):
@@ -282,8 +283,8 @@ def report(
     after: dict[str, int],
 ) -> int:
     closed = {c: v for c, v in tracker.closed.items() if c in load.submitted}
-    approved = {c: at for c, (kind, at) in closed.items() if kind == "project.approved"}
-    others = Counter(kind for kind, _ in closed.values() if kind != "project.approved")
+    approved = {c: at for c, (kind, at) in closed.items() if kind == EventType.PROJECT_APPROVED}
+    others = Counter(kind for kind, _ in closed.values() if kind != EventType.PROJECT_APPROVED)
     submit_s = load.finished - load.started
     last = max(approved.values(), default=load.finished)
     window = max(last - load.started, 1e-9)

@@ -43,7 +43,14 @@ from pydantic import ValidationError
 from services.kafka_clients import DEFAULT_REBALANCE_TIMEOUT_S, consumer_timeouts, make_producer
 from services.offsets import OffsetTracker
 from shared.decision_token import DecisionTokens
-from shared.events import CloudEvent, DecisionSubmittedData, EventType, TaskData, new_event
+from shared.events import (
+    CloudEvent,
+    DecisionSubmittedData,
+    EventType,
+    TaskData,
+    department_source,
+    new_event,
+)
 from shared.topics import APPROVAL_DECISIONS, DEPARTMENT_CODES, tasks_topic
 
 log = logging.getLogger(__name__)
@@ -91,7 +98,7 @@ class _Sent:
     value: bytes
 
 
-class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python ships no types
     def __init__(self, client: DepartmentClient) -> None:
         self._client = client
 
@@ -125,7 +132,7 @@ class DepartmentClient:
         self.department = department
         self.topic = tasks_topic(department)
         self.group_id = group_id or f"dept-{department}"
-        self.source = f"/departments/{department}"
+        self.source = department_source(department)
         self.tracker = OffsetTracker()
         self._known: dict[str, DepartmentTask] = {}
         self._pending: list[_Sent] = []
@@ -228,7 +235,7 @@ class DepartmentClient:
         data = DecisionSubmittedData(
             task_id=assigned.task_id,
             department=self.department,
-            decision=decision,  # type: ignore[arg-type]
+            decision=decision,
             opinion=opinion,
             missing_materials=materials if decision == "supplement_required" else [],
         )
@@ -238,8 +245,7 @@ class DepartmentClient:
             source=self.source,
             subject=assigned.project_code,
             data=data,
-            correlationid=source_event.correlationid or source_event.id,
-            causationid=source_event.id,
+            cause=source_event,
         )
         event = self._tokens.sign(event)
         self._send(assigned.project_code.encode(), event.to_json())

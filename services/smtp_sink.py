@@ -26,7 +26,7 @@ class _PrintingHandler:
             f"mail from {envelope.mail_from} to {', '.join(envelope.rcpt_tos)}: "
             f"{message['Subject']} ({message['Message-ID']})"
         )
-        body = message.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]  # EmailMessage under the default policy
+        body = message.get_body(preferencelist=("plain",))  # EmailMessage under the default policy
         if body is not None:
             for line in str(body.get_content()).splitlines():
                 if line.strip():

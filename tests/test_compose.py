@@ -1,8 +1,11 @@
-"""docker-compose.yml, the Dockerfiles and Prometheus' targets agree with shared.settings."""
+"""docker-compose.yml, the one image template and Prometheus' targets agree with shared.settings."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -17,9 +20,13 @@ from shared.settings import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "deploy" / "Dockerfile"
+ENTRYPOINT = ROOT / "deploy" / "service-entrypoint.sh"
 # The portal has no database and no broker: its own checks are at the end of this file.
 WITHOUT_DATABASE = {"portal-svc"}
 SERVICES = {s.name: s.settings for s in SERVICE_DEFS if s.name not in WITHOUT_DATABASE}
+# Every deployable, each an image of the one template deploy/Dockerfile.
+IMAGES = {s.name: s.settings for s in SERVICE_DEFS}
 INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
 
 
@@ -145,24 +152,76 @@ def test_service_port_dependencies_and_healthcheck(compose, name):
     assert depends["init-topics"]["condition"] == "service_completed_successfully"
     test = " ".join(service["healthcheck"]["test"])
     assert f"127.0.0.1:{port}/readyz" in test
-    assert service["build"] == {"context": ".", "dockerfile": f"{name}/Dockerfile"}
+    assert service["build"] == {
+        "context": ".",
+        "dockerfile": "deploy/Dockerfile",
+        "args": {"SERVICE": name, "PORT": port},
+    }
+    assert service["image"] == f"investment-platform/{name}:dev"
 
 
-@pytest.mark.parametrize("name", sorted(SERVICES))
-def test_dockerfile(name):
-    cls = SERVICES[name]
-    dockerfile = ROOT / name / "Dockerfile"
-    assert dockerfile.is_file()
-    text = dockerfile.read_text()
+def test_no_service_keeps_a_dockerfile_of_its_own():
+    assert TEMPLATE.is_file()
+    for name in IMAGES:
+        assert not (ROOT / name / "Dockerfile").exists(), f"{name}/Dockerfile is back"
+
+
+def test_every_image_built_by_compose_comes_from_the_template(compose):
+    built = {name: s["build"] for name, s in compose["services"].items() if "build" in s}
+    assert set(IMAGES) <= set(built)
+    for name, build in built.items():
+        assert build["dockerfile"] == "deploy/Dockerfile", name
+        assert (ROOT / build["args"]["SERVICE"] / "pyproject.toml").is_file(), name
+
+
+def test_the_image_template_takes_the_service_as_a_build_argument():
+    text = TEMPLATE.read_text()
     assert re.search(r"^FROM python:3\.11-slim\b", text, re.M)
-    assert re.search(rf"^EXPOSE {cls.default_port}$", text, re.M)
-    assert f"uv sync --locked --no-dev --package {name}" in text
+    assert re.search(r"^ARG SERVICE$", text, re.M)
+    assert re.search(r"^ARG PORT$", text, re.M)
+    assert re.search(r"^EXPOSE \$\{PORT\}$", text, re.M)
+    assert text.count('uv sync --locked --no-dev --package "$SERVICE"') == 2
     healthcheck = text[text.index("HEALTHCHECK") :]
     assert "/readyz" in healthcheck.split("\n\n")[0]
+    assert re.search(r"^ENTRYPOINT \[\"/usr/local/bin/service-entrypoint\"\]$", text, re.M)
+
+
+@pytest.mark.parametrize("name", sorted(IMAGES))
+def test_the_image_template_copies_what_each_service_needs(name):
+    text = TEMPLATE.read_text()
+    for source in re.findall(r"^COPY (?:--\S+ )*(\S+)", text, re.M):
+        path = source.replace("${SERVICE}", name)
+        assert (ROOT / path).exists(), f"deploy/Dockerfile copies missing {path} for {name}"
+    assert "COPY ${SERVICE}/src ${SERVICE}/src" in text
+    # `uv sync --locked` checks the lock against every workspace member's metadata.
+    workspace = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["uv"]["workspace"]
+    for member in workspace["members"]:
+        assert f"COPY {member}/pyproject.toml {member}/" in text, f"{member} metadata missing"
+
+
+@pytest.mark.parametrize("name", sorted(IMAGES))
+def test_the_entrypoint_migrates_then_serves_on_the_images_port(name, tmp_path):
+    cls = IMAGES[name]
+    prefix = str(cls.model_config["env_prefix"])
+    shim = tmp_path / "python"  # records how the entrypoint runs the service
+    shim.write_text(
+        f'#!/bin/sh\necho "$* host=${{{prefix}HOST}} port=${{{prefix}PORT}}" >> {tmp_path}/calls\n'
+    )
+    shim.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:{os.environ['PATH']}", "SERVICE": name, "SERVICE_PORT": "9999"}
+
+    subprocess.run(["sh", str(ENTRYPOINT)], env=env, check=True, timeout=30)
+    subprocess.run(
+        ["sh", str(ENTRYPOINT)], env={**env, f"{prefix}PORT": "7000"}, check=True, timeout=30
+    )
+
     package = name.replace("-", "_")
-    assert f"python -m {package} migrate && exec python -m {package} serve" in text
-    for source in re.findall(r"^COPY (\S+)", text, re.M):
-        assert (ROOT / source).exists(), f"{name}/Dockerfile copies missing {source}"
+    assert (tmp_path / "calls").read_text().splitlines() == [
+        f"-m {package} migrate host=0.0.0.0 port=9999",
+        f"-m {package} serve host=0.0.0.0 port=9999",
+        f"-m {package} migrate host=0.0.0.0 port=7000",
+        f"-m {package} serve host=0.0.0.0 port=7000",
+    ]
 
 
 def test_every_long_running_service_has_a_healthcheck(compose):
@@ -197,7 +256,8 @@ def test_init_topics_creates_the_platform_topics(compose):
     assert command[:4] == ["python", "-m", "shared.broker", "create-topics"]
     assert set(environment(init)) <= env_names(PlatformSettings)
     assert init["depends_on"]["kafka"]["condition"] == "service_healthy"
-    assert init["build"]["dockerfile"] == "approval-svc/Dockerfile"
+    assert init["build"] == compose["services"]["approval-svc"]["build"]
+    assert init["image"] == compose["services"]["approval-svc"]["image"]
 
 
 def test_prometheus_scrapes_every_service(compose):
@@ -223,11 +283,12 @@ def test_portal_service_dockerfile_and_scrape(compose):
     assert ports(portal) == [("8000", "8000")]
     assert set(portal["depends_on"]) == set(SERVICES)
     assert "127.0.0.1:8000/readyz" in " ".join(portal["healthcheck"]["test"])
-    text = (ROOT / "portal-svc" / "Dockerfile").read_text()
-    assert re.search(r"^EXPOSE 8000$", text, re.M)
-    assert "uv sync --locked --no-dev --package portal-svc" in text
-    for source in re.findall(r"^COPY (\S+)", text, re.M):
-        assert (ROOT / source).exists(), f"portal-svc/Dockerfile copies missing {source}"
+    assert portal["build"] == {
+        "context": ".",
+        "dockerfile": "deploy/Dockerfile",
+        "args": {"SERVICE": "portal-svc", "PORT": "8000"},
+    }
+    assert not (ROOT / "portal-svc" / "Dockerfile").exists()
     config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
     targets = {
         t

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 
 import pytest
 import sqlalchemy
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import SQLModel
 
 from shared.broker import ensure_topics
-from shared.db import SHARED_TABLES, SessionFactory, make_engine, make_session_factory, sync_url
+from shared.db import SessionFactory, make_engine, make_session_factory, sync_url
+from shared.migrations import create_platform_tables
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -37,10 +39,12 @@ class SharedDB:
 
 
 def create_shared_tables(url: str) -> None:
-    """Only the shared tables (outbox, processed_events, outbox_lease), on a sync engine."""
+    """Only the shared tables (outbox, processed_events, outbox_lease), as every service's
+    migration creates them."""
     engine = sqlalchemy.create_engine(sync_url(url))
     try:
-        SQLModel.metadata.create_all(engine, tables=[m.__table__ for m in SHARED_TABLES])
+        with engine.begin() as conn:
+            create_platform_tables(Operations(MigrationContext.configure(conn)))
     finally:
         engine.dispose()
 

@@ -9,7 +9,6 @@ from shared.cli import service_main
 if __name__ == "__main__":
     service_main(
         settings_factory=get_approval_settings,
-        # create_app takes the ApprovalSettings this factory builds, a ServiceSettings subclass.
-        app_factory=create_app,  # type: ignore[arg-type]
+        app_factory=create_app,
         migrations=Path(__file__).parent / "migrations",
     )

@@ -47,7 +47,7 @@ from shared.auth import (
 )
 from shared.clock import Clock
 from shared.events import ProjectData, TaskData
-from shared.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from shared.pagination import DEFAULT_LIMIT, Cursor, Cursors, Limit, Page
 from shared.problems import ProblemError, field_error, not_found, problem_response
 from shared.runtime import ServiceRuntime
 
@@ -180,6 +180,7 @@ async def submit_project(
 async def list_projects(
     principal: CurrentPrincipal,
     deps: AppDeps,
+    cursors: Cursors,
     status: ProjectStatusQ | None = None,
     region_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
     procedure: Literal["approval", "verification", "filing"] | None = None,
@@ -195,6 +196,7 @@ async def list_projects(
             procedure=procedure,
             limit=limit,
             cursor=cursor,
+            cursors=cursors,
         )
 
 
@@ -209,12 +211,15 @@ async def project_timeline(
     code: ProjectCode,
     principal: CurrentPrincipal,
     deps: AppDeps,
+    cursors: Cursors,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[TimelineItem]:
     """Every step of the project in order: who did what, when (the audit trail)."""
     async with deps.runtime.read_sessions() as session:
-        return await queries.timeline(session, code, principal, limit=limit, cursor=cursor)
+        return await queries.timeline(
+            session, code, principal, limit=limit, cursor=cursor, cursors=cursors
+        )
 
 
 @router.post("/projects/{code}/withdraw", response_model=ProjectData, tags=["projects"])
@@ -230,10 +235,14 @@ async def withdraw_project(code: ProjectCode, principal: EnterprisePrincipal, de
 
 @router.get("/departments", response_model=Page[DepartmentOut], tags=["departments"])
 async def list_departments(
-    _: CurrentPrincipal, deps: AppDeps, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+    _: CurrentPrincipal,
+    deps: AppDeps,
+    cursors: Cursors,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
 ) -> Page[DepartmentOut]:
     """The catalogue: departments, their matters and time limits (in days of `day_kind`)."""
-    return queries.departments(deps.catalogue, limit=limit, cursor=cursor)
+    return queries.departments(deps.catalogue, limit=limit, cursor=cursor, cursors=cursors)
 
 
 @router.get("/departments/{dept}/tasks", response_model=Page[TaskData], tags=["departments"])
@@ -241,6 +250,7 @@ async def department_tasks(
     dept: Annotated[str, Path(max_length=16)],
     principal: CurrentPrincipal,
     deps: AppDeps,
+    cursors: Cursors,
     status: TaskStatusQ | None = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
@@ -253,7 +263,7 @@ async def department_tasks(
         raise not_found(f"department {dept}")
     async with deps.runtime.read_sessions() as session:
         return await queries.department_tasks(
-            session, dept, status=status, limit=limit, cursor=cursor
+            session, dept, status=status, limit=limit, cursor=cursor, cursors=cursors
         )
 
 
@@ -291,6 +301,7 @@ async def supplement(
 @router.get("/public/results", response_model=Page[PublicResult], tags=["public"])
 async def disclosed_results(
     deps: AppDeps,
+    cursors: Cursors,
     project_code: Annotated[str | None, Query(max_length=32)] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
@@ -300,7 +311,12 @@ async def disclosed_results(
         raise field_error(["query", "project_code"], "not a project code")
     async with deps.runtime.read_sessions() as session:
         return await queries.public_results(
-            session, deps.catalogue, project_code=project_code, limit=limit, cursor=cursor
+            session,
+            deps.catalogue,
+            project_code=project_code,
+            limit=limit,
+            cursor=cursor,
+            cursors=cursors,
         )
 
 

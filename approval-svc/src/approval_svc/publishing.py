@@ -19,11 +19,16 @@ from typing import Any
 from approval_svc.domain.events import DomainEvent, TaskEvent
 from approval_svc.domain.project import Project
 from approval_svc.representations import project_data, task_data
-from shared.events import PROJECT_EVENT_TYPES, CloudEvent, EventType, new_event
+from shared.events import (
+    APPROVAL_SOURCE,
+    PROJECT_EVENT_TYPES,
+    CloudEvent,
+    EventType,
+    new_event,
+)
 from shared.logs import correlation_id
 from shared.topics import APPROVAL_PROJECTS, tasks_topic
 
-SOURCE = "/approval-svc"
 DEPARTMENT_TOPIC_EVENTS = frozenset({EventType.TASK_ASSIGNED, EventType.TASK_WITHDRAWN})
 
 
@@ -64,12 +69,12 @@ def publish(
             data = project_json
         cloud_event = new_event(
             type=event.type,
-            source=SOURCE,
+            source=APPROVAL_SOURCE,
             subject=project.code,
             data=data,
             time=at,
-            correlationid=(causation.correlationid if causation else None) or correlation_id.get(),
-            causationid=causation.id if causation else None,
+            cause=causation,
+            correlationid=correlation_id.get(),
         )
         messages = [Message(cloud_event, APPROVAL_PROJECTS)]
         if task is not None and event.type in DEPARTMENT_TOPIC_EVENTS:
@@ -77,7 +82,7 @@ def publish(
         elif task is not None and event.type is EventType.PROJECT_SUPPLEMENT_PROVIDED:
             reassigned = cloud_event.caused(
                 type=EventType.TASK_ASSIGNED,
-                source=SOURCE,
+                source=APPROVAL_SOURCE,
                 data=task_data(
                     project.code, task, credit_flag=project.record.credit_flag
                 ).model_dump(mode="json"),

@@ -19,8 +19,7 @@ from approval_svc.representations import project_data, task_data
 from approval_svc.schemas import DepartmentOut, MatterOut, PublicResult, TimelineItem
 from shared.auth import Principal, Role
 from shared.events import ProjectData, TaskData
-from shared.pagination import Page, decode_cursor, split_page
-from shared.problems import field_error
+from shared.pagination import CursorCodec, Page, stored
 
 
 def _visible(query: Any, principal: Principal) -> Any:
@@ -50,13 +49,6 @@ async def get_project(session: AsyncSession, code: str, principal: Principal) ->
     return project_data(project_from_rows(project, tasks))
 
 
-def _cursor_datetime(position: list[Any], name: str = "cursor") -> tuple[datetime, str]:
-    try:
-        return datetime.fromisoformat(str(position[0])), str(position[1])
-    except (IndexError, ValueError):
-        raise field_error(["query", name], "not a cursor this API issued") from None
-
-
 async def list_projects(
     session: AsyncSession,
     principal: Principal,
@@ -66,6 +58,7 @@ async def list_projects(
     procedure: str | None,
     limit: int,
     cursor: str | None,
+    cursors: CursorCodec,
 ) -> Page[ProjectData]:
     query = _visible(select(Project), principal)
     if status:
@@ -74,9 +67,9 @@ async def list_projects(
         query = query.where(Project.region_code == region_code)
     if procedure:
         query = query.where(Project.procedure == procedure)
-    position = decode_cursor(cursor)
+    position = cursors.decode(cursor, (datetime, str))
     if position is not None:
-        at, code = _cursor_datetime(position)
+        at, code = position
         query = query.where(
             or_(
                 col(Project.submitted_at) < at,
@@ -84,10 +77,10 @@ async def list_projects(
             )
         )
     query = query.order_by(col(Project.submitted_at).desc(), col(Project.project_code).desc())
-    projects, next_cursor = split_page(
+    projects, next_cursor = cursors.split_page(
         (await session.exec(query.limit(limit + 1))).all(),
         limit,
-        lambda p: [p.submitted_at.isoformat(), p.project_code],
+        lambda p: (p.submitted_at, p.project_code),
     )
     tasks_by_project: dict[str, list[Task]] = defaultdict(list)
     if projects:
@@ -107,19 +100,23 @@ async def list_projects(
 
 
 async def timeline(
-    session: AsyncSession, code: str, principal: Principal, *, limit: int, cursor: str | None
+    session: AsyncSession,
+    code: str,
+    principal: Principal,
+    *,
+    limit: int,
+    cursor: str | None,
+    cursors: CursorCodec,
 ) -> Page[TimelineItem]:
     await get_project(session, code, principal)  # 404 unless visible
     query = select(TimelineEntry).where(TimelineEntry.project_code == code)
-    position = decode_cursor(cursor)
+    position = cursors.decode(cursor, (int,))
     if position is not None:
-        if not position or not isinstance(position[0], int):
-            raise field_error(["query", "cursor"], "not a cursor this API issued")
         query = query.where(col(TimelineEntry.id) > position[0])
-    entries, next_cursor = split_page(
+    entries, next_cursor = cursors.split_page(
         (await session.exec(query.order_by(col(TimelineEntry.id)).limit(limit + 1))).all(),
         limit,
-        lambda e: [e.id],
+        lambda e: (stored(e.id),),
     )
     return Page(
         items=[
@@ -145,13 +142,14 @@ async def department_tasks(
     status: str | None,
     limit: int,
     cursor: str | None,
+    cursors: CursorCodec,
 ) -> Page[TaskData]:
     query = select(Task).where(Task.department == department)
     if status:
         query = query.where(Task.status == status)
-    position = decode_cursor(cursor)
+    position = cursors.decode(cursor, (datetime, str))
     if position is not None:
-        at, task_id = _cursor_datetime(position)
+        at, task_id = position
         query = query.where(
             or_(
                 col(Task.assigned_at) > at,
@@ -159,10 +157,10 @@ async def department_tasks(
             )
         )
     query = query.order_by(col(Task.assigned_at), col(Task.task_id)).limit(limit + 1)
-    tasks, next_cursor = split_page(
+    tasks, next_cursor = cursors.split_page(
         (await session.exec(query)).all(),
         limit,
-        lambda t: [t.assigned_at.isoformat(), t.task_id],
+        lambda t: (t.assigned_at, t.task_id),
     )
     return Page(
         items=[
@@ -179,6 +177,7 @@ async def public_results(
     project_code: str | None,
     limit: int,
     cursor: str | None,
+    cursors: CursorCodec,
 ) -> Page[PublicResult]:
     """Final decisions with their document numbers, newest first (public disclosure)."""
     query = (
@@ -188,9 +187,9 @@ async def public_results(
     )
     if project_code:
         query = query.where(Task.project_code == project_code)
-    position = decode_cursor(cursor)
+    position = cursors.decode(cursor, (datetime, str))
     if position is not None:
-        at, task_id = _cursor_datetime(position)
+        at, task_id = position
         query = query.where(
             or_(
                 col(Task.decided_at) < at,
@@ -198,10 +197,10 @@ async def public_results(
             )
         )
     query = query.order_by(col(Task.decided_at).desc(), col(Task.task_id).desc())
-    rows, next_cursor = split_page(
+    rows, next_cursor = cursors.split_page(
         (await session.exec(query.limit(limit + 1))).all(),
         limit,
-        lambda row: [row[0].decided_at.isoformat() if row[0].decided_at else "", row[0].task_id],
+        lambda row: (stored(row[0].decided_at), row[0].task_id),
     )
     items = []
     for task, project in rows:
@@ -225,14 +224,14 @@ async def public_results(
     return Page(items=items, next_cursor=next_cursor)
 
 
-def departments(catalogue: Catalogue, *, limit: int, cursor: str | None) -> Page[DepartmentOut]:
+def departments(
+    catalogue: Catalogue, *, limit: int, cursor: str | None, cursors: CursorCodec
+) -> Page[DepartmentOut]:
     """The catalogue the service routes with, by department code."""
-    after = ""
-    position = decode_cursor(cursor)
-    if position is not None:
-        after = str(position[0] if position else "")
+    position = cursors.decode(cursor, (str,))
+    after = position[0] if position is not None else ""
     depts = sorted((d for d in catalogue.departments if d.code > after), key=lambda d: d.code)
-    page, next_cursor = split_page(depts[: limit + 1], limit, lambda d: [d.code])
+    page, next_cursor = cursors.split_page(depts[: limit + 1], limit, lambda d: (d.code,))
     return Page(
         items=[
             DepartmentOut(

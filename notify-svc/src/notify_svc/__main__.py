@@ -9,8 +9,6 @@ from shared.cli import service_main
 if __name__ == "__main__":
     service_main(
         settings_factory=get_notify_settings,
-        # service_main takes any service's factory; this one needs the notify settings it is
-        # given by settings_factory above (a Callable parameter cannot be narrowed safely).
-        app_factory=create_app,  # type: ignore[arg-type]
+        app_factory=create_app,
         migrations=Path(__file__).parent / "migrations",
     )

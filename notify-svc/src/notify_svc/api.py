@@ -16,7 +16,7 @@ from notify_svc.domain import InvalidField, NotFound
 from notify_svc.domain.errors import Conflict
 from notify_svc.schemas import DeliveryOut, SubscriptionCreate, SubscriptionCreated, SubscriptionOut
 from shared.auth import CurrentPrincipal
-from shared.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from shared.pagination import DEFAULT_LIMIT, Cursor, Cursors, Limit, Page
 from shared.problems import conflict, field_error, not_found
 
 router = APIRouter(prefix="/api/v1", tags=["notify"])
@@ -66,12 +66,16 @@ async def create_subscription(
 
 @router.get("/subscriptions", summary="The caller's subscriptions (ops: all)")
 async def list_subscriptions(
-    viewer: CurrentViewer, ctx: Context, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+    viewer: CurrentViewer,
+    ctx: Context,
+    cursors: Cursors,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
 ) -> Page[SubscriptionOut]:
     with domain_errors("query"):
         async with ctx.runtime.sessions() as session:
             return await queries.list_subscriptions(
-                session, viewer=viewer, limit=limit, cursor=cursor
+                session, viewer=viewer, limit=limit, cursor=cursor, cursors=cursors
             )
 
 
@@ -126,6 +130,7 @@ async def retry_delivery(delivery_id: str, viewer: CurrentViewer, ctx: Context) 
 async def list_deliveries(
     viewer: CurrentViewer,
     ctx: Context,
+    cursors: Cursors,
     subscription_id: ShortText = None,
     event_type: ShortText = None,
     project_code: ShortText = None,
@@ -144,4 +149,5 @@ async def list_deliveries(
                 status=status,
                 limit=limit,
                 cursor=cursor,
+                cursors=cursors,
             )

@@ -5,26 +5,26 @@ from __future__ import annotations
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from notify_svc.domain import InvalidField, NotFound, Viewer, may_read
+from notify_svc.domain import NotFound, Viewer, may_read
 from notify_svc.models import Delivery, Subscription
 from notify_svc.schemas import DeliveryOut, SubscriptionOut
-from shared.pagination import Page, decode_cursor, split_page
+from shared.pagination import CursorCodec, Page, stored
 
 
 async def list_subscriptions(
-    session: AsyncSession, *, viewer: Viewer, limit: int, cursor: str | None
+    session: AsyncSession, *, viewer: Viewer, limit: int, cursor: str | None, cursors: CursorCodec
 ) -> Page[SubscriptionOut]:
     """Ops sees every subscription (read-only); anyone else those of its own tenant."""
     query = select(Subscription).where(col(Subscription.deleted_at).is_(None))
     if not viewer.is_ops:
         query = query.where(col(Subscription.owner) == viewer.tenant)
-    position = decode_cursor(cursor)
+    position = cursors.decode(cursor, (str,))
     if position is not None:
-        query = query.where(col(Subscription.id) > _cursor_text(position))
-    page, next_cursor = split_page(
+        query = query.where(col(Subscription.id) > position[0])
+    page, next_cursor = cursors.split_page(
         (await session.exec(query.order_by(col(Subscription.id)).limit(limit + 1))).all(),
         limit,
-        lambda row: [row.id],
+        lambda row: (row.id,),
     )
     return Page[SubscriptionOut](
         items=[SubscriptionOut.of(r) for r in page], next_cursor=next_cursor
@@ -50,6 +50,7 @@ async def list_deliveries(
     status: str | None,
     limit: int,
     cursor: str | None,
+    cursors: CursorCodec,
 ) -> Page[DeliveryOut]:
     """Newest first. Ops sees every delivery; anyone else those of its own subscriptions."""
     query = select(Delivery)
@@ -68,24 +69,12 @@ async def list_deliveries(
         query = query.where(col(Delivery.project_code) == project_code)
     if status is not None:
         query = query.where(col(Delivery.status) == status)
-    position = decode_cursor(cursor)
+    position = cursors.decode(cursor, (int,))
     if position is not None:
-        query = query.where(col(Delivery.seq) < _cursor_int(position))
-    page, next_cursor = split_page(
+        query = query.where(col(Delivery.seq) < position[0])
+    page, next_cursor = cursors.split_page(
         (await session.exec(query.order_by(col(Delivery.seq).desc()).limit(limit + 1))).all(),
         limit,
-        lambda row: [row.seq],
+        lambda row: (stored(row.seq),),
     )
     return Page[DeliveryOut](items=[DeliveryOut.of(r) for r in page], next_cursor=next_cursor)
-
-
-def _cursor_int(position: list[object]) -> int:
-    if len(position) != 1 or not isinstance(position[0], int) or isinstance(position[0], bool):
-        raise InvalidField("cursor", "not a cursor this API issued")
-    return position[0]
-
-
-def _cursor_text(position: list[object]) -> str:
-    if len(position) != 1 or not isinstance(position[0], str):
-        raise InvalidField("cursor", "not a cursor this API issued")
-    return position[0]

@@ -115,7 +115,7 @@ async def test_webhook_is_signed_and_a_failing_target_is_retried_then_failed(
         )
     assert {e.data["delivery_id"]: e.type for e in announced} == wanted
     for e in announced:
-        assert e.source == "notify-svc"
+        assert e.source == "/notify-svc"
         assert e.data["status"] == e.type.split(".")[1]
         assert e.causationid == submitted.id
 

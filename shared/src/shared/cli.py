@@ -6,6 +6,7 @@ import argparse
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from fastapi import FastAPI
 
@@ -14,11 +15,13 @@ from shared.migrations import upgrade
 from shared.server import serve
 from shared.settings import ServiceSettings
 
+S = TypeVar("S", bound=ServiceSettings)
+
 
 def service_main(
     *,
-    settings_factory: Callable[[], ServiceSettings],
-    app_factory: Callable[[ServiceSettings], FastAPI],
+    settings_factory: Callable[[], S],
+    app_factory: Callable[[S], FastAPI],
     migrations: Path,
     argv: list[str] | None = None,
 ) -> None:

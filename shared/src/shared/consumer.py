@@ -8,7 +8,6 @@ retries the whole batch until it succeeds, so nothing is acknowledged before it 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -28,6 +27,7 @@ from shared.events import CloudEvent
 from shared.logs import correlation_id
 from shared.metrics import DEAD_LETTERS, DUPLICATES_DROPPED, EVENT_PROCESSING, EVENTS_CONSUMED
 from shared.outbox import UnitOfWork
+from shared.retry import retry_forever
 from shared.topics import dlq_topic
 
 log = logging.getLogger(__name__)
@@ -117,28 +117,26 @@ class EventProcessor:
 
     async def process(self, messages: Sequence[RawMessage]) -> None:
         """Apply a batch; retries transient failures forever (until cancelled)."""
-        backoff = 0.1
-        while True:
-            try:
-                await self._process_once(messages)
-                self.last_error = None
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                # Never give up on a batch: raising would let faust acknowledge it unapplied.
-                # Handler errors were already isolated into dead letters; what is left is the
-                # database or the broker being away, which retrying outlasts.
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning(
-                    "%s: batch failed, retrying in %.1fs: %s",
-                    self.name,
-                    backoff,
-                    exc,
-                    exc_info=not _is_transient(exc),
-                )
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self._max_backoff)
+        # Never give up on a batch: raising would let faust acknowledge it unapplied.
+        # Handler errors were already isolated into dead letters; what is left is the
+        # database or the broker being away, which retrying outlasts.
+        await retry_forever(
+            lambda: self._process_once(messages),
+            first_wait_s=0.1,
+            max_wait_s=self._max_backoff,
+            on_failure=self._batch_failed,
+        )
+        self.last_error = None
+
+    def _batch_failed(self, exc: Exception, wait_s: float) -> None:
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        log.warning(
+            "%s: batch failed, retrying in %.1fs: %s",
+            self.name,
+            wait_s,
+            exc,
+            exc_info=None if _is_transient(exc) else exc,
+        )
 
     async def _process_once(self, messages: Sequence[RawMessage]) -> None:
         started = time.perf_counter()
@@ -293,6 +291,7 @@ def attach_processor(
     async def agent(stream: faust.StreamT[bytes]) -> None:
         # take_events acks a batch only after the loop body returns, and process() returns
         # only once the batch is committed: nothing is acknowledged before it is applied.
+        # (faust's StreamT protocol omits take_events, which its Stream implements.)
         async for events in stream.take_events(batch_size, within_s):  # type: ignore[attr-defined]
             await processor.process(
                 [

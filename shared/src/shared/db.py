@@ -11,14 +11,37 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, LargeBinary, String, event
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    CursorResult,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    Result,
+    String,
+    Table,
+    event,
+    inspect,
+)
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.types import Numeric, TypeDecorator
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows matched by an UPDATE/DELETE (`Session.execute` types its result as the generic one)."""
+    return cast("CursorResult[Any]", result).rowcount
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The `Table` of a table model (its metaclass sets it; the declared type does not show it)."""
+    return cast(Table, inspect(model).local_table)
 
 
 def utcnow() -> datetime:

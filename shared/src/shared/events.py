@@ -66,6 +66,24 @@ FINAL_PROJECT_EVENT_TYPES: frozenset[EventType] = frozenset(
 )
 
 
+# --- sources ------------------------------------------------------------------------------
+
+
+def source_of(producer: str) -> str:
+    """The CloudEvents `source` of a producer of the platform, always spelled `/<producer>`."""
+    return f"/{producer.strip('/')}"
+
+
+APPROVAL_SOURCE = source_of("approval-svc")
+SUPERVISION_SOURCE = source_of("supervision-svc")
+NOTIFY_SOURCE = source_of("notify-svc")
+
+
+def department_source(department: str) -> str:
+    """The `source` of a department system's events, e.g. `/departments/MEE`."""
+    return source_of(f"departments/{department}")
+
+
 # --- data models -------------------------------------------------------------------------
 
 TaskStatus = Literal["pending", "supplement_required", "approved", "rejected", "withdrawn"]
@@ -289,8 +307,7 @@ class CloudEvent(BaseModel):
             source=source,
             subject=subject if subject is not None else self.subject,
             data=data,
-            correlationid=self.correlationid or self.id,
-            causationid=self.id,
+            cause=self,
             time=time,
         )
 
@@ -306,14 +323,23 @@ def new_event(
     source: str,
     subject: str | None,
     data: Any,
+    cause: CloudEvent | None = None,
     correlationid: str | None = None,
-    causationid: str | None = None,
     time: datetime | None = None,
 ) -> CloudEvent:
-    """Build an event; `data` may be a contract model (dumped in JSON mode) or plain JSON."""
+    """Build an event; `data` may be a contract model (dumped in JSON mode) or plain JSON.
+
+    The one place correlation and causation are set. With a `cause` (the event being handled)
+    the new event joins its correlation (its `correlationid`, else its id: a foreign producer
+    may not set one) and names it as `causationid`. Without one it has no cause and its
+    correlation is `correlationid` (e.g. the id of the HTTP request that made it) or, when that
+    is unset too, its own id: it starts a new correlation.
+    """
     if isinstance(data, BaseModel):
         data = data.model_dump(mode="json")
     event_id = str(uuid.uuid4())
+    if cause is not None:
+        correlationid = cause.correlationid or cause.id
     return CloudEvent(
         id=event_id,
         source=source,
@@ -322,14 +348,17 @@ def new_event(
         subject=subject,
         data=data,
         correlationid=correlationid or event_id,
-        causationid=causationid,
+        causationid=cause.id if cause is not None else None,
     )
 
 
 __all__ = [
+    "APPROVAL_SOURCE",
     "EVENT_DATA_MODELS",
     "FINAL_PROJECT_EVENT_TYPES",
+    "NOTIFY_SOURCE",
     "PROJECT_EVENT_TYPES",
+    "SUPERVISION_SOURCE",
     "TASK_EVENT_TYPES",
     "AlertData",
     "CloudEvent",
@@ -344,5 +373,7 @@ __all__ = [
     "ReportData",
     "TaskData",
     "ValidationError",
+    "department_source",
     "new_event",
+    "source_of",
 ]

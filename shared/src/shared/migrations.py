@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command, context
 from alembic.config import Config
+from alembic.operations import Operations
 from sqlalchemy import MetaData, engine_from_config, pool
+from sqlmodel.sql.sqltypes import AutoString
 
-from shared.db import ensure_sqlite_dir, sync_url
+from shared.db import UTCDateTime, ensure_sqlite_dir, sync_url
 
 
 def alembic_config(script_location: Path, url: str) -> Config:
@@ -52,3 +55,52 @@ def run_env(target_metadata: MetaData) -> None:
         )
         with context.begin_transaction():
             context.run_migrations()
+
+
+# --- the platform's own tables ----------------------------------------------------------
+# Every service's database holds the same plumbing (`shared.db.SHARED_TABLES`): the outbox,
+# the relay's lease and the ids of processed events. Each service's initial migration calls
+# these instead of repeating the DDL. They describe the tables as that first revision made
+# them: a later change to the tables gets a new function here and a new revision in each
+# service, never an edit of these.
+
+
+def create_platform_tables(op: Operations) -> None:
+    """Create the outbox, the outbox relay's lease and the processed-event ids."""
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("event_id", AutoString(length=64), nullable=False),
+        sa.Column("event_type", AutoString(length=128), nullable=False),
+        sa.Column("topic", AutoString(length=255), nullable=False),
+        sa.Column("message_key", AutoString(length=255), nullable=True),
+        sa.Column("payload", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.create_index("ix_outbox_unsent", ["sent_at", "id"], unique=False)
+    op.create_table(
+        "outbox_lease",
+        sa.Column("name", AutoString(length=64), nullable=False),
+        sa.Column("owner", AutoString(length=128), nullable=False),
+        sa.Column("expires_at", UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+    )
+    op.create_table(
+        "processed_events",
+        sa.Column("consumer", AutoString(length=128), nullable=False),
+        sa.Column("event_id", AutoString(length=128), nullable=False),
+        sa.Column("processed_at", UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("consumer", "event_id"),
+    )
+
+
+def drop_platform_tables(op: Operations) -> None:
+    """Undo `create_platform_tables`."""
+    op.drop_table("processed_events")
+    op.drop_table("outbox_lease")
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_unsent")
+    op.drop_table("outbox")

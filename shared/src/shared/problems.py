@@ -11,6 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.pagination import InvalidCursor
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 _TYPE_BASE = "https://investment-platform.example/problems/"
 log = logging.getLogger(__name__)
@@ -97,6 +99,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
         return problem_response(exc)
+
+    @app.exception_handler(InvalidCursor)
+    async def _cursor(_: Request, exc: InvalidCursor) -> JSONResponse:
+        return problem_response(field_error(["query", exc.field], str(exc)))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -29,7 +29,8 @@ from shared.epoch import TopicIds, fingerprint
 from shared.kafka import KafkaProducer, broker_reachable, make_faust_app
 from shared.lag import LAG, LAG_SAMPLE_INTERVAL_S, faust_offsets
 from shared.metrics import SERVICE_READY
-from shared.outbox import OutboxRelay, UnitOfWork
+from shared.outbox import UnitOfWork
+from shared.relay import OutboxRelay
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)

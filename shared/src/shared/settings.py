@@ -168,6 +168,8 @@ S = TypeVar("S", bound=PlatformSettings)
 
 def build_settings(cls: type[S], **overrides: object) -> S:
     """Read settings from the environment now; keyword overrides win (tests, composition)."""
+    # pydantic's mypy plugin types __init__ field by field; overrides are checked at runtime
+    # by the model itself (and BaseSettings reads the environment only in __init__).
     return cls(**overrides)  # type: ignore[arg-type]
 
 

@@ -20,7 +20,8 @@ from shared.broker import ensure_topics
 from shared.db import ExactDecimal, OutboxMessage, UTCDateTime
 from shared.events import CloudEvent, new_event
 from shared.kafka import KafkaProducer, OutgoingMessage, broker_reachable
-from shared.outbox import OutboxRelay, UnitOfWork
+from shared.outbox import UnitOfWork
+from shared.relay import OutboxRelay
 from testkit import TopicReader, eventually
 
 pytestmark = pytest.mark.integration

@@ -17,7 +17,8 @@ from shared.db import OutboxMessage, utcnow
 from shared.epoch import TopicIds, fingerprint, load_recorded_ids
 from shared.events import new_event
 from shared.kafka import KafkaProducer
-from shared.outbox import OutboxRelay, UnitOfWork
+from shared.outbox import UnitOfWork
+from shared.relay import OutboxRelay
 from testkit import TopicReader, eventually
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,7 @@ from sqlalchemy import Numeric, String
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
-from shared.db import SHARED_TABLES, ExactDecimal, UTCDateTime, async_url, sync_url
+from shared.db import ExactDecimal, UTCDateTime, async_url, sync_url
 from shared.migrations import alembic_config
 
 SQLITE = sqlite.dialect()
@@ -144,10 +144,6 @@ def test_sqlite_round_trip_keeps_the_instant() -> None:
     assert back.tzinfo is UTC
 
 
-def test_datetime_column_is_timezone_aware() -> None:
-    assert UTCDateTime().impl.timezone is True
-
-
 # --- URLs --------------------------------------------------------------------------------
 
 
@@ -185,14 +181,6 @@ def test_other_databases_are_refused(url: str) -> None:
         sync_url(url)
     with pytest.raises(ValueError, match="sqlite or postgresql"):
         async_url(url)
-
-
-def test_shared_tables_have_the_documented_names() -> None:
-    assert {m.__tablename__ for m in SHARED_TABLES} == {
-        "outbox",
-        "processed_events",
-        "outbox_lease",
-    }
 
 
 def test_alembic_config_uses_the_sync_url_and_survives_percent_signs() -> None:

@@ -17,6 +17,7 @@ from cloudevents.v1.http import from_json as v1_from_json
 from pydantic import ValidationError
 
 from shared.events import (
+    APPROVAL_SOURCE,
     EVENT_DATA_MODELS,
     AlertData,
     CloudEvent,
@@ -27,8 +28,10 @@ from shared.events import (
     ProjectData,
     ReportData,
     TaskData,
+    department_source,
     new_event,
     parse_data,
+    source_of,
 )
 
 # What the contract allows on the wire: the CloudEvents attributes we use plus our extensions.
@@ -114,7 +117,9 @@ MINIMAL_DATA: dict[type, dict[str, Any]] = {
 }
 
 
-def _event(**overrides: Any) -> CloudEvent:
+def _event(
+    *, correlationid: str | None = None, causationid: str | None = None, **overrides: Any
+) -> CloudEvent:
     fields: dict[str, Any] = {
         "type": "project.submitted",
         "source": "/approval-svc",
@@ -122,7 +127,10 @@ def _event(**overrides: Any) -> CloudEvent:
         "data": PROJECT,
     }
     fields.update(overrides)
-    return new_event(**fields)
+    event = new_event(**fields)
+    # As read off the wire: any producer may have set its own correlation and causation.
+    ids = {"correlationid": correlationid, "causationid": causationid}
+    return event.model_copy(update={k: v for k, v in ids.items() if v is not None})
 
 
 # --- our own JSON ------------------------------------------------------------------------
@@ -183,6 +191,30 @@ def test_caused_by_a_foreign_event_without_correlation_uses_its_id() -> None:
 
     assert child.correlationid == "dept-42"
     assert child.causationid == "dept-42"
+
+
+def test_new_event_with_a_cause_joins_its_correlation_whatever_else_is_given() -> None:
+    root = _event(correlationid="corr-1")
+
+    child = new_event(
+        type="y", source=APPROVAL_SOURCE, subject="P", data={}, cause=root, correlationid="req-9"
+    )
+
+    assert child.correlationid == "corr-1"
+    assert child.causationid == root.id
+
+
+def test_new_event_without_a_cause_takes_the_given_correlation() -> None:
+    # e.g. the correlation id of the HTTP request that made the event
+    event = new_event(type="y", source=APPROVAL_SOURCE, subject="P", data={}, correlationid="r-1")
+
+    assert event.correlationid == "r-1"
+    assert event.causationid is None
+
+
+def test_sources_are_spelled_one_way() -> None:
+    assert source_of("notify-svc") == source_of("/notify-svc/") == "/notify-svc"
+    assert department_source("MEE") == "/departments/MEE"
 
 
 def test_unknown_envelope_extensions_are_kept_and_re_emitted() -> None:

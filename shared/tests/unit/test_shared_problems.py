@@ -1,22 +1,12 @@
-"""Errors are RFC 9457 problem documents; validation errors name the field; cursors are opaque."""
+"""Errors are RFC 9457 problem documents; validation errors name the field."""
 
 from __future__ import annotations
-
-import base64
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 
-from shared.pagination import (
-    DEFAULT_LIMIT,
-    Cursor,
-    Limit,
-    Page,
-    decode_cursor,
-    encode_cursor,
-)
 from shared.problems import (
     PROBLEM_MEDIA_TYPE,
     ProblemError,
@@ -52,11 +42,8 @@ def app() -> FastAPI:
         return {"id": thing_id}
 
     @app.get("/search")
-    async def search(q: str, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> Page[int]:
-        position = decode_cursor(cursor)
-        start = position[0] if position else 0
-        items = list(range(start, start + limit))
-        return Page[int](items=items, next_cursor=encode_cursor([start + limit]))
+    async def search(q: str) -> list[str]:
+        return [q]
 
     @app.get("/boom")
     async def boom() -> None:
@@ -158,86 +145,3 @@ def test_field_error_and_headers() -> None:
     assert problem.detail.startswith("body.credit_code:")
     assert with_header.headers == {"WWW-Authenticate": "Bearer"}
     assert with_header.type.endswith("/unauthorized")
-
-
-# --- pagination -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "position",
-    [[1], ["2025-01-01T00:00:00+00:00", "P-1"], [None, 3.5, "ü/+="], []],
-)
-def test_cursor_round_trip(position: list) -> None:
-    cursor = encode_cursor(position)
-
-    assert decode_cursor(cursor) == position
-    assert "=" not in cursor  # URL-safe, no padding
-    assert "+" not in cursor
-    assert "/" not in cursor
-
-
-def test_no_cursor_means_the_first_page() -> None:
-    assert decode_cursor(None) is None
-
-
-@pytest.mark.parametrize(
-    "bad",
-    [
-        "not a cursor!",
-        base64.urlsafe_b64encode(b'{"a": 1}').decode(),  # JSON, not a list
-        base64.urlsafe_b64encode(b"\xff\xfe\x00").decode(),
-        "e",
-    ],
-)
-def test_bad_cursor_is_a_field_error_on_query_cursor(bad: str) -> None:
-    with pytest.raises(ProblemError) as info:
-        decode_cursor(bad)
-
-    assert info.value.status == 422
-    assert info.value.errors == [
-        {"loc": ["query", "cursor"], "msg": "not a cursor this API issued"}
-    ]
-
-
-def test_bad_cursor_over_http_names_query_cursor(client: TestClient) -> None:
-    body = _problem(client.get("/search", params={"q": "x", "cursor": "%%%garbage"}), 422)
-
-    assert body["errors"][0]["loc"] == ["query", "cursor"]
-    assert "query.cursor" in body["detail"]
-
-
-def test_pages_follow_the_cursor(client: TestClient) -> None:
-    first = client.get("/search", params={"q": "x", "limit": 3}).json()
-    second = client.get(
-        "/search", params={"q": "x", "limit": 3, "cursor": first["next_cursor"]}
-    ).json()
-
-    assert first["items"] == [0, 1, 2]
-    assert second["items"] == [3, 4, 5]
-
-
-def test_default_limit_is_50(client: TestClient) -> None:
-    assert len(client.get("/search", params={"q": "x"}).json()["items"]) == 50
-
-
-@pytest.mark.parametrize("limit", [0, 501, -1])
-def test_limit_out_of_range_names_query_limit(client: TestClient, limit: int) -> None:
-    body = _problem(client.get("/search", params={"q": "x", "limit": limit}), 422)
-
-    assert body["errors"][0]["loc"] == ["query", "limit"]
-
-
-def test_limit_500_is_allowed(client: TestClient) -> None:
-    assert len(client.get("/search", params={"q": "x", "limit": 500}).json()["items"]) == 500
-
-
-def test_split_page_cuts_at_limit_and_points_after_the_last_row() -> None:
-    from shared.pagination import decode_cursor, split_page
-
-    page, cursor = split_page([1, 2, 3], 2, lambda n: [n])
-    assert page == [1, 2]
-    assert decode_cursor(cursor) == [2]
-    last, none = split_page([1, 2], 2, lambda n: [n])
-    assert last == [1, 2]
-    assert none is None
-    assert split_page([], 5, lambda n: [n]) == ([], None)

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query
 
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
-from shared.pagination import DEFAULT_LIMIT, Cursor, Limit, Page, decode_cursor
+from shared.pagination import DEFAULT_LIMIT, Cursor, CursorCodec, Cursors, Limit, Page
 from shared.problems import field_error, not_found
 from supervision_svc import queries
 from supervision_svc.api_common import Runtime
@@ -21,19 +21,13 @@ router = APIRouter(prefix="/api/v1")
 StatsReader = Annotated[Principal, Depends(require_roles(Role.OPS, Role.DEPARTMENT))]
 
 
-def alert_position(cursor: str | None) -> queries.AlertPosition | None:
-    """The position a `cursor` of the alert list stands for (422 naming `cursor` if none)."""
-    position = decode_cursor(cursor)
+def alert_position(cursor: str | None, cursors: CursorCodec) -> queries.AlertPosition | None:
+    """The position a `cursor` of the alert list stands for (InvalidCursor: 422 naming it)."""
+    position = cursors.decode(cursor, (datetime, str))
     if position is None:
         return None
-    try:
-        raised_at, alert_id = position
-        at = datetime.fromisoformat(str(raised_at))
-    except (ValueError, TypeError) as exc:
-        raise field_error(["query", "cursor"], "not a cursor this API issued") from exc
-    if at.tzinfo is None:
-        raise field_error(["query", "cursor"], "not a cursor this API issued")
-    return queries.AlertPosition(raised_at=at, alert_id=str(alert_id))
+    raised_at, alert_id = position
+    return queries.AlertPosition(raised_at=raised_at, alert_id=alert_id)
 
 
 @router.get(
@@ -80,6 +74,7 @@ async def stats_submissions(
 async def list_alerts(
     principal: CurrentPrincipal,
     runtime: Runtime,
+    cursors: Cursors,
     project_code: Annotated[str | None, Query(min_length=1, max_length=32)] = None,
     level: Literal["yellow", "red"] | None = None,
     kind: Annotated[str | None, Query(min_length=1, max_length=40)] = None,
@@ -90,10 +85,15 @@ async def list_alerts(
     cursor: Cursor = None,
 ) -> Page[AlertOut]:
     filters = queries.AlertFilter(project_code=project_code, level=level, kind=kind, status=status)
-    after = alert_position(cursor)
+    after = alert_position(cursor, cursors)
     async with runtime.sessions() as session:
         rows, next_cursor = await queries.list_alerts(
-            session, principal=principal, filters=filters, limit=limit, after=after
+            session,
+            principal=principal,
+            filters=filters,
+            limit=limit,
+            after=after,
+            cursors=cursors,
         )
         items = [AlertOut.of(a) for a in rows]
     return Page[AlertOut](items=items, next_cursor=next_cursor)

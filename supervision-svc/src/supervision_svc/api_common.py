@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from shared.pagination import decode_cursor
-from shared.problems import ProblemError, conflict, field_error, not_found
+from shared.pagination import CursorCodec
+from shared.problems import ProblemError, conflict, not_found
 from shared.runtime import ServiceRuntime
 from supervision_svc.domain.errors import Conflict, InvalidReport, NotFound, SupervisionError
 from supervision_svc.domain.thresholds import Thresholds
@@ -35,18 +35,9 @@ Rules = Annotated[Thresholds, Depends(get_rules)]
 Timers = Annotated[Wakeup, Depends(get_wakeup)]
 
 
-def position(cursor: str | None) -> tuple[str, str] | None:
-    """A (time, id) cursor of a list ordered by both (422 naming `cursor` if not one)."""
-    value = decode_cursor(cursor)
-    if value is None:
-        return None
-    try:
-        at, ident = value
-        if datetime.fromisoformat(str(at)).tzinfo is None:
-            raise ValueError("naive time")
-    except (ValueError, TypeError) as exc:
-        raise field_error(["query", "cursor"], "not a cursor this API issued") from exc
-    return str(at), str(ident)
+def position(cursor: str | None, cursors: CursorCodec) -> tuple[datetime, str] | None:
+    """A (time, id) cursor of a list ordered by both (InvalidCursor: 422 naming `cursor`)."""
+    return cursors.decode(cursor, (datetime, str))
 
 
 def problem(exc: SupervisionError) -> ProblemError:

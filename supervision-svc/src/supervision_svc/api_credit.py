@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
-from shared.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from shared.pagination import DEFAULT_LIMIT, Cursor, Cursors, Limit, Page
 from shared.problems import not_found
 from supervision_svc import handlers, queries_projects
 from supervision_svc.api_common import Rules, Runtime, Timers, position, problem
@@ -74,9 +74,11 @@ async def correct_record(
     summary="Enterprises on the dishonest list (public, no token)",
 )
 async def dishonest_list(
-    runtime: Runtime, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+    runtime: Runtime, cursors: Cursors, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> Page[DishonestEntry]:
-    after = position(cursor)
+    after = position(cursor, cursors)
     async with runtime.read_sessions() as session:
-        items, next_cursor = await queries_projects.dishonest(session, limit=limit, after=after)
+        items, next_cursor = await queries_projects.dishonest(
+            session, limit=limit, after=after, cursors=cursors
+        )
     return Page[DishonestEntry](items=items, next_cursor=next_cursor)

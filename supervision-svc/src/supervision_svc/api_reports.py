@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 
 from shared.auth import CurrentPrincipal, Principal, Role, require_roles
-from shared.pagination import DEFAULT_LIMIT, Cursor, Limit, Page
+from shared.pagination import DEFAULT_LIMIT, Cursor, Cursors, Limit, Page
 from shared.problems import not_found
 from supervision_svc import handlers, queries_projects
 from supervision_svc.api_common import Rules, Runtime, Timers, position, problem
@@ -71,15 +71,16 @@ async def list_reports(
     code: ProjectCode,
     principal: CurrentPrincipal,
     runtime: Runtime,
+    cursors: Cursors,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[ReportOut]:
-    after = position(cursor)
+    after = position(cursor, cursors)
     async with runtime.read_sessions() as session:
         if await queries_projects.visible_project(session, code, principal=principal) is None:
             raise not_found(f"project {code}")
         rows, next_cursor = await queries_projects.list_reports(
-            session, code, limit=limit, after=after
+            session, code, limit=limit, after=after, cursors=cursors
         )
         return Page[ReportOut](items=[ReportOut.of(r) for r in rows], next_cursor=next_cursor)
 

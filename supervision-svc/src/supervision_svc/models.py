@@ -11,11 +11,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Index, MetaData, Table
+from sqlalchemy import Index, MetaData
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from shared.db import SHARED_TABLES, decimal_column, utc_column
+from shared.db import SHARED_TABLES, decimal_column, table_of, utc_column
 
 __all__ = [
     "Alert",
@@ -38,8 +38,7 @@ class SupervisionModel(SQLModel, registry=registry()):
 metadata: MetaData = SupervisionModel.metadata
 
 for _shared in SHARED_TABLES:
-    # `__table__` is set on table models by the metaclass; their declared type does not show it.
-    _table: Table = _shared.__table__  # type: ignore[attr-defined,union-attr]
+    _table = table_of(_shared)
     if _table.name not in metadata.tables:
         _table.to_metadata(metadata)
 

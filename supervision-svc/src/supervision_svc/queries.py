@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from shared.auth import Principal, Role
-from shared.pagination import split_page
+from shared.pagination import CursorCodec
 from shared.topics import DEPARTMENT_CODES
 from supervision_svc.domain.alerts import APPROVAL_OVERDUE, KINDS, LEVELS
 from supervision_svc.domain.projection import PROJECT_STATUSES, mean_hours
@@ -148,6 +148,7 @@ async def list_alerts(
     filters: AlertFilter,
     limit: int,
     after: AlertPosition | None,
+    cursors: CursorCodec,
 ) -> tuple[list[Alert], str | None]:
     """One page of alerts, newest first; the cursor is the last one's (raised_at, alert_id)."""
     query = visible_to(select(Alert), principal)
@@ -169,10 +170,10 @@ async def list_alerts(
             )
         )
     query = query.order_by(col(Alert.raised_at).desc(), col(Alert.alert_id).desc())
-    return split_page(
+    return cursors.split_page(
         (await session.exec(query.limit(limit + 1))).all(),
         limit,
-        lambda alert: [alert.raised_at.isoformat(), alert.alert_id],
+        lambda alert: (alert.raised_at, alert.alert_id),
     )
 
 

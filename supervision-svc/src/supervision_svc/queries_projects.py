@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth import Principal, Role
-from shared.pagination import split_page
+from shared.pagination import CursorCodec
 from supervision_svc.domain.alerts import LEVELS
 from supervision_svc.domain.construction import evaluate
 from supervision_svc.domain.thresholds import Thresholds
@@ -48,19 +48,24 @@ async def visible_project(
 
 
 async def list_reports(
-    session: AsyncSession, code: str, *, limit: int, after: tuple[str, str] | None
+    session: AsyncSession,
+    code: str,
+    *,
+    limit: int,
+    after: tuple[datetime, str] | None,
+    cursors: CursorCodec,
 ) -> tuple[list[Report], str | None]:
     """A project's reports, oldest first; the cursor is the last one's (filed_at, id)."""
     query = select(Report).where(col(Report.project_code) == code)
     if after is not None:
-        at, report_id = datetime.fromisoformat(after[0]), after[1]
+        at, report_id = after
         query = query.where(
             (col(Report.filed_at) > at)
             | ((col(Report.filed_at) == at) & (col(Report.report_id) > report_id))
         )
     query = query.order_by(col(Report.filed_at), col(Report.report_id)).limit(limit + 1)
-    return split_page(
-        (await session.exec(query)).all(), limit, lambda r: [r.filed_at.isoformat(), r.report_id]
+    return cursors.split_page(
+        (await session.exec(query)).all(), limit, lambda r: (r.filed_at, r.report_id)
     )
 
 
@@ -113,24 +118,28 @@ async def credit_of(session: AsyncSession, credit_code: str) -> CreditOut:
     ).all()
     return CreditOut(
         credit_code=credit_code,
-        status=state.status if state is not None else "normal",  # type: ignore[arg-type]  # our values
+        status=state.status if state is not None else "normal",
         records=[CreditRecordOut.of(r) for r in records],
     )
 
 
 async def dishonest(
-    session: AsyncSession, *, limit: int, after: tuple[str, str] | None
+    session: AsyncSession,
+    *,
+    limit: int,
+    after: tuple[datetime, str] | None,
+    cursors: CursorCodec,
 ) -> tuple[list[DishonestEntry], str | None]:
     """Enterprises on the dishonest list, longest-listed first."""
     query = select(CreditState).where(col(CreditState.status) == "dishonest")
     if after is not None:
-        since, code = datetime.fromisoformat(after[0]), after[1]
+        since, code = after
         query = query.where(
             (col(CreditState.since) > since)
             | ((col(CreditState.since) == since) & (col(CreditState.credit_code) > code))
         )
     query = query.order_by(col(CreditState.since), col(CreditState.credit_code)).limit(limit + 1)
-    rows, cursor = split_page(
-        (await session.exec(query)).all(), limit, lambda s: [s.since.isoformat(), s.credit_code]
+    rows, cursor = cursors.split_page(
+        (await session.exec(query)).all(), limit, lambda s: (s.since, s.credit_code)
     )
     return [DishonestEntry(credit_code=r.credit_code, since=r.since) for r in rows], cursor

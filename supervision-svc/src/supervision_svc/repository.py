@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.db import rowcount
 from supervision_svc.domain.alerts import earliest
 from supervision_svc.models import Alert, ProjectView, TaskView
 
@@ -199,8 +200,7 @@ class SqlAlertRepository:
             .where(col(Alert.resolved_at).is_(None))
             .values(resolved_at=now, open_key=None)
         )
-        # CursorResult has rowcount; execute() is typed as returning the base Result.
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if rowcount(result) != 1:
             return False
         alert.resolved_at = now
         alert.open_key = None
@@ -223,7 +223,7 @@ class SqlAlertRepository:
             .where(col(Alert.level) != level)
             .values(level=level, detail=detail, escalated_at=now)
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]  # see resolve()
+        if rowcount(result) != 1:
             return False
         alert.level, alert.detail, alert.escalated_at = level, detail, now
         return True

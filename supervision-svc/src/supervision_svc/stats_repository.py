@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.db import table_of
 from supervision_svc.models import StatCounter, StatSubmission
 
 PLATFORM = "*"  # the scope of platform-wide counters (others: a department code)
@@ -35,7 +36,7 @@ class SqlStatsRepository:
     async def bump(self, scope: str, metric: str, key: str, delta: float = 1) -> None:
         if not delta:
             return
-        table = StatCounter.__table__  # type: ignore[attr-defined]  # set by the metaclass
+        table = table_of(StatCounter)
         stmt = _insert(self._session, table).values(
             scope=scope, metric=metric, key=key, value=delta
         )
@@ -46,7 +47,7 @@ class SqlStatsRepository:
         await self._session.execute(stmt)
 
     async def count_submission(self, *, dimension: str, day: date, key: str) -> None:
-        table = StatSubmission.__table__  # type: ignore[attr-defined]  # set by the metaclass
+        table = table_of(StatSubmission)
         stmt = _insert(self._session, table).values(dimension=dimension, day=day, key=key, count=1)
         stmt = stmt.on_conflict_do_update(
             index_elements=["dimension", "day", "key"],

@@ -10,7 +10,6 @@ keyword-only, and raises domain errors only (`domain.errors`).
 """
 
 from notify_svc.handlers.events import (
-    SOURCE,
     Announce,
     audience_of_event,
     claim_due_deliveries,
@@ -28,7 +27,6 @@ from notify_svc.handlers.subscriptions import (
 )
 
 __all__ = [
-    "SOURCE",
     "Announce",
     "HostResolver",
     "Kept",

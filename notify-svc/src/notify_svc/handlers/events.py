@@ -32,12 +32,10 @@ from notify_svc.domain import (
 )
 from notify_svc.repository import Claimed
 from notify_svc.unit_of_work import NotifyUnitOfWork
-from shared.events import CloudEvent, DeliveryData
+from shared.events import NOTIFY_SOURCE, CloudEvent, DeliveryData
 from shared.topics import NOTIFY_DELIVERIES
 
 log = logging.getLogger(__name__)
-
-SOURCE = "notify-svc"
 
 
 # --- events into deliveries ----------------------------------------------------------------
@@ -190,7 +188,7 @@ async def record_attempts(
         )
         uow.emit(
             source_event.caused(
-                type=announcement, source=SOURCE, data=data, subject=delivery.project_code
+                type=announcement, source=NOTIFY_SOURCE, data=data, subject=delivery.project_code
             ),
             NOTIFY_DELIVERIES,
         )

@@ -13,7 +13,6 @@ a clock, and raise nothing but domain errors.
 """
 
 from supervision_svc.handlers.alerts import (
-    SOURCE,
     AlertSubject,
     alert_data,
     raise_alert,
@@ -35,7 +34,6 @@ from supervision_svc.handlers.sweeps import (
 )
 
 __all__ = [
-    "SOURCE",
     "SWEEP_CHUNK",
     "AlertSubject",
     "FileReport",

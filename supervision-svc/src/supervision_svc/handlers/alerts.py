@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from shared.events import AlertData, CloudEvent, EventType, new_event
+from shared.events import SUPERVISION_SOURCE, AlertData, CloudEvent, EventType, new_event
 from shared.topics import SUPERVISION_ALERTS
 from supervision_svc.domain.alerts import APPROVAL_OVERDUE, Level, Step, open_key, step
 from supervision_svc.domain.thresholds import Thresholds
@@ -22,8 +22,6 @@ from supervision_svc.metrics import ALERTS_RAISED, ALERTS_RESOLVED, OVERDUE_ALER
 from supervision_svc.models import Alert
 from supervision_svc.stats_repository import PLATFORM
 from supervision_svc.unit_of_work import SupervisionUnitOfWork
-
-SOURCE = "/supervision-svc"
 
 
 def alert_data(alert: Alert) -> AlertData:
@@ -53,15 +51,14 @@ def _emit(
     now: datetime,
     cause: CloudEvent | None,
 ) -> None:
-    data = alert_data(alert)
-    if cause is not None:
-        event = cause.caused(
-            type=event_type, source=SOURCE, subject=alert.project_code, data=data, time=now
-        )
-    else:
-        event = new_event(
-            type=event_type, source=SOURCE, subject=alert.project_code, data=data, time=now
-        )
+    event = new_event(
+        type=event_type,
+        source=SUPERVISION_SOURCE,
+        subject=alert.project_code,
+        data=alert_data(alert),
+        time=now,
+        cause=cause,
+    )
     uow.emit(event, SUPERVISION_ALERTS, key=alert.project_code)
 
 

@@ -11,6 +11,7 @@ import uuid
 from datetime import datetime
 
 from shared.events import (
+    SUPERVISION_SOURCE,
     CloudEvent,
     CreditRecordData,
     CreditStatusData,
@@ -24,8 +25,6 @@ from supervision_svc.domain.thresholds import Thresholds
 from supervision_svc.metrics import CREDIT_STATUS_CHANGES
 from supervision_svc.models import Alert, CreditAudit, CreditRecord, CreditState
 from supervision_svc.unit_of_work import SupervisionUnitOfWork
-
-SOURCE = "/supervision-svc"
 
 
 def record_data(record: CreditRecord) -> CreditRecordData:
@@ -41,12 +40,14 @@ def _emit(
     now: datetime,
     cause: CloudEvent | None,
 ) -> None:
-    if cause is not None:
-        event = cause.caused(
-            type=event_type, source=SOURCE, subject=credit_code, data=data, time=now
-        )
-    else:
-        event = new_event(type=event_type, source=SOURCE, subject=credit_code, data=data, time=now)
+    event = new_event(
+        type=event_type,
+        source=SUPERVISION_SOURCE,
+        subject=credit_code,
+        data=data,
+        time=now,
+        cause=cause,
+    )
     uow.emit(event, SUPERVISION_ALERTS, key=credit_code)
 
 
@@ -111,7 +112,7 @@ async def refresh_status(
         data = CreditStatusData(
             credit_code=credit_code,
             status=status,
-            previous_status=previous,  # type: ignore[arg-type]  # a status read from our table
+            previous_status=previous,
             changed_at=now,
         )
         _emit(uow, EventType.CREDIT_STATUS_CHANGED, credit_code, data, now=now, cause=cause)

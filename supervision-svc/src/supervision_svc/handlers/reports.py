@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
-from shared.events import EventType, ReportData, new_event
+from shared.events import SUPERVISION_SOURCE, EventType, ReportData, new_event
 from shared.topics import SUPERVISION_REPORTS
 from supervision_svc.domain.construction import IN_APPROVAL_STATUSES
 from supervision_svc.domain.errors import InvalidReport, NotFound
@@ -22,8 +22,6 @@ from supervision_svc.domain.thresholds import Thresholds
 from supervision_svc.handlers.construction import check_project
 from supervision_svc.models import ProjectView, Report
 from supervision_svc.unit_of_work import SupervisionUnitOfWork
-
-SOURCE = "/supervision-svc"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +75,7 @@ async def file_report(
     uow.emit(
         new_event(
             type=EventType.REPORT_FILED,
-            source=SOURCE,
+            source=SUPERVISION_SOURCE,
             subject=project.project_code,
             data=report_data(report),
             time=now,
