@@ -473,7 +473,7 @@ def test_supervision_killed_mid_run_loses_and_duplicates_nothing(
 
     redelivered = len(ours) - len(distinct(ours))
     print(
-        f"killed on {killed_on}, back on {restarted_on}; the last report's events were "
-        f"{'still in the outbox' if in_flight else 'already published'} at the kill; "
+        f"killed on {killed_on}, back on {restarted_on}; the last report's event was "
+        f"{'not yet' if in_flight else 'already'} on the topic 1 s after the kill; "
         f"{redelivered} events published twice"
     )
