@@ -37,6 +37,7 @@ KEY_SERIES = (
     "consumer_lag_messages",
     "consumer_lag_seconds",
     "events_produced_total",
+    "projects_in_flight",
 )
 _NOT_METRICS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or",
                 "unless", "bool", "offset", "inf", "nan"}  # fmt: skip

@@ -7,12 +7,12 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from approval_svc import api
+from approval_svc import api, queries
 from approval_svc.catalogue_file import load_catalogue
 from approval_svc.consumers import credit_handlers, decision_handlers
 from approval_svc.domain.catalogue import Catalogue
 from approval_svc.handlers import deem_silent_consultations
-from approval_svc.metrics import CALENDAR_FALLBACK
+from approval_svc.metrics import CALENDAR_FALLBACK, PROJECTS_IN_FLIGHT
 from approval_svc.settings import ApprovalSettings
 from approval_svc.unit_of_work import SqlUnitOfWork
 from shared.clock import Clock
@@ -63,6 +63,18 @@ def create_app(
                 await asyncio.sleep(rest)
 
     runtime.background("consultation-sweep", consultation_sweep)
+
+    async def count_in_flight() -> None:
+        # A periodic count (an indexed GROUP BY on the read engine) rather than increments
+        # on every transition: right after a restart and the same on every replica.
+        while True:
+            async with runtime.read_sessions() as session:
+                counts = await queries.projects_in_flight(session)
+            for status, count in counts.items():
+                PROJECTS_IN_FLIGHT.labels(status).set(count)
+            await asyncio.sleep(settings.in_flight_interval_s)
+
+    runtime.background("projects-in-flight", count_in_flight)
 
     app = _http_app(runtime, runtime.lifespan)
     app.state.jwt_secret = jwt_secret

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 CALENDAR_FALLBACK = Counter(
     "working_day_calendar_fallback_total",
@@ -15,4 +15,12 @@ DECISIONS_REFUSED = Counter(
     "Decisions from Kafka dead-lettered because their authtoken was missing or not valid for "
     "their department, by reason (missing, expired, audience, role, department, invalid, claims).",
     ["reason"],
+)
+
+PROJECTS_IN_FLIGHT = Gauge(
+    "projects_in_flight",
+    "Projects not yet decided (submitted, in_review, supplement_required), by status; counted "
+    "in the database every few seconds, so every replica reports the same figure (aggregate "
+    "with max, not sum).",
+    ["status"],
 )

@@ -6,12 +6,13 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, or_
+from sqlalchemy import and_, exists, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from approval_svc.domain.catalogue import Catalogue
 from approval_svc.domain.errors import ProjectNotFound
+from approval_svc.domain.statemachine import OPEN_PROJECT_STATUSES
 from approval_svc.domain.workdays import CHINA_TZ
 from approval_svc.models import Project, Task, TimelineEntry
 from approval_svc.repository import project_from_rows, task_from_row
@@ -256,3 +257,17 @@ def departments(
         ],
         next_cursor=next_cursor,
     )
+
+
+async def projects_in_flight(session: AsyncSession) -> dict[str, int]:
+    """How many projects are in each open status (every open status, zeros included)."""
+    rows = (
+        await session.exec(
+            select(Project.status, func.count())
+            .where(col(Project.status).in_(sorted(OPEN_PROJECT_STATUSES)))
+            .group_by(Project.status)
+        )
+    ).all()
+    counts = {str(status): 0 for status in OPEN_PROJECT_STATUSES}
+    counts.update({status: count for status, count in rows})
+    return counts

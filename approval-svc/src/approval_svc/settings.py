@@ -22,6 +22,9 @@ class ApprovalSettings(ServiceSettings):
     sweep_interval_days: float = Field(
         default=0.01, gt=0, description="How often (in platform days) deemed consent is swept."
     )
+    in_flight_interval_s: float = Field(
+        default=15.0, gt=0, description="How often (seconds) projects_in_flight is recounted."
+    )
     sweep_floor_s: float = Field(
         default=0.25,
         ge=0,
