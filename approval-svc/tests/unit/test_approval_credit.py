@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 from fakes import Store
-from test_approval_handlers import CREDIT, MONDAY, OTHER_CREDIT, World, submission
 
 from approval_svc import handlers
 from approval_svc.domain import errors
@@ -20,6 +19,8 @@ from approval_svc.domain.credit import (
     newest,
 )
 from shared.events import EventType
+
+from approval_world import CREDIT, MONDAY, OTHER_CREDIT, World, submission
 
 LATER = MONDAY + timedelta(days=1)
 

@@ -9,9 +9,7 @@ consumer *joins* it instead of opening one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
 from notify_svc.caches import Caches
 from notify_svc.repository import (
@@ -25,40 +23,19 @@ from notify_svc.repository import (
     SubscriptionRepository,
 )
 from notify_svc.stream_history import SqlStreamHistoryRepository, StreamHistoryRepository
-from shared.events import CloudEvent
+from shared.outbox import EventUnitOfWork, OutboxBackedUnitOfWork
 from shared.outbox import UnitOfWork as OutboxUnitOfWork
 
 
-class NotifyUnitOfWork(Protocol):
+class NotifyUnitOfWork(EventUnitOfWork, Protocol):
     subscriptions: SubscriptionRepository
     deliveries: DeliveryRepository
     audience: AudienceRepository
     stream: StreamHistoryRepository
     retention: RetentionRepository
 
-    def emit(self, event: CloudEvent, topic: str, *, key: str | None = None) -> None:
-        """Publish `event` on `topic` if (and only if) this unit of work commits."""
-        ...
 
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        """Run `callback` once this unit of work has committed (never if it does not)."""
-        ...
-
-    async def commit(self) -> None: ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Leave: what was not committed is rolled back."""
-        ...
-
-
-class SqlUnitOfWork:
+class SqlUnitOfWork(OutboxBackedUnitOfWork):
     """The SQL repositories and the outbox over one database transaction."""
 
     subscriptions: SubscriptionRepository
@@ -68,7 +45,7 @@ class SqlUnitOfWork:
     retention: RetentionRepository
 
     def __init__(self, outbox: OutboxUnitOfWork, caches: Caches) -> None:
-        self._outbox = outbox
+        super().__init__(outbox)
         self._caches = caches
 
     @classmethod
@@ -87,25 +64,3 @@ class SqlUnitOfWork:
         self.audience = SqlAudienceRepository(outbox, self._caches.projects)
         self.stream = SqlStreamHistoryRepository(outbox)
         self.retention = SqlRetentionRepository(outbox.session)
-
-    def emit(self, event: CloudEvent, topic: str, *, key: str | None = None) -> None:
-        self._outbox.emit(event, topic, key=key)
-
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        self._outbox.after_commit(callback)
-
-    async def commit(self) -> None:
-        await self._outbox.commit()
-
-    async def __aenter__(self) -> Self:
-        await self._outbox.__aenter__()
-        self._bind()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._outbox.__aexit__(exc_type, exc, tb)

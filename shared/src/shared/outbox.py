@@ -7,11 +7,12 @@ publishes the committed rows (at-least-once: consumers drop redeliveries by even
 
 from __future__ import annotations
 
+import abc
 import logging
 import uuid
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol, Self
 
 from sqlalchemy import insert
 from sqlalchemy.dialects import postgresql, sqlite
@@ -174,3 +175,67 @@ class UnitOfWork:
         self._rows = []
         self._callbacks = []
         await self.session.rollback()
+
+
+class EventUnitOfWork(Protocol):
+    """What a service's handlers see of a transaction: events out, callbacks after commit.
+
+    Each service's own unit-of-work protocol extends it with the repositories it needs.
+    """
+
+    def emit(self, event: CloudEvent, topic: str, *, key: str | None = None) -> None:
+        """Publish `event` on `topic` if (and only if) this unit of work commits."""
+        ...
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once this unit of work has committed (never if it does not)."""
+        ...
+
+    async def commit(self) -> None: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Leave: what was not committed is rolled back."""
+        ...
+
+
+class OutboxBackedUnitOfWork(abc.ABC):
+    """Base of a service's SQL unit of work: its repositories over one outbox `UnitOfWork`.
+
+    A subclass binds its repositories in `_bind` (called on entry, or at once when it joins a
+    transaction someone else opened and commits, as a consumer's batch does).
+    """
+
+    def __init__(self, outbox: UnitOfWork) -> None:
+        self._outbox = outbox
+
+    @abc.abstractmethod
+    def _bind(self) -> None: ...
+
+    def emit(self, event: CloudEvent, topic: str, *, key: str | None = None) -> None:
+        self._outbox.emit(event, topic, key=key)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self._outbox.after_commit(callback)
+
+    async def commit(self) -> None:
+        await self._outbox.commit()
+
+    async def __aenter__(self) -> Self:
+        await self._outbox.__aenter__()
+        self._bind()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._outbox.__aexit__(exc_type, exc, tb)

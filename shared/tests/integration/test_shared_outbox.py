@@ -1,73 +1,23 @@
-"""Transactional outbox on a real database and the real broker: order, outage, lease."""
+"""Transactional outbox on a real database: what a unit of work commits, rolls back and stores."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 import sqlalchemy
-from prometheus_client import REGISTRY
 from sqlmodel import Field, SQLModel, col, select
 
-from services.broker import EmbeddedBroker, free_port
-from shared.broker import ensure_topics
-from shared.db import ExactDecimal, OutboxMessage, UTCDateTime
-from shared.events import CloudEvent, new_event
-from shared.kafka import KafkaProducer, OutgoingMessage, broker_reachable
+from shared.db import ExactDecimal, UTCDateTime
 from shared.outbox import UnitOfWork
 from shared.relay import OutboxRelay
-from testkit import TopicReader, eventually
+
+from shared_outbox_support import RecordingProducer, _events, _rows, _service
 
 pytestmark = pytest.mark.integration
-
-
-def _events(n: int, keys: Sequence[str] = ("P-A", "P-B", "P-C")) -> list[CloudEvent]:
-    return [
-        new_event(
-            type="project.submitted", source="/test", subject=keys[i % len(keys)], data={"n": i}
-        )
-        for i in range(n)
-    ]
-
-
-async def _emit(sessions, events: Sequence[CloudEvent], topic: str, **kw) -> None:
-    async with UnitOfWork(sessions, **kw) as uow:
-        for event in events:
-            uow.emit(event, topic)
-        await uow.commit()
-
-
-async def _rows(sessions) -> list[OutboxMessage]:
-    async with sessions() as session:
-        return list(
-            (await session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))).all()
-        )
-
-
-def _service() -> str:
-    return f"outbox-test-{uuid.uuid4().hex[:6]}"
-
-
-class RecordingProducer:
-    """Stands in for KafkaProducer where only the relay's choices matter."""
-
-    def __init__(self) -> None:
-        self.sent: list[OutgoingMessage] = []
-
-    async def send_batch(self, messages: Sequence[OutgoingMessage]) -> None:
-        self.sent.extend(messages)
-
-    async def reset(self) -> None:
-        pass
-
-    async def stop(self) -> None:
-        pass
 
 
 async def test_the_database_is_the_configured_backend(shared_db) -> None:
@@ -83,46 +33,6 @@ async def test_the_database_is_the_configured_backend(shared_db) -> None:
         ).backlog()
         == 0
     )
-
-
-async def test_committed_events_are_published_in_id_order(
-    shared_db, kafka_bootstrap, fresh_topic
-) -> None:
-    topic = fresh_topic()
-    service = _service()
-    events = _events(7)
-    woken: list[int] = []
-    producer = KafkaProducer(kafka_bootstrap, client_id="outbox-test")
-    relay = OutboxRelay(
-        session_factory=shared_db.sessions, producer=producer, service=service, batch_size=3
-    )
-    try:
-        await _emit(shared_db.sessions, events[:4], topic, on_commit=lambda: woken.append(1))
-        await _emit(shared_db.sessions, events[4:], topic, on_commit=lambda: woken.append(2))
-        assert woken == [1, 2]
-        assert await relay.backlog() == 7
-
-        batches = [await relay.publish_pending() for _ in range(4)]
-
-        assert batches == [3, 3, 1, 0]
-        assert await relay.backlog() == 0
-        with TopicReader(kafka_bootstrap, topic) as reader:
-            records = await reader.apoll_records_until(lambda read: len(read) >= 7)
-    finally:
-        await producer.stop()
-
-    assert [r.value for r in records] == [e.to_json() for e in events]  # exact bytes, in order
-    assert [r.key for r in records] == [e.subject.encode() for e in events]
-    assert [CloudEvent.from_json(r.value) for r in records] == events
-    rows = await _rows(shared_db.sessions)
-    assert [r.event_id for r in rows] == [e.id for e in events]
-    assert all(r.sent_at is not None and r.sent_at.tzinfo is not None for r in rows)
-    assert REGISTRY.get_sample_value("outbox_backlog", {"service": service}) == 0
-    sent = REGISTRY.get_sample_value(
-        "events_produced_total",
-        {"service": service, "type": "project.submitted", "outcome": "sent"},
-    )
-    assert sent == 7
 
 
 async def test_explicit_key_overrides_the_subject(shared_db) -> None:
@@ -204,161 +114,6 @@ async def test_exact_types_round_trip_through_the_real_database(shared_db) -> No
     assert all(r.at == local and r.at.tzinfo is not None for r in rows)
     assert rows[0].at.utcoffset() == timedelta(0)
     assert len(later) == 3  # compared as instants (15:30 UTC > 15:00 UTC)
-
-
-async def test_relay_survives_a_broker_outage_and_publishes_when_it_returns(shared_db) -> None:
-    port = free_port()
-    bootstrap = f"127.0.0.1:{port}"
-    topic = f"shared.outage.{uuid.uuid4().hex[:8]}"
-    events = _events(5)
-    producer = KafkaProducer(bootstrap, client_id="outage-test")
-    service = _service()
-    relay = OutboxRelay(
-        session_factory=shared_db.sessions,
-        producer=producer,
-        service=service,
-        poll_interval_s=0.05,
-    )
-
-    def failed_sends() -> float:
-        labels = {"service": service, "type": "project.submitted", "outcome": "failed"}
-        return REGISTRY.get_sample_value("events_produced_total", labels) or 0.0
-
-    await _emit(shared_db.sessions, events, topic)
-    task = asyncio.create_task(relay.run())
-    broker = EmbeddedBroker(port=port, die_with_parent=False)
-    try:
-        await eventually(
-            lambda: relay.last_error is not None,
-            timeout_s=10,
-            what="the relay notices the broker is away",
-        )
-        # A second failed attempt at the whole batch: the relay kept running after the first.
-        await eventually(
-            lambda: failed_sends() >= 2 * len(events),
-            timeout_s=10,
-            what="the relay tries again while the broker is away",
-        )
-        assert not task.done(), "the relay must keep running while the broker is away"
-        assert await relay.backlog() == 5
-        assert all(r.sent_at is None for r in await _rows(shared_db.sessions))
-        assert await broker_reachable(bootstrap, timeout_s=1) is not None
-
-        await asyncio.to_thread(broker.start)
-        await asyncio.to_thread(ensure_topics, bootstrap, [topic], 1)
-
-        async def drained() -> bool:
-            return await relay.backlog() == 0
-
-        await eventually(
-            drained, timeout_s=20, what="the backlog is published once the broker is back"
-        )
-        with TopicReader(bootstrap, topic) as reader:
-            records = await reader.apoll_records_until(lambda read: len(read) >= len(events))
-        assert relay.last_error is None
-        assert not task.done()
-    finally:
-        relay.stop()
-        await asyncio.wait_for(task, timeout=10)
-        await producer.stop()
-        await asyncio.to_thread(broker.stop)
-
-    # The relay may race the topic creation and the broker auto-create it with several
-    # partitions: what must hold is every event, exactly as committed, in order per key.
-    assert sorted(r.value for r in records) == sorted(e.to_json() for e in events)
-    for key in {e.subject for e in events}:
-        assert [r.value for r in records if r.key == key.encode()] == [
-            e.to_json() for e in events if e.subject == key
-        ]
-    assert all(r.sent_at is not None for r in await _rows(shared_db.sessions))
-
-
-async def test_only_the_lease_holder_publishes_and_another_takes_over_after_expiry(
-    shared_db, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    producers = [RecordingProducer(), RecordingProducer()]
-    relays = [
-        OutboxRelay(
-            session_factory=shared_db.sessions,
-            producer=p,  # type: ignore[arg-type]
-            service=_service(),
-            poll_interval_s=0.05,
-            lease_ttl_s=1.0,
-        )
-        for p in producers
-    ]
-    refusals = [0, 0]  # lease requests refused, per relay
-
-    def counted(index: int, hold: Callable[[], Awaitable[bool]]) -> Callable[[], Awaitable[bool]]:
-        async def attempt() -> bool:
-            held = await hold()
-            refusals[index] += not held
-            return held
-
-        return attempt
-
-    for index, relay in enumerate(relays):
-        monkeypatch.setattr(relay, "_hold_lease", counted(index, relay._hold_lease))
-    tasks = [asyncio.create_task(r.run()) for r in relays]
-    first_batch, second_batch = _events(6), _events(4)
-    try:
-        for event in first_batch:  # several commits while both relays compete
-            await _emit(shared_db.sessions, [event], "t")
-            await asyncio.sleep(0.05)  # pacing only: spreads the commits over several polls
-
-        async def drained() -> bool:
-            return await relays[0].backlog() == 0
-
-        await eventually(drained, timeout_s=10, what="the first batch is published")
-        holder = 0 if producers[0].sent else 1
-        other = 1 - holder
-        asked = refusals[other]
-        await eventually(
-            lambda: refusals[other] > asked,
-            timeout_s=10,
-            what="the idle relay asks for the lease again and is refused",
-        )
-        assert [m.value for m in producers[holder].sent] == [e.to_json() for e in first_batch]
-        assert producers[other].sent == []
-
-        tasks[holder].cancel()  # the holder dies without releasing its lease
-        with pytest.raises(asyncio.CancelledError):
-            await tasks[holder]
-        await _emit(shared_db.sessions, second_batch, "t")
-        started = time.monotonic()
-        await eventually(drained, timeout_s=10, what="the other relay takes over")
-        took = time.monotonic() - started
-    finally:
-        for relay in relays:
-            relay.stop()
-        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), timeout=10)
-
-    assert took > 0.3, "the other relay must wait for the lease to expire"
-    assert [m.value for m in producers[other].sent] == [e.to_json() for e in second_batch]
-    assert len(producers[holder].sent) == len(first_batch)
-
-
-async def test_lease_is_exclusive_renewable_and_released(shared_db) -> None:
-    def relay() -> OutboxRelay:
-        return OutboxRelay(
-            session_factory=shared_db.sessions,
-            producer=RecordingProducer(),  # type: ignore[arg-type]
-            service=_service(),
-            lease_ttl_s=0.6,
-        )
-
-    a, b = relay(), relay()
-
-    assert await a._hold_lease()
-    assert not await b._hold_lease()
-    renewing = time.monotonic()
-    assert await a._hold_lease()  # renewal by the holder
-    await eventually(b._hold_lease, timeout_s=5, interval_s=0.05, what="the lease expires")
-    # Taken over only once the renewed lease expired, not earlier.
-    assert time.monotonic() - renewing >= 0.55
-    assert not await a._hold_lease()
-    await b.release()
-    assert await a._hold_lease()  # released: free at once
 
 
 async def test_added_rows_may_ignore_duplicates_and_callbacks_run_only_after_commit(

@@ -8,11 +8,9 @@ with the ids of the events it applied), so the consumer *joins* it instead of op
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
-from shared.events import CloudEvent
+from shared.outbox import EventUnitOfWork, OutboxBackedUnitOfWork
 from shared.outbox import UnitOfWork as OutboxUnitOfWork
 from supervision_svc.credit_repository import (
     CreditRepository,
@@ -31,7 +29,7 @@ from supervision_svc.repository import (
 from supervision_svc.stats_repository import SqlStatsRepository, StatsRepository
 
 
-class SupervisionUnitOfWork(Protocol):
+class SupervisionUnitOfWork(EventUnitOfWork, Protocol):
     projects: ProjectRepository
     tasks: TaskRepository
     alerts: AlertRepository
@@ -39,29 +37,8 @@ class SupervisionUnitOfWork(Protocol):
     credit: CreditRepository
     stats: StatsRepository
 
-    def emit(self, event: CloudEvent, topic: str, *, key: str | None = None) -> None:
-        """Publish `event` on `topic` if (and only if) this unit of work commits."""
-        ...
 
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        """Run `callback` once this unit of work's transaction has committed."""
-        ...
-
-    async def commit(self) -> None: ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Leave: what was not committed is rolled back."""
-        ...
-
-
-class SqlUnitOfWork:
+class SqlUnitOfWork(OutboxBackedUnitOfWork):
     """The SQL repositories and the outbox over one database transaction."""
 
     projects: ProjectRepository
@@ -70,9 +47,6 @@ class SqlUnitOfWork:
     reports: ReportRepository
     credit: CreditRepository
     stats: StatsRepository
-
-    def __init__(self, outbox: OutboxUnitOfWork) -> None:
-        self._outbox = outbox
 
     @classmethod
     def joining(cls, outbox: OutboxUnitOfWork) -> SqlUnitOfWork:
@@ -89,25 +63,3 @@ class SqlUnitOfWork:
         self.reports = SqlReportRepository(session)
         self.credit = SqlCreditRepository(session)
         self.stats = SqlStatsRepository(session)
-
-    def emit(self, event: CloudEvent, topic: str, *, key: str | None = None) -> None:
-        self._outbox.emit(event, topic, key=key)
-
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        self._outbox.after_commit(callback)
-
-    async def commit(self) -> None:
-        await self._outbox.commit()
-
-    async def __aenter__(self) -> Self:
-        await self._outbox.__aenter__()
-        self._bind()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._outbox.__aexit__(exc_type, exc, tb)

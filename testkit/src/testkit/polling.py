@@ -6,18 +6,38 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 T = TypeVar("T")
 
 
+@overload
 async def eventually(
-    check: Callable[[], T | Awaitable[T]],
+    check: Callable[[], Awaitable[T | None]],
+    *,
+    timeout_s: float = ...,
+    interval_s: float = ...,
+    what: str = ...,
+) -> T: ...
+
+
+@overload
+async def eventually(
+    check: Callable[[], T | None],
+    *,
+    timeout_s: float = ...,
+    interval_s: float = ...,
+    what: str = ...,
+) -> T: ...
+
+
+async def eventually(
+    check: Callable[[], Any],
     *,
     timeout_s: float = 30.0,
     interval_s: float = 0.1,
     what: str = "",
-) -> T:
+) -> Any:
     """Call `check()` (sync or async) until it returns something truthy; return that value.
 
     Raises AssertionError naming `what` and the last value returned when `timeout_s` passes.
@@ -26,7 +46,7 @@ async def eventually(
     deadline = time.monotonic() + timeout_s
     while True:
         result = check()
-        value: T = await result if inspect.isawaitable(result) else result
+        value = await result if inspect.isawaitable(result) else result
         if value:
             return value
         if time.monotonic() >= deadline:
@@ -35,7 +55,7 @@ async def eventually(
 
 
 def eventually_sync(
-    check: Callable[[], T],
+    check: Callable[[], T | None],
     *,
     timeout_s: float = 30.0,
     interval_s: float = 0.1,
@@ -46,7 +66,7 @@ def eventually_sync(
     while True:
         value = check()
         if value:
-            return value
+            return value  # truthy, so not None
         if time.monotonic() >= deadline:
             raise AssertionError(_timeout_message(timeout_s, what, value))
         time.sleep(interval_s)
