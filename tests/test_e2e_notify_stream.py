@@ -174,10 +174,7 @@ async def test_two_instances_in_one_group_each_stream_every_event(
             fair = all(held) and not (held[0] & held[1])
             return held if fair and held[0] | held[1] == set(range(PARTITIONS)) else None
 
-        held: list[set[int]] | None = await eventually(
-            split, timeout_s=90, what="the group to split the partitions"
-        )
-        assert held is not None  # eventually returns a truthy value
+        held = await eventually(split, timeout_s=90, what="the group to split the partitions")
         streams = [await stack.enter_async_context(open_stream(c)) for c in clients]
         before = [await processed(c) for c in clients]
 
@@ -196,10 +193,7 @@ async def test_two_instances_in_one_group_each_stream_every_event(
             now = [await processed(c) - b for c, b in zip(clients, before, strict=True)]
             return now if sum(now) >= len(events) else None
 
-        counts: list[float] | None = await eventually(
-            applied, timeout_s=90, what="both consumers to apply"
-        )
-        assert counts is not None
+        counts = await eventually(applied, timeout_s=90, what="both consumers to apply")
         assert sum(counts) == len(events), counts
         expected = [PER_PARTITION * len(h) for h in held]
         assert counts == expected, (counts, held)
