@@ -21,6 +21,7 @@ Runs when RUN_FAULT_SUITE is set (`.ci/run` sets it for its SQLite pass): about 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -83,10 +84,14 @@ def fault_table(request: pytest.FixtureRequest):
             f"{r.recovery_s:>12.1f}{r.refused:>19}{r.converged_s:>13.1f}"
         )
     text = "\n".join(lines)
-    if reporter is not None:
-        reporter.write_line(text)
-    else:
-        print(text)
+    # A module fixture's teardown runs while pytest captures output: lift the capture, or
+    # the table would only be kept with the test's captured output (shown on failure only).
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        if reporter is not None:
+            reporter.write_line(text)
+        else:
+            print(text)
     out = os.environ.get("FAULT_TABLE_PATH")
     if out:
         Path(out).write_text(text + "\n")
