@@ -8,7 +8,6 @@ Run under the platform lock (one whole platform at a time on a shared machine).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -16,22 +15,17 @@ from typing import Any
 
 import httpx
 import pytest
-from stdnum.cn import uscc
 
 from testkit import auth_headers, clock_from_env, eventually_sync
 
 from e2e_platform import Platform
+from supervision_e2e import credit_code, known, report, supervision
 
 pytestmark = pytest.mark.e2e
 
 # One platform day lasts this many real seconds: a month passes in six.
 DAY_SECONDS = 0.2
 OPS = auth_headers("ops")
-
-
-def credit_code() -> str:
-    base = "91440300" + uuid.uuid4().hex[:9].upper()  # hex: only characters USCC allows
-    return base + uscc.calc_check_digit(base)
 
 
 @pytest.fixture(scope="module")
@@ -74,34 +68,6 @@ def submit(platform: Platform, credit: str, region: str, **kw: Any) -> httpx.Res
         headers=auth_headers("enterprise", credit_code=credit),
         timeout=30,
     )
-
-
-def supervision(platform: Platform, path: str, **params: Any) -> Any:
-    response = httpx.get(
-        f"{platform.urls['supervision']}{path}", params=params, headers=OPS, timeout=10
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def known(platform: Platform, code: str) -> None:
-    def projected() -> bool:
-        url = f"{platform.urls['supervision']}/api/v1/projects/{code}/supervision"
-        return httpx.get(url, headers=OPS, timeout=10).status_code == 200
-
-    eventually_sync(projected, timeout_s=30, what=f"{code} known to supervision")
-
-
-def report(platform: Platform, credit: str, code: str, **fields: Any) -> dict[str, Any]:
-    response = httpx.post(
-        f"{platform.urls['supervision']}/api/v1/projects/{code}/reports",
-        json=fields,
-        headers=auth_headers("enterprise", credit_code=credit),
-        timeout=10,
-    )
-    assert response.status_code == 201, response.text
-    result: dict[str, Any] = response.json()
-    return result
 
 
 def alerts(platform: Platform, code: str, kind: str) -> list[dict[str, Any]]:
