@@ -19,7 +19,7 @@ import pytest
 from testkit import auth_headers, clock_from_env, eventually_sync
 
 from e2e_platform import Platform
-from supervision_e2e import credit_code, known, report, supervision
+from supervision_e2e import credit_code, known, report, supervision, wait_alert
 
 pytestmark = pytest.mark.e2e
 
@@ -68,29 +68,6 @@ def submit(platform: Platform, credit: str, region: str, **kw: Any) -> httpx.Res
         headers=auth_headers("enterprise", credit_code=credit),
         timeout=30,
     )
-
-
-def alerts(platform: Platform, code: str, kind: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = supervision(
-        platform, "/api/v1/alerts", project_code=code, kind=kind
-    )["items"]
-    return items
-
-
-def wait_alert(platform: Platform, code: str, kind: str, state: str) -> dict[str, Any]:
-    """The project's one alert of `kind` once it is `state` (yellow, red or resolved)."""
-
-    def reached() -> dict[str, Any] | None:
-        items = alerts(platform, code, kind)
-        assert len(items) <= 1, items  # one alert per project and kind
-        if not items:
-            return None
-        alert = items[0]
-        done = alert["resolved_at"] is not None
-        return alert if (done if state == "resolved" else alert["level"] == state) else None
-
-    found: dict[str, Any] = eventually_sync(reached, timeout_s=60, what=f"{kind} {state} on {code}")
-    return found
 
 
 def test_violations_make_an_enterprise_dishonest_and_its_next_submission_is_refused(
