@@ -1,12 +1,19 @@
-"""Approval benchmark: N projects submitted over HTTP, decided by department systems over Kafka.
+"""Approval benchmark: projects submitted over HTTP, decided by department systems over Kafka.
 
-    uv run python -m bench.approval [--n 10000] [--concurrency 64] [--database postgres] [--keep]
+    uv run python -m bench.approval [--n 10000] [--mode both|saturation|rate] [--rate R]
+                                    [--database sqlite|postgres] [--keep] [--profile DIR]
 
 Starts its own platform (embedded broker on a free port, fresh SQLite databases in a temporary
-folder, the three services as child processes), measures the raw broker rate with kafka-python,
-then submits N three-department projects (NDRC, MEE, MOHURD) with concurrent HTTP clients while
-in-process department clients approve every task at once. See bench/README.md for the metrics.
-The last line printed is ``RESULT projects_per_s=.. raw_msgs_per_s=.. ratio=.. p99_ms=..``.
+folder or fresh PostgreSQL databases it creates and drops, the services as child processes),
+measures the raw broker rate with kafka-python, then runs
+
+1. **saturation**: N three-department projects (NDRC, MEE, MOHURD) from `--concurrency` closed-
+   loop HTTP clients while the department systems approve every task at once;
+2. **half load**: an open loop at a constant rate of half the saturation throughput (or
+   `--rate`) for `--rate-seconds`, where latency means something: the queue does not grow.
+
+See bench/README.md for the metrics. The last line printed is ``RESULT projects_per_s=..
+raw_msgs_per_s=.. ratio=.. p99_ms=.. half_load_p99_ms=..``.
 """
 
 from __future__ import annotations
@@ -14,37 +21,35 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
-import random
 import signal
 import sys
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Coroutine
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):  # run as a script (`python bench/approval.py`): import from the
     sys.path[0] = str(Path(__file__).resolve().parents[1])  # repository root, not bench/
 
-import httpx
 from kafka import KafkaConsumer, TopicPartition
 
 from bench.harness import BenchPlatform, RawRate, Sampler, raw_broker_rate_isolated
+from bench.load import Load, build_requests, closed_loop, open_loop
 from bench.profiling import Profilers, print_profiles
-from services.samples import CREDIT_CODES, three_department_project
 from services.simulate import (
     DecisionChooser,
     DepartmentWorker,
     start_departments,
     stop_departments,
 )
-from services.tokens import make_token
 from shared.events import FINAL_PROJECT_EVENT_TYPES, EventType
 from shared.topics import APPROVAL_PROJECTS, all_topics
 
-APPROVED = EventType.PROJECT_APPROVED.value.encode()
-RETRIES = 3
 CLOSED_TYPES = {str(t) for t in FINAL_PROJECT_EVENT_TYPES}
 
 
@@ -89,65 +94,7 @@ class Tracker(threading.Thread):
 
     def count(self, codes: set[str]) -> int:
         with self.lock:
-            return sum(1 for c in codes if c in self.closed)
-
-
-@dataclass
-class Load:
-    submitted: dict[str, tuple[float, float]] = field(default_factory=dict)  # code: (start, end)
-    errors: Counter[str] = field(default_factory=Counter)
-    retries: Counter[str] = field(default_factory=Counter)
-    started: float = 0.0
-    finished: float = 0.0
-
-
-async def submit_all(base_url: str, secret: str, n: int, concurrency: int, seed: int) -> Load:
-    tokens = {c: make_token(secret, "enterprise", credit_code=c) for c in CREDIT_CODES}
-    rng = random.Random(seed)
-    bodies = [(rng.choice(CREDIT_CODES), three_department_project(rng)) for _ in range(n)]
-    load = Load()
-    next_index = iter(range(n))
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(
-        base_url=base_url, limits=limits, timeout=60.0, trust_env=False
-    ) as client:
-
-        async def post(body: dict[str, object], headers: dict[str, str]) -> httpx.Response:
-            # A dropped connection is retried with the same Idempotency-Key: never a duplicate.
-            for attempt in range(RETRIES):
-                try:
-                    return await client.post("/api/v1/projects", json=body, headers=headers)
-                except httpx.TransportError as exc:
-                    load.retries[type(exc).__name__] += 1
-                    if attempt == RETRIES - 1:
-                        raise
-            raise AssertionError("unreachable")
-
-        async def worker() -> None:
-            for i in next_index:
-                credit_code, body = bodies[i]
-                headers = {
-                    "Authorization": f"Bearer {tokens[credit_code]}",
-                    "Idempotency-Key": f"bench-{seed}-{i}",
-                }
-                start = time.monotonic()
-                try:
-                    response = await post(body, headers)
-                except httpx.HTTPError as exc:
-                    load.errors[type(exc).__name__] += 1
-                    continue
-                end = time.monotonic()
-                if response.status_code != 201:
-                    load.errors[f"HTTP {response.status_code}"] += 1
-                    if sum(load.errors.values()) <= 3:
-                        print(f"  refused: {response.status_code} {response.text[:300]}")
-                    continue
-                load.submitted[response.json()["project_code"]] = (start, end)
-
-        load.started = time.monotonic()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        load.finished = time.monotonic()
-    return load
+            return len(codes.intersection(self.closed))
 
 
 def end_offsets(bootstrap: str, topics: list[str], timeout_s: float = 30.0) -> dict[str, int]:
@@ -195,20 +142,91 @@ def wait_closed(tracker: Tracker, codes: set[str], platform: BenchPlatform, stal
             print(f"  stalled: {done}/{len(codes)} projects closed, none for {stall_s:.0f}s")
             platform.keep = True  # for the post-mortem
             return False
-        time.sleep(0.2)
+        time.sleep(0.1)
 
 
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
+
+
+@dataclass
+class Phase:
+    """One measured load: what was sent, what came out, and what it cost each process."""
+
+    name: str
+    load: Load
+    approved: dict[str, float]  # code: when its project.approved was seen
+    others: Counter[str]
+    window_s: float
+    moved: dict[str, int]
+    cpu_s: dict[str, float]
+
+    @property
+    def projects_per_s(self) -> float:
+        return len(self.approved) / self.window_s
+
+    @property
+    def latencies_ms(self) -> list[float]:
+        """Submit -> approved: from the instant the request was sent (open loop: was due)."""
+        return [
+            (self.approved[c] - since) * 1000
+            for c, (since, _) in self.load.submitted.items()
+            if c in self.approved
+        ]
+
+    @property
+    def http_ms(self) -> list[float]:
+        return [(end - since) * 1000 for since, end in self.load.submitted.values()]
+
+    @property
+    def messages(self) -> int:
+        return sum(self.moved.values())
+
+
+def measure(
+    name: str,
+    drive: Coroutine[Any, Any, Load],
+    *,
+    bench: BenchPlatform,
+    tracker: Tracker,
+    sampler: Sampler,
+    measured_topics: list[str],
+    stall_s: float,
+) -> Phase:
+    """Run the load coroutine `drive`, wait until its projects are closed, take the figures."""
+    bootstrap = bench.bootstrap
+    before = end_offsets(bootstrap, measured_topics)
+    cpu_before = sampler.cpu_now()
+    load = asyncio.run(drive)
+    print(
+        f"  {name}: {len(load.submitted)} submitted in {load.seconds:.1f}s"
+        + (f" (generator fell {load.lag_s * 1000:.0f} ms behind)" if load.lag_s > 0.05 else "")
+    )
+    wait_closed(tracker, set(load.submitted), bench, stall_s=stall_s)
+    cpu_after = sampler.cpu_now()
+    after = end_offsets(bootstrap, measured_topics)
+    closed = {c: v for c, v in tracker.closed.items() if c in load.submitted}
+    approved = {c: at for c, (kind, at) in closed.items() if kind == EventType.PROJECT_APPROVED}
+    others = Counter(kind for kind, _ in closed.values() if kind != EventType.PROJECT_APPROVED)
+    last = max(approved.values(), default=load.finished)
+    return Phase(
+        name=name,
+        load=load,
+        approved=approved,
+        others=others,
+        window_s=max(last - load.started, 1e-9),
+        moved={t: after.get(t, 0) - before.get(t, 0) for t in after},
+        cpu_s={k: max(0.0, cpu_after[k] - cpu_before.get(k, 0.0)) for k in cpu_after},
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     with BenchPlatform(database=args.database, keep=args.keep) as bench:
         broker = bench.start_broker()
-        print(f"broker {broker.bootstrap}; work dir {bench.workdir}")
+        print(f"broker {broker.bootstrap}; work dir {bench.workdir}; database {args.database}")
         print(f"raw broker rate: {args.raw_messages} x {args.raw_size} B (kafka-python) ...")
         raw: RawRate = raw_broker_rate_isolated(
             broker.bootstrap, args.raw_messages, args.raw_size, partitions=6
@@ -231,34 +249,52 @@ def run(args: argparse.Namespace) -> int:
             me = "bench (client+departments)"
         else:
             bench.start_departments(args.departments)
-            me = "bench (HTTP client+tracker)"
-        sampler = Sampler({**platform.pids, me: os.getpid()})
+            me = "bench (load generator)"
+        pids = {**platform.pids, me: os.getpid()}
+        pids.pop("portal-svc", None)  # not on the submission path (it has no consumers)
+        sampler = Sampler(pids)
         sampler.start()
         profilers: Profilers | None = None
         tracker = Tracker(platform.bootstrap)
         tracker.start()
+        phases: list[Phase] = []
+        measured = [t for t in all_topics() if not t.startswith("bench.")]
+
+        def phase(name: str, drive: Coroutine[Any, Any, Load]) -> Phase:
+            return measure(
+                name, drive, bench=bench, tracker=tracker, sampler=sampler,
+                measured_topics=measured, stall_s=args.stall,
+            )  # fmt: skip
+
         try:
             # Warm-up: every consumer group has joined once these 20 are approved.
-            warm = asyncio.run(submit_all(approval_url, platform.secret, 20, 4, seed=1))
+            warm = asyncio.run(
+                closed_loop(approval_url, build_requests(platform.secret, 20, 1, "warm"), 4)
+            )
             if not wait_closed(tracker, set(warm.submitted), bench, stall_s=60):
                 raise WarmUpFailed(
                     "the 20 warm-up projects were not approved within 60 s: the platform does "
                     f"not process decisions (see {bench.workdir}/platform.log)"
                 )
             time.sleep(1.0)
-            measured = [t for t in all_topics() if not t.startswith("bench.")]
-            before = end_offsets(platform.bootstrap, measured)
-            sampler.mark_start()
             if args.profile:
-                profilers = Profilers({**platform.pids, me: os.getpid()}, Path(args.profile))
-            print(f"submitting {args.n} projects with {args.concurrency} concurrent clients ...")
-            load = asyncio.run(
-                submit_all(approval_url, platform.secret, args.n, args.concurrency, args.seed)
-            )
-            print(f"  submitted {len(load.submitted)} in {load.finished - load.started:.1f}s")
-            wait_closed(tracker, set(load.submitted), bench, stall_s=args.stall)
-            sampler.mark_end()
-            after = end_offsets(platform.bootstrap, measured)
+                profilers = Profilers(pids, Path(args.profile))
+            if args.mode in ("both", "saturation"):
+                requests = build_requests(platform.secret, args.n, args.seed, "sat")
+                print(f"saturation: {args.n} projects, {args.concurrency} concurrent clients ...")
+                phases.append(
+                    phase("saturation", closed_loop(approval_url, requests, args.concurrency))
+                )
+            if args.mode in ("both", "rate"):
+                rate = args.rate or (phases[0].projects_per_s / 2 if phases else 0.0)
+                if rate <= 0:
+                    raise SystemExit("--mode rate needs --rate (projects per second)")
+                count = max(1, round(rate * args.rate_seconds))
+                requests = build_requests(platform.secret, count, args.seed + 1, "rate")
+                time.sleep(2.0)  # let the saturation run's tail settle
+                print(f"open loop: {count} projects at {rate:.1f}/s ...")
+                name = "half load" if not args.rate else f"rate {rate:g}/s"
+                phases.append(phase(name, open_loop(approval_url, requests, rate)))
         finally:
             if profilers is not None:
                 profilers.stop()
@@ -270,75 +306,86 @@ def run(args: argparse.Namespace) -> int:
             tracker.join(timeout=5)
         if profilers is not None:
             print_profiles(profilers.summaries())
-        return report(args, load, tracker, raw, sampler, before, after)
+        return report(args, phases, raw, sampler)
 
 
-def report(
-    args: argparse.Namespace,
-    load: Load,
-    tracker: Tracker,
-    raw: RawRate,
-    sampler: Sampler,
-    before: dict[str, int],
-    after: dict[str, int],
-) -> int:
-    closed = {c: v for c, v in tracker.closed.items() if c in load.submitted}
-    approved = {c: at for c, (kind, at) in closed.items() if kind == EventType.PROJECT_APPROVED}
-    others = Counter(kind for kind, _ in closed.values() if kind != EventType.PROJECT_APPROVED)
-    submit_s = load.finished - load.started
-    last = max(approved.values(), default=load.finished)
-    window = max(last - load.started, 1e-9)
-    latencies = [
-        (approved[c] - end) * 1000 for c, (_, end) in load.submitted.items() if c in approved
-    ]
-    http_ms = [(end - start) * 1000 for start, end in load.submitted.values()]
-    moved = {t: after.get(t, 0) - before.get(t, 0) for t in after}
-    total_moved = sum(moved.values())
-    pipeline_rate = total_moved / window
-    projects_per_s = len(approved) / window
+def report(args: argparse.Namespace, phases: list[Phase], raw: RawRate, sampler: Sampler) -> int:
     print()
-    print("=" * 72)
-    print(f"approval benchmark: {args.n} projects x 3 departments, concurrency {args.concurrency},")
+    print("=" * 78)
     print(
-        f"database {args.database}, {len(args.departments)} department clients (delay 0, "
-        f"{args.approver})"
+        f"approval benchmark: 3 departments per project, database {args.database}, "
+        f"{len(args.departments)} department clients (delay 0, {args.approver})"
     )
-    print("-" * 72)
-    print(
-        f"submitted           {len(load.submitted):>8} ok, errors {dict(load.errors) or 0}, "
-        f"retried {dict(load.retries) or 0}"
-    )
-    print(f"submissions/s       {len(load.submitted) / submit_s:>11.1f}  (over {submit_s:.1f}s)")
-    print(f"HTTP submit latency p50 {pct(http_ms, 50):.0f} ms, p99 {pct(http_ms, 99):.0f} ms")
-    print(f"approved            {len(approved):>8}   other outcomes {dict(others) or 0}")
-    print(f"completed projects/s{projects_per_s:>11.1f}  (first submission -> last approval, "
-          f"{window:.1f}s)")  # fmt: skip
-    print(
-        f"latency submit->approved  p50 {pct(latencies, 50):.0f} ms  p95 {pct(latencies, 95):.0f}"
-        f" ms  p99 {pct(latencies, 99):.0f} ms  max {max(latencies, default=0):.0f} ms"
-    )
-    print(f"pipeline messages   {total_moved:>8}   ({pipeline_rate:,.0f}/s over the window)")
-    for topic, count in sorted(moved.items(), key=lambda kv: -kv[1]):
-        if count:
-            print(f"    {topic:<32} {count:>8}")
     print(
         f"raw broker rate     {raw.msgs_per_s:>11,.0f} msgs/s  ({raw.messages} x {raw.size} B, "
         f"produce {raw.produce_s:.1f}s + consume {raw.consume_s:.1f}s, kafka-python)"
     )
-    print("processes           peak RSS     CPU s (during the window; 1 core = window s)")
-    for stat in sampler.stats.values():
+    ok = True
+    for phase in phases:
+        load = phase.load
+        lat, http = phase.latencies_ms, phase.http_ms
+        print("-" * 78)
+        offered = len(load.submitted) + sum(load.errors.values())
+        print(f"[{phase.name}] {offered} projects offered over {load.seconds:.1f}s")
         print(
-            f"    {stat.name:<28} {stat.peak_rss / 2**20:>7.0f} MiB {stat.cpu_seconds:>8.1f}"
-            f"  ({stat.cpu_seconds / window * 100:.0f}% of a core)"
+            f"  submitted        {len(load.submitted):>8} ok, errors {dict(load.errors) or 0}, "
+            f"retried {dict(load.retries) or 0}"
         )
-    print("=" * 72)
-    ratio = pipeline_rate / raw.msgs_per_s
-    p99 = pct(latencies, 99)
+        print(f"  submissions/s    {len(load.submitted) / load.seconds:>11.1f}")
+        print(
+            f"  HTTP submit      p50 {pct(http, 50):.0f} ms  p99 {pct(http, 99):.0f} ms  "
+            f"max {max(http, default=0):.0f} ms"
+        )
+        others = dict(phase.others) or 0
+        print(f"  approved         {len(phase.approved):>8}   other outcomes {others}")
+        print(
+            f"  completed/s      {phase.projects_per_s:>11.1f}  (first submission -> last "
+            f"approval, {phase.window_s:.1f}s)"
+        )
+        print(
+            f"  submit->approved p50 {pct(lat, 50):.0f} ms  p95 {pct(lat, 95):.0f} ms  "
+            f"p99 {pct(lat, 99):.0f} ms  max {max(lat, default=0):.0f} ms"
+        )
+        rate = phase.messages / phase.window_s
+        print(
+            f"  pipeline msgs    {phase.messages:>8}   ({rate:,.0f}/s, "
+            f"ratio to raw {rate / raw.msgs_per_s:.3f}; "
+            f"{phase.messages / max(len(phase.approved), 1):.1f} per project)"
+        )
+        for topic, count in sorted(phase.moved.items(), key=lambda kv: -kv[1]):
+            if count:
+                print(f"      {topic:<32} {count:>8}")
+        total_cpu = sum(phase.cpu_s.values())
+        projects = max(len(phase.approved), 1)
+        print("  CPU per project  (ms of CPU per approved project; share of all CPU)")
+        for process, seconds in sorted(phase.cpu_s.items(), key=lambda kv: -kv[1]):
+            print(
+                f"      {process:<28} {seconds * 1000 / projects:>7.2f} ms  "
+                f"{100 * seconds / max(total_cpu, 1e-9):>5.1f} %  "
+                f"({100 * seconds / phase.window_s:.0f}% of a core)"
+            )
+        print(
+            f"      {'all processes':<28} {total_cpu * 1000 / projects:>7.2f} ms  "
+            f"({100 * total_cpu / phase.window_s:.0f}% of a core; the machine has "
+            f"{os.cpu_count()} cores)"
+        )
+        ok = ok and len(phase.approved) == len(load.submitted) == offered and not load.errors
+    print("processes peak RSS  " + ", ".join(
+        f"{s.name} {s.peak_rss / 2**20:.0f} MiB" for s in sampler.stats.values()
+    ))  # fmt: skip
+    print("=" * 78)
+    saturation = next((p for p in phases if p.name == "saturation"), None)
+    half = next((p for p in phases if p is not saturation), None)
+    main = saturation or half
+    assert main is not None
+    ratio = main.messages / main.window_s / raw.msgs_per_s
     print(
-        f"RESULT projects_per_s={projects_per_s:.1f} raw_msgs_per_s={raw.msgs_per_s:.0f} "
-        f"ratio={ratio:.3f} p99_ms={p99:.0f}"
+        f"RESULT projects_per_s={main.projects_per_s:.1f} raw_msgs_per_s={raw.msgs_per_s:.0f} "
+        f"ratio={ratio:.3f} p99_ms={pct(main.latencies_ms, 99):.0f} "
+        f"half_load_p99_ms={pct(half.latencies_ms, 99) if half else float('nan'):.0f}"
+        + (f" half_load_http_p99_ms={pct(half.http_ms, 99):.0f}" if half else "")
     )
-    return 0 if len(approved) == args.n and not load.errors else 1
+    return 0 if ok else 1
 
 
 def parse_departments(text: str) -> list[str]:
@@ -351,8 +398,14 @@ def main(argv: list[str] | None = None) -> int:
     from shared.topics import DEPARTMENT_CODES
 
     parser = argparse.ArgumentParser(prog="python -m bench.approval", description=__doc__)
-    parser.add_argument("--n", type=int, default=10_000, help="projects to submit (10000)")
-    parser.add_argument("--concurrency", type=int, default=64, help="concurrent HTTP clients")
+    parser.add_argument("--n", type=int, default=10_000, help="saturation projects (10000)")
+    parser.add_argument("--concurrency", type=int, default=64, help="closed-loop HTTP clients")
+    parser.add_argument(
+        "--mode", choices=("both", "saturation", "rate"), default="both",
+        help="saturation, then an open loop at half its rate (default); or one of them",
+    )  # fmt: skip
+    parser.add_argument("--rate", type=float, default=0.0, help="open-loop projects per second")
+    parser.add_argument("--rate-seconds", type=float, default=30.0, help="open-loop duration")
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--keep", action="store_true", help="keep the work dir (logs, databases)")
     parser.add_argument("--seed", type=int, default=42)
@@ -378,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
         return run(args)
     except WarmUpFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
-        print("RESULT projects_per_s=0 raw_msgs_per_s=0 ratio=0 p99_ms=nan")
+        print("RESULT projects_per_s=0 raw_msgs_per_s=0 ratio=0 p99_ms=nan half_load_p99_ms=nan")
         return 1
     except KeyboardInterrupt:
         print("interrupted: platform stopped", file=sys.stderr)

@@ -32,11 +32,23 @@ from shared.broker import ensure_topics
 from shared.settings import get_platform_settings
 from shared.topics import all_topics
 
+PG_SERVER = os.environ.get("BENCH_POSTGRES_SERVER", "postgresql://postgres@127.0.0.1:5432")
+"""Where `--database postgres` creates its databases (trust auth; `test` is the maintenance
+database it connects to for CREATE/DROP DATABASE)."""
+
 DATABASE_ENV = {
     "approval-svc": "APPROVAL_DATABASE_URL",
     "supervision-svc": "SUPERVISION_DATABASE_URL",
     "notify-svc": "NOTIFY_DATABASE_URL",
 }
+
+
+def pg_admin(statement: str) -> None:
+    """One statement on the maintenance database, outside a transaction (CREATE DATABASE)."""
+    import psycopg
+
+    with psycopg.connect(f"{PG_SERVER}/test", autocommit=True) as conn:
+        conn.execute(statement)
 
 
 @dataclass
@@ -94,6 +106,10 @@ class Sampler(threading.Thread):
             if proc is not None:
                 with contextlib.suppress(psutil.Error):
                     stat.peak_rss = max(stat.peak_rss, int(proc.memory_info().rss))
+
+    def cpu_now(self) -> dict[str, float]:
+        """CPU seconds (user + system) each watched process has used so far."""
+        return {name: _cpu(stat.pid) for name, stat in self.stats.items()}
 
     def mark_start(self) -> None:
         for stat in self.stats.values():
@@ -200,6 +216,13 @@ class BenchPlatform:
         self._sup = Supervisor(Output(self._log_file, colour=False), stop_timeout_s=10)
         self._saved_env: dict[str, str | None] = {}
         self.platform: Platform | None = None
+        self._pg_databases: list[str] = []
+
+    @property
+    def bootstrap(self) -> str:
+        if self._broker is None:
+            raise RuntimeError("the broker is not started")
+        return str(self._broker.bootstrap)
 
     def _set_env(self, values: dict[str, str]) -> None:
         for key, value in values.items():
@@ -226,12 +249,7 @@ class BenchPlatform:
         for definition in stack.SERVICES:
             env[definition.port_env] = str(free_port())
         if self.database == "postgres":
-            missing = [v for v in DATABASE_ENV.values() if not os.environ.get(v)]
-            if missing:
-                raise RuntimeError(
-                    f"--database postgres needs {', '.join(missing)} (PostgreSQL URLs, "
-                    "e.g. postgresql+asyncpg://user:pw@127.0.0.1:5432/approval_bench)"
-                )
+            env.update(self._create_pg_databases())
         self._set_env(env)
         (self.workdir / "data").mkdir(parents=True, exist_ok=True)
         services = stack.resolve_services()
@@ -257,6 +275,25 @@ class BenchPlatform:
         self._sup.start(ChildSpec("departments", argv, may_exit=True))
         return self._sup.pids["departments"]
 
+    def _create_pg_databases(self) -> dict[str, str]:
+        """A fresh PostgreSQL database per service (dropped again by `stop`)."""
+        tag = secrets.token_hex(4)
+        urls: dict[str, str] = {}
+        for service, variable in DATABASE_ENV.items():
+            name = f"bench_{service.split('-')[0]}_{tag}"
+            pg_admin(f'CREATE DATABASE "{name}"')
+            self._pg_databases.append(name)
+            urls[variable] = f"{PG_SERVER}/{name}"
+        return urls
+
+    def _drop_pg_databases(self) -> None:
+        for name in self._pg_databases:
+            try:
+                pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            except Exception as exc:  # report, and go on dropping the others
+                print(f"could not drop database {name}: {exc}", file=sys.stderr)
+        self._pg_databases.clear()
+
     def check(self) -> None:
         """Raise if a service died."""
         self._sup.check()
@@ -267,6 +304,10 @@ class BenchPlatform:
         finally:
             if self._broker is not None:
                 self._broker.stop()
+            if not self.keep:
+                self._drop_pg_databases()
+            elif self._pg_databases:
+                print(f"kept PostgreSQL databases {', '.join(self._pg_databases)}", file=sys.stderr)
             for key, value in self._saved_env.items():
                 if value is None:
                     os.environ.pop(key, None)
