@@ -25,7 +25,7 @@ help:
 	@echo "make faults the fault suite: SIGKILLs under load, under the real runner (~8 min)"
 	@echo "make lint   ruff check, ruff format --check, mypy (strict)"
 	@echo "make fmt    ruff format and ruff check --fix"
-	@echo "make bench  the approval benchmark"
+	@echo "make bench  the approval benchmark, SQLite then PostgreSQL (BENCH_ARGS=...)"
 
 uv:
 	@if ! $(UV) --version >/dev/null 2>&1; then \
@@ -72,5 +72,8 @@ lint: sync
 fmt: sync
 	$(UV) run ruff format . && $(UV) run ruff check --fix .
 
+# Both databases, each in both modes (saturation, then an open loop at half its rate).
+BENCH_ARGS ?=
 bench: sync
-	$(UV) run python bench/approval.py
+	$(UV) run python -m bench.approval --database sqlite $(BENCH_ARGS)
+	$(UV) run python -m bench.approval --database postgres $(BENCH_ARGS)

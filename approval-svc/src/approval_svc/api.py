@@ -37,6 +37,7 @@ from approval_svc.schemas import (
     SupplementIn,
     TimelineItem,
 )
+from approval_svc.submissions import SubmissionGroups
 from approval_svc.unit_of_work import SqlUnitOfWork
 from shared.auth import (
     CurrentPrincipal,
@@ -62,6 +63,7 @@ class Deps:
     runtime: ServiceRuntime
     catalogue: Catalogue
     calendar: WorkCalendar
+    submissions: SubmissionGroups
 
     @property
     def clock(self) -> Clock:
@@ -162,14 +164,8 @@ async def submit_project(
         if idempotency_key
         else None,
     )
-    async with deps.runtime.uow() as outbox:
-        submitted = await handlers.submit_project(
-            command=command,
-            uow=SqlUnitOfWork(outbox),
-            catalogue=deps.catalogue,
-            calendar=deps.calendar,
-            clock=deps.clock,
-        )
+    # Committed together with the submissions that arrive at the same time (group commit).
+    submitted = await deps.submissions.submit(command)
     headers = {"Location": f"/api/v1/projects/{submitted.project['project_code']}"}
     if not submitted.created:
         headers["Idempotent-Replayed"] = "true"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI
@@ -14,13 +16,17 @@ from approval_svc.domain.catalogue import Catalogue
 from approval_svc.handlers import deem_silent_consultations
 from approval_svc.metrics import CALENDAR_FALLBACK, PROJECTS_IN_FLIGHT
 from approval_svc.settings import ApprovalSettings
+from approval_svc.submissions import SubmissionGroups
 from approval_svc.unit_of_work import SqlUnitOfWork
 from shared.clock import Clock
 from shared.http import create_service_app
 from shared.runtime import ServiceRuntime
 from shared.topics import APPROVAL_DECISIONS, SUPERVISION_ALERTS
 
-SECONDS_PER_DAY = 86_400
+SWEEP_BATCH = 200
+"""Consultations deemed per sweep transaction."""
+TIMER_SLACK_S = 0.005
+"""Added to a computed wait: a timer that fires a little early must not mean an extra look."""
 
 
 def create_app(
@@ -48,19 +54,59 @@ def create_app(
         "credit", topics=[SUPERVISION_ALERTS], handlers=credit_handlers(clock=runtime.clock)
     )
 
+    # Silence of consulted departments becomes consent. The sweep runs when the earliest reply
+    # limit falls due (read from the stored tasks) and sleeps until then, whatever
+    # PLATFORM_DAY_SECONDS is; a commit of this process (a consultation assigned or resumed)
+    # makes it look again, and it sweeps at least every `sweep_ceiling_s` (consultations
+    # another instance recorded); never more often than every `sweep_floor_s`.
+    changed = asyncio.Event()
+    runtime.on_commit(changed.set)
+
     async def consultation_sweep() -> None:
-        # Silence of consulted departments becomes consent: a sweep that really runs, every
-        # `sweep_interval_days` of platform time but never more often than the real-time floor
-        # (0.01 day is 20 ms at PLATFORM_DAY_SECONDS=2: an idle service would spin).
         loop = asyncio.get_running_loop()
+        last = float("-inf")
         while True:
-            started = loop.time()
-            async with runtime.uow() as outbox:
-                await deem_silent_consultations(uow=SqlUnitOfWork(outbox), clock=runtime.clock)
-            await runtime.clock.sleep(settings.sweep_interval_days * SECONDS_PER_DAY)
-            rest = settings.sweep_floor_s - (loop.time() - started)
+            rest = settings.sweep_floor_s - (loop.time() - last)
             if rest > 0:
                 await asyncio.sleep(rest)
+            last = loop.time()
+            swept = runtime.clock.now()
+            async with runtime.uow() as outbox:
+                deemed = await deem_silent_consultations(
+                    uow=SqlUnitOfWork(outbox), clock=runtime.clock, limit=SWEEP_BATCH
+                )
+            if deemed < SWEEP_BATCH:  # a full batch: more may be due at once
+                await until_consultation_due(
+                    after=swept, ceiling_at=last + settings.sweep_ceiling_s
+                )
+
+    async def until_consultation_due(*, after: datetime, ceiling_at: float) -> None:
+        """Return when a reply limit later than `after` (the last sweep) is reached, or at
+        `ceiling_at` (loop time); recomputed after each commit of this process."""
+        loop = asyncio.get_running_loop()
+        while True:
+            looked = loop.time()
+            changed.clear()  # from here on a commit means: look again (this read sees it)
+            async with runtime.read_sessions() as session:
+                due = await queries.next_consultation_due(session, after=after)
+            wait = ceiling_at - looked
+            if due is not None:
+                platform_s = (due - runtime.clock.now()).total_seconds()
+                if platform_s <= 0:
+                    return
+                real_s = runtime.clock.real_seconds(platform_s)
+                # A manual clock moves without real time passing: look again after the floor.
+                wait = min(wait, real_s + TIMER_SLACK_S if real_s > 0 else settings.sweep_floor_s)
+            if wait <= 0:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), timeout=wait)
+                # Woken by a commit: look again, at most once per floor.
+                rest = settings.sweep_floor_s - (loop.time() - looked)
+                if rest > 0:
+                    await asyncio.sleep(rest)
+            if loop.time() >= ceiling_at:
+                return
 
     runtime.background("consultation-sweep", consultation_sweep)
 
@@ -79,7 +125,17 @@ def create_app(
     app = _http_app(runtime, runtime.lifespan)
     app.state.jwt_secret = jwt_secret
     app.state.runtime = runtime
-    app.state.deps = api.Deps(runtime=runtime, catalogue=catalogue, calendar=calendar)
+    submissions = SubmissionGroups(
+        uow=runtime.uow,
+        catalogue=catalogue,
+        calendar=calendar,
+        clock=runtime.clock,
+        max_group=settings.submit_group_max,
+    )
+    runtime.background("submission-groups", submissions.run)
+    app.state.deps = api.Deps(
+        runtime=runtime, catalogue=catalogue, calendar=calendar, submissions=submissions
+    )
     api.install(app)
     return app
 

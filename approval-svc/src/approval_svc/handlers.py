@@ -122,7 +122,7 @@ async def decide_task(*, command: DecideTask, uow: UnitOfWork, clock: Clock) -> 
         at=now,
     )
     project = await _number_documents(uow, change.project)
-    uow.projects.save(project)
+    await uow.projects.save(project)
     _record(uow, project, change.events, actor=command.actor, at=now, causation=command.causation)
     await uow.commit()
     return task_data(
@@ -139,7 +139,7 @@ async def provide_supplement(
         raise TaskNotFound(f"task {command.task_id} not found", field="task_id")
     now = clock.now()
     change = project.supplement(command.task_id, command.materials, at=now, calendar=calendar)
-    uow.projects.save(change.project)
+    await uow.projects.save(change.project)
     _record(
         uow,
         change.project,
@@ -164,7 +164,7 @@ async def withdraw_project(
         raise ProjectNotFound(f"project {code} not found", field="project_code")
     now = clock.now()
     change = project.withdraw(at=now)
-    uow.projects.save(change.project)
+    await uow.projects.save(change.project)
     _record(uow, change.project, change.events, actor=command.actor, at=now)
     await uow.commit()
     return project_data(change.project)
@@ -193,7 +193,7 @@ async def deem_silent_consultations(*, uow: UnitOfWork, clock: Clock, limit: int
         except DomainError:
             continue  # decided or closed meanwhile
         project = await _number_documents(uow, change.project)
-        uow.projects.save(project)
+        await uow.projects.save(project)
         _record(uow, project, change.events, actor=SYSTEM, at=now)
     await uow.commit()
     return len(due)

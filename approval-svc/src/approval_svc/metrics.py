@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 CALENDAR_FALLBACK = Counter(
     "working_day_calendar_fallback_total",
@@ -23,4 +23,10 @@ PROJECTS_IN_FLIGHT = Gauge(
     "in the database every few seconds, so every replica reports the same figure (aggregate "
     "with max, not sum).",
     ["status"],
+)
+
+SUBMISSION_GROUP_SIZE = Histogram(
+    "approval_submission_group_size",
+    "Submissions committed together in one transaction (group commit of concurrent requests).",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
 )

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Integer, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Integer, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from shared.db import SHARED_TABLES, decimal_column, utc_column
@@ -19,14 +19,17 @@ class Project(SQLModel, table=True):
     __table_args__ = (
         Index("ix_projects_credit_submitted", "credit_code", "submitted_at"),
         Index("ix_projects_status_submitted", "status", "submitted_at"),
+        # The list filtered by region or procedure, newest first, without sorting the matches.
+        Index("ix_projects_region_submitted", "region_code", "submitted_at"),
+        Index("ix_projects_procedure_submitted", "procedure", "submitted_at"),
     )
 
     project_code: str = Field(primary_key=True, max_length=32)
     credit_code: str = Field(max_length=18)
     name: str = Field(max_length=200)
-    region_code: str = Field(max_length=6, index=True)
+    region_code: str = Field(max_length=6)
     industry_code: str = Field(max_length=8)
-    procedure: str = Field(max_length=16, index=True)
+    procedure: str = Field(max_length=16)
     status: str = Field(max_length=32)
     total_investment: Decimal = Field(sa_column=decimal_column(nullable=False))
     location: str | None = Field(default=None, max_length=500)
@@ -44,12 +47,26 @@ class Project(SQLModel, table=True):
 class Task(SQLModel, table=True):
     __tablename__ = "tasks"
     __table_args__ = (
-        Index("ix_tasks_dept_status", "department", "status", "assigned_at"),
+        # A project's tasks; with the department, whether a department may see the project
+        # (the department's project list asks it of every project it pages through).
+        Index("ix_tasks_project_department", "project_code", "department"),
+        # A department's task list in its order (assigned_at, task_id), with a status filter
+        # and without one: the database reads the page from an index, no sort of every task.
+        Index("ix_tasks_dept_status_assigned", "department", "status", "assigned_at", "task_id"),
+        Index("ix_tasks_dept_assigned", "department", "assigned_at", "task_id"),
         Index("ix_tasks_status_due", "status", "due_at"),
+        # The public results, newest decision first: only tasks with a document number.
+        Index(
+            "ix_tasks_disclosed",
+            "decided_at",
+            "task_id",
+            sqlite_where=text("document_number IS NOT NULL"),
+            postgresql_where=text("document_number IS NOT NULL"),
+        ),
     )
 
     task_id: str = Field(primary_key=True, max_length=40)
-    project_code: str = Field(foreign_key="projects.project_code", max_length=32, index=True)
+    project_code: str = Field(foreign_key="projects.project_code", max_length=32)
     position: int = 0
     department: str = Field(max_length=16)
     matter_code: str = Field(max_length=40)

@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from approval_svc.domain.catalogue import Catalogue
 from approval_svc.domain.errors import ProjectNotFound
-from approval_svc.domain.statemachine import OPEN_PROJECT_STATUSES
+from approval_svc.domain.statemachine import OPEN_PROJECT_STATUSES, TaskStatus
 from approval_svc.domain.workdays import CHINA_TZ
 from approval_svc.models import Project, Task, TimelineEntry
 from approval_svc.repository import project_from_rows, task_from_row
@@ -72,10 +72,13 @@ async def list_projects(
     if position is not None:
         at, code = position
         query = query.where(
+            # The bound alone lets the database start at the cursor in the index instead of
+            # reading (and dropping) every row before it; the OR then decides the ties.
+            col(Project.submitted_at) <= at,
             or_(
                 col(Project.submitted_at) < at,
                 and_(col(Project.submitted_at) == at, col(Project.project_code) < code),
-            )
+            ),
         )
     query = query.order_by(col(Project.submitted_at).desc(), col(Project.project_code).desc())
     projects, next_cursor = cursors.split_page(
@@ -152,10 +155,11 @@ async def department_tasks(
     if position is not None:
         at, task_id = position
         query = query.where(
+            col(Task.assigned_at) >= at,  # seekable bound (see list_projects)
             or_(
                 col(Task.assigned_at) > at,
                 and_(col(Task.assigned_at) == at, col(Task.task_id) > task_id),
-            )
+            ),
         )
     query = query.order_by(col(Task.assigned_at), col(Task.task_id)).limit(limit + 1)
     tasks, next_cursor = cursors.split_page(
@@ -192,10 +196,11 @@ async def public_results(
     if position is not None:
         at, task_id = position
         query = query.where(
+            col(Task.decided_at) <= at,  # seekable bound (see list_projects)
             or_(
                 col(Task.decided_at) < at,
                 and_(col(Task.decided_at) == at, col(Task.task_id) < task_id),
-            )
+            ),
         )
     query = query.order_by(col(Task.decided_at).desc(), col(Task.task_id).desc())
     rows, next_cursor = cursors.split_page(
@@ -257,6 +262,20 @@ def departments(
         ],
         next_cursor=next_cursor,
     )
+
+
+async def next_consultation_due(session: AsyncSession, *, after: datetime) -> datetime | None:
+    """The earliest reply limit after `after` of a pending consultation (None: there is none):
+    when the consultation sweep must next run."""
+    due = (
+        await session.exec(
+            select(func.min(col(Task.reply_due_at)))
+            .where(Task.status == TaskStatus.PENDING.value)
+            .where(col(Task.consultative).is_(True))
+            .where(col(Task.reply_due_at) > after)
+        )
+    ).one()
+    return due
 
 
 async def projects_in_flight(session: AsyncSession) -> dict[str, int]:

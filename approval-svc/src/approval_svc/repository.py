@@ -1,7 +1,13 @@
 """Persistence of the project aggregate in SQL: rows <-> ``domain.project.Project``.
 
 The rows only store what the domain decided: a project is loaded into a ``Project``, changed by
-its methods, and ``save`` writes the new values back into the rows it was loaded from.
+its methods, and ``save`` writes the columns that changed back into its rows.
+
+SQLAlchemy Core, not the ORM: these statements run for every submission and every decision,
+and ORM objects (identity map, change tracking, autoflush before each query) cost more CPU than
+the statements themselves. Within one transaction a project is read once: later changes in the
+same transaction (a consumer batch deciding several of its tasks) start from the state saved
+last, which is what the database holds under the transaction's lock.
 """
 
 from __future__ import annotations
@@ -10,9 +16,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from approval_svc import models
@@ -21,11 +27,14 @@ from approval_svc.domain.deadlines import TimeLimits
 from approval_svc.domain.project import Project, ProjectRecord
 from approval_svc.domain.statemachine import ProjectState, ProjectStatus, TaskState, TaskStatus
 from approval_svc.domain.workdays import as_day_kind
+from shared.db import table_of
+from shared.outbox import UnitOfWork as OutboxUnitOfWork
 
 # --- rows <-> domain ----------------------------------------------------------------------------
 
 
-def project_from_rows(row: models.Project, tasks: Sequence[models.Task]) -> Project:
+# A row is a `models.Project`/`models.Task` or a Core row of their tables: the same names.
+def project_from_rows(row: Any, tasks: Sequence[Any]) -> Project:
     record = ProjectRecord(
         code=row.project_code,
         credit_code=row.credit_code,
@@ -49,7 +58,7 @@ def project_from_rows(row: models.Project, tasks: Sequence[models.Task]) -> Proj
     return Project(record, state, row.updated_at)
 
 
-def task_from_row(row: models.Task) -> TaskState:
+def task_from_row(row: Any) -> TaskState:
     return TaskState(
         task_id=row.task_id,
         department=row.department,
@@ -103,35 +112,35 @@ def _task_values(task: TaskState) -> dict[str, Any]:
     }
 
 
-def _new_rows(project: Project) -> tuple[models.Project, list[models.Task]]:
+def _new_rows(project: Project) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     r = project.record
-    row = models.Project(
-        project_code=r.code,
-        credit_code=r.credit_code,
-        name=r.name,
-        region_code=r.region_code,
-        industry_code=r.industry_code,
-        procedure=r.procedure,
-        status=project.status.value,
-        total_investment=r.total_investment,
-        location=r.location,
-        planned_start=r.planned_start,
-        description=r.description,
-        details=dict(r.details),
-        submitted_at=r.submitted_at,
-        updated_at=project.updated_at,
-        credit_flag=r.credit_flag,
-    )
+    row = {
+        "project_code": r.code,
+        "credit_code": r.credit_code,
+        "name": r.name,
+        "region_code": r.region_code,
+        "industry_code": r.industry_code,
+        "procedure": r.procedure,
+        "status": project.status.value,
+        "total_investment": r.total_investment,
+        "location": r.location,
+        "planned_start": r.planned_start,
+        "description": r.description,
+        "details": dict(r.details),
+        "submitted_at": r.submitted_at,
+        "updated_at": project.updated_at,
+        "credit_flag": r.credit_flag,
+    }
     tasks = [
-        models.Task(
-            task_id=t.task_id,
-            project_code=r.code,
-            position=position,
-            department=t.department,
-            matter_code=t.matter_code,
-            credit_flag=r.credit_flag,
+        {
+            "task_id": t.task_id,
+            "project_code": r.code,
+            "position": position,
+            "department": t.department,
+            "matter_code": t.matter_code,
+            "credit_flag": r.credit_flag,
             **_task_values(t),
-        )
+        }
         for position, t in enumerate(project.tasks)
     ]
     return row, tasks
@@ -139,69 +148,99 @@ def _new_rows(project: Project) -> tuple[models.Project, list[models.Task]]:
 
 # --- repositories -------------------------------------------------------------------------------
 
+PROJECTS = table_of(models.Project)
+TASKS = table_of(models.Task)
+IDEMPOTENCY = table_of(models.IdempotencyRecord)
+CREDIT = table_of(models.CreditStanding)
+
+_TASK_COLUMNS = tuple(TASKS.c)
+
 
 class SqlProjects:
     """Projects in the approval database, within one session's transaction."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, outbox: OutboxUnitOfWork) -> None:
         self._session = session
-        # What each project was loaded from, to write its changes back into the same rows.
-        self._loaded: dict[str, tuple[models.Project, dict[str, models.Task], Project]] = {}
+        self._outbox = outbox
+        # The state of each project as this use case last read or saved it.
+        self._loaded: dict[str, Project] = {}
+        self._code_of_task: dict[str, str] = {}
 
     async def get(self, code: str) -> Project | None:
         """The project, its row locked until the transaction ends, so that every change to
         one project is serialised (and its outbox ids, hence its events, stay in order)."""
-        query = select(models.Project).where(models.Project.project_code == code)
-        row = (await self._session.exec(query.with_for_update())).first()
+        known = self._loaded.get(code)
+        if known is not None:
+            return known  # already read, and locked, by this transaction
+        query = select(PROJECTS).where(PROJECTS.c.project_code == code).with_for_update()
+        row = (await self._session.execute(query)).first()
         if row is None:
             return None
         tasks = (
-            await self._session.exec(
-                select(models.Task)
-                .where(models.Task.project_code == code)
-                .order_by(col(models.Task.position))
+            await self._session.execute(
+                select(*_TASK_COLUMNS)
+                .where(TASKS.c.project_code == code)
+                .order_by(TASKS.c.position)
             )
         ).all()
-        project = project_from_rows(row, tasks)
-        self._loaded[code] = (row, {t.task_id: t for t in tasks}, project)
-        return project
+        return self._remember(project_from_rows(row, tasks))
 
     async def get_by_task(self, task_id: str) -> Project | None:
-        code = (
-            await self._session.exec(
-                select(models.Task.project_code).where(models.Task.task_id == task_id)
-            )
-        ).first()
+        code = self._code_of_task.get(task_id)
+        if code is None:
+            code = (
+                await self._session.execute(
+                    select(TASKS.c.project_code).where(TASKS.c.task_id == task_id)
+                )
+            ).scalar_one_or_none()
         return await self.get(code) if code else None
 
-    def add(self, project: Project) -> None:
-        row, tasks = _new_rows(project)
-        self._session.add(row)
-        self._session.add_all(tasks)
-        self._loaded[project.code] = (row, {t.task_id: t for t in tasks}, project)
-
-    def save(self, project: Project) -> None:
-        row, task_rows, before = self._loaded[project.code]
-        row.status = project.status.value
-        row.updated_at = project.updated_at
-        previous = {t.task_id: t for t in before.tasks}
+    def _remember(self, project: Project) -> Project:
+        self._loaded[project.code] = project
         for task in project.tasks:
-            if previous.get(task.task_id) != task:
-                for name, value in _task_values(task).items():
-                    setattr(task_rows[task.task_id], name, value)
-        self._loaded[project.code] = (row, task_rows, project)
+            self._code_of_task[task.task_id] = project.code
+        return project
+
+    def add(self, project: Project) -> None:
+        """Inserted at commit, with the transaction's other new rows (a uniqueness conflict
+        then surfaces as the commit's)."""
+        row, tasks = _new_rows(project)
+        self._outbox.add_row(models.Project, row)
+        for task in tasks:
+            self._outbox.add_row(models.Task, task)
+        self._remember(project)
+
+    async def save(self, project: Project) -> None:
+        before = self._loaded[project.code]
+        await self._session.execute(
+            update(PROJECTS)
+            .where(PROJECTS.c.project_code == project.code)
+            .values(status=project.status.value, updated_at=project.updated_at)
+        )
+        previous = {t.task_id: t for t in before.tasks}
+        changed = [
+            {"key_task_id": task.task_id, **_task_values(task)}
+            for task in project.tasks
+            if previous.get(task.task_id) != task
+        ]
+        if changed:
+            # The SET clause is made of the parameters' keys that name columns.
+            await self._session.execute(
+                update(TASKS).where(TASKS.c.task_id == bindparam("key_task_id")), changed
+            )
+        self._remember(project)
 
     async def consultations_due(self, now: datetime, limit: int) -> list[str]:
         """Ids of pending consultations whose reply limit has passed (``Project.
         consultation_overdue`` in SQL)."""
-        rows = await self._session.exec(
-            select(models.Task.task_id)
-            .where(models.Task.status == TaskStatus.PENDING.value)
-            .where(col(models.Task.consultative).is_(True))
-            .where(col(models.Task.reply_due_at) <= now)
+        rows = await self._session.execute(
+            select(TASKS.c.task_id)
+            .where(TASKS.c.status == TaskStatus.PENDING.value)
+            .where(TASKS.c.consultative.is_(True))
+            .where(TASKS.c.reply_due_at <= now)
             .limit(limit)
         )
-        return list(rows.all())
+        return list(rows.scalars().all())
 
 
 def _upsert(session: AsyncSession) -> Any:
@@ -247,32 +286,35 @@ class SqlSequences:
 
 
 class SqlIdempotencyKeys:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, outbox: OutboxUnitOfWork) -> None:
         self._session = session
+        self._outbox = outbox
 
     async def get(self, owner: str, key: str) -> tuple[str, dict[str, Any]] | None:
         """(fingerprint, first response) of a key already used, else None."""
-        record = (
-            await self._session.exec(
-                select(models.IdempotencyRecord)
-                .where(models.IdempotencyRecord.owner == owner)
-                .where(models.IdempotencyRecord.key == key)
+        row = (
+            await self._session.execute(
+                select(IDEMPOTENCY.c.request_hash, IDEMPOTENCY.c.response)
+                .where(IDEMPOTENCY.c.owner == owner)
+                .where(IDEMPOTENCY.c.key == key)
             )
         ).first()
-        return None if record is None else (record.request_hash, record.response)
+        return None if row is None else (row.request_hash, row.response)
 
     def add(
         self, owner: str, key: str, fingerprint: str, response: dict[str, Any], at: datetime
     ) -> None:
-        self._session.add(
-            models.IdempotencyRecord(
-                owner=owner,
-                key=key,
-                request_hash=fingerprint,
-                status_code=201,
-                response=response,
-                created_at=at,
-            )
+        """Inserted at commit: a concurrent request with the same key makes the commit fail."""
+        self._outbox.add_row(
+            models.IdempotencyRecord,
+            {
+                "owner": owner,
+                "key": key,
+                "request_hash": fingerprint,
+                "status_code": 201,
+                "response": response,
+                "created_at": at,
+            },
         )
 
 
@@ -283,10 +325,12 @@ class SqlCreditStandings:
         self._session = session
 
     async def get(self, credit_code: str, *, for_update: bool = False) -> CreditStanding | None:
-        query = select(models.CreditStanding).where(
-            models.CreditStanding.credit_code == credit_code
+        query = select(CREDIT.c.credit_code, CREDIT.c.status, CREDIT.c.changed_at).where(
+            CREDIT.c.credit_code == credit_code
         )
-        row = (await self._session.exec(query.with_for_update() if for_update else query)).first()
+        row = (
+            await self._session.execute(query.with_for_update() if for_update else query)
+        ).first()
         if row is None:
             return None
         return CreditStanding(row.credit_code, CreditStatus(row.status), row.changed_at)

@@ -19,17 +19,29 @@ class ApprovalSettings(ServiceSettings):
     catalogue_path: Path | None = Field(
         default=None, description="Catalogue data file; unset means the bundled one."
     )
-    sweep_interval_days: float = Field(
-        default=0.01, gt=0, description="How often (in platform days) deemed consent is swept."
-    )
     in_flight_interval_s: float = Field(
         default=15.0, gt=0, description="How often (seconds) projects_in_flight is recounted."
     )
     sweep_floor_s: float = Field(
         default=0.25,
         ge=0,
-        description="Real seconds at least between two sweeps: compressed platform days "
-        "(PLATFORM_DAY_SECONDS) must not make an idle service spin.",
+        description="Real seconds at least between two consultation sweeps, or two looks at "
+        "the next reply limit after commits: a burst of work or a manual clock never spins it.",
+    )
+    sweep_ceiling_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Real seconds at most between two consultation sweeps (the sweep otherwise "
+        "sleeps until the next reply limit falls due): a safety net for consultations another "
+        "instance recorded.",
+    )
+
+    submit_group_max: int = Field(
+        default=64,
+        ge=1,
+        le=1000,
+        description="Most submissions committed together in one transaction: the requests "
+        "that arrive while the previous group commits share the next (1: no grouping).",
     )
 
 

@@ -41,7 +41,7 @@ class Projects(Protocol):
 
     def add(self, project: Project) -> None: ...
 
-    def save(self, project: Project) -> None: ...
+    async def save(self, project: Project) -> None: ...
 
     async def consultations_due(self, now: datetime, limit: int) -> list[str]:
         """Task ids of pending consultations whose reply limit has passed."""
@@ -104,9 +104,9 @@ class SqlUnitOfWork:
     def __init__(self, outbox: OutboxUnitOfWork) -> None:
         self._outbox = outbox
         session = outbox.session
-        self.projects = SqlProjects(session)
+        self.projects = SqlProjects(session, outbox)
         self.sequences = SqlSequences(session)
-        self.idempotency = SqlIdempotencyKeys(session)
+        self.idempotency = SqlIdempotencyKeys(session, outbox)
         self.credit = SqlCreditStandings(session)
 
     def publish(self, message: Message) -> None:

@@ -7,20 +7,24 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
+from approval_svc import app as approval_app
 from approval_svc.app import create_app
 from approval_svc.catalogue_file import bundled_catalogue_text, load_catalogue
 from approval_svc.handlers import deem_silent_consultations
+from approval_svc.queries import next_consultation_due
 from approval_svc.settings import get_approval_settings
 from approval_svc.unit_of_work import SqlUnitOfWork
-from shared.clock import ManualClock
+from shared.clock import ManualClock, ScaledClock
 from shared.migrations import upgrade
 from testkit import eventually, eventually_sync, free_port, unique_group
 
@@ -120,7 +124,7 @@ async def test_silent_consultation_is_deemed_consent(
     assert not source.matter("MOHURD-BUILD-PERMIT").consultative
 
     clock = ManualClock(datetime(2026, 3, 2, 2, 0, tzinfo=UTC))  # a Monday, 10:00 in Beijing
-    app = approval_factory(clock=clock, catalogue_path=path, sweep_interval_days=0.0001)
+    app = approval_factory(clock=clock, catalogue_path=path)
     async with (
         LifespanManager(app, startup_timeout=30, shutdown_timeout=60),
         httpx.AsyncClient(
@@ -162,6 +166,72 @@ async def test_silent_consultation_is_deemed_consent(
         deemed = [s for s in timeline["items"] if s["detail"].get("deemed")]
         assert deemed
         assert deemed[0]["actor_role"] == "system"
+
+
+async def test_silence_is_consent_when_the_reply_limit_falls_due_without_polling(
+    approval_factory: Callable[..., object],
+    tmp_path: Path,
+    region_code: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Compressed days (half a second each): the sweep sleeps until the reply limit, then runs.
+    path = tmp_path / "catalogue.yaml"
+    path.write_text(
+        bundled_catalogue_text().replace(
+            "code: MOHURD-BUILD-PERMIT\n", "code: MOHURD-BUILD-PERMIT\n    consultative: true\n", 1
+        )
+    )
+    sweeps: list[float] = []
+
+    async def counted(**kwargs: Any) -> int:
+        sweeps.append(time.monotonic())
+        return await deem_silent_consultations(**kwargs)
+
+    monkeypatch.setattr(approval_app, "deem_silent_consultations", counted)
+    clock = ScaledClock(day_seconds=0.5)
+    app = approval_factory(clock=clock, catalogue_path=path)
+    async with (
+        LifespanManager(app, startup_timeout=30, shutdown_timeout=60),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://approval"
+        ) as client,
+    ):
+        project = (
+            await client.post(
+                "/api/v1/projects", json=project_body(region_code), headers=ENTERPRISE_A
+            )
+        ).json()
+        code = project["project_code"]
+        for task in project["tasks"]:
+            if task["department"] != "MOHURD":
+                await client.post(
+                    f"/api/v1/tasks/{task['task_id']}/decision",
+                    json={"decision": "approved"},
+                    headers=dept(task["department"]),
+                )
+        async with app.state.runtime.read_sessions() as session:
+            due = await next_consultation_due(session, after=clock.now() - timedelta(days=1))
+        assert due is not None
+        assert due > clock.now()
+        waiting = time.monotonic()
+        real_wait = clock.real_seconds((due - clock.now()).total_seconds())
+
+        async def approved() -> dict[str, Any] | None:
+            current = (await client.get(f"/api/v1/projects/{code}", headers=OPS)).json()
+            return current if current["status"] == "approved" else None
+
+        current = await eventually(
+            approved, timeout_s=real_wait + 20, what="deemed consent when the limit falls due"
+        )
+        mohurd = next(t for t in current["tasks"] if t["department"] == "MOHURD")
+        assert mohurd["deemed"] is True
+        # On time: within a few platform hours (tens of real milliseconds) of the limit.
+        late = datetime.fromisoformat(mohurd["decided_at"]) - due
+        assert timedelta(0) <= late < timedelta(hours=12), late
+    # Seconds of waiting, yet no sweep in between: one at start-up, one when due (a polling
+    # sweep, at its 0.25 s floor, would have run some twenty times).
+    assert real_wait > 2
+    assert len([t for t in sweeps if t > waiting]) <= 2, sweeps
 
 
 def test_settings_secret_is_required(database_factory: Callable[[str], str]) -> None:

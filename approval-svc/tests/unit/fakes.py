@@ -47,7 +47,7 @@ class FakeProjects:
     def add(self, project: Project) -> None:
         self._uow.staged.projects[project.code] = project
 
-    def save(self, project: Project) -> None:
+    async def save(self, project: Project) -> None:
         assert project.code in self._uow.staged.projects, "save() of a project never loaded"
         self._uow.staged.projects[project.code] = project
 

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TransportT
 
 from shared.settings import PlatformSettings
 
@@ -96,6 +98,39 @@ async def broker_reachable(bootstrap_servers: str, timeout_s: float = 3.0) -> st
             log.debug("admin close failed", exc_info=True)
 
 
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """faust's aiokafka consumer thread, with the fetch wait the platform asks for.
+
+    faust builds its consumer with ``fetch_max_wait_ms=1500`` written into the code. A broker
+    that does not answer a waiting fetch early (the embedded one) then holds every hop of a
+    project's path up to 1.5 s whenever the partitions were empty when the fetch arrived.
+    """
+
+    def _create_worker_consumer(self, transport: faust_aiokafka.Transport) -> AIOKafkaConsumer:
+        consumer = super()._create_worker_consumer(transport)
+        # Read by AIOKafkaConsumer.start() when it builds its fetcher, which comes after this.
+        consumer._fetch_max_wait_ms = getattr(self.app, "fetch_max_wait_ms", 1500)
+        return consumer
+
+
+class _Consumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class _Transport(faust_aiokafka.Transport):
+    Consumer = _Consumer
+
+
+class PlatformFaustApp(faust.App):
+    """A faust app on the aiokafka transport whose consumer fetch wait is a setting."""
+
+    fetch_max_wait_ms: int = 1500
+
+    def _new_transport(self) -> TransportT:
+        return _Transport(self.conf.broker_consumer, self)
+
+
 def make_faust_app(app_id: str, settings: PlatformSettings, **overrides: Any) -> faust.App:
     """A faust app that only consumes (publishing goes through the outbox).
 
@@ -128,4 +163,6 @@ def make_faust_app(app_id: str, settings: PlatformSettings, **overrides: Any) ->
         "producer_acks": -1,
     }
     options.update(overrides)
-    return faust.App(app_id, **options)
+    app = PlatformFaustApp(app_id, **options)
+    app.fetch_max_wait_ms = settings.kafka_fetch_max_wait_ms
+    return app

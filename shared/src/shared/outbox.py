@@ -14,14 +14,18 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.db import OutboxMessage, SessionFactory, utcnow
+from shared.db import OutboxMessage, SessionFactory, table_of, utcnow
 from shared.events import CloudEvent
 
 log = logging.getLogger(__name__)
+
+INSERT = "insert"
+IGNORE = "ignore"
+_How = str | tuple[str, ...]
 
 
 class UnitOfWork:
@@ -38,8 +42,10 @@ class UnitOfWork:
         self._factory = session_factory
         self._on_commit = on_commit
         self._session: AsyncSession | None = None
-        # Rows to insert at commit: (model, ignore duplicates?, row), in the order added.
-        self._rows: list[tuple[Any, bool, dict[str, Any]]] = []
+        # Rows to write at commit: (model, how, row), in the order added; `how` is
+        # INSERT, IGNORE (skip a row whose key is there) or a tuple of key columns (add the
+        # row's other columns to the stored counter row with that key, see `accumulate`).
+        self._rows: list[tuple[Any, _How, dict[str, Any]]] = []
         self._callbacks: list[Callable[[], None]] = []
         self.emitted: list[CloudEvent] = []
 
@@ -78,7 +84,7 @@ class UnitOfWork:
         self._rows.append(
             (
                 OutboxMessage,
-                False,
+                INSERT,
                 {
                     "event_id": event.id,
                     "event_type": event.type,
@@ -97,7 +103,7 @@ class UnitOfWork:
         self._rows.append(
             (
                 OutboxMessage,
-                False,
+                INSERT,
                 {
                     "event_id": str(uuid.uuid4()),
                     "event_type": event_type,
@@ -116,7 +122,17 @@ class UnitOfWork:
         CONFLICT DO NOTHING`): for rows with a natural key that a replay would write again.
         """
         self._require_open()
-        self._rows.append((model, ignore_duplicates, row))
+        self._rows.append((model, IGNORE if ignore_duplicates else INSERT, row))
+
+    def accumulate(self, model: Any, key: dict[str, Any], deltas: dict[str, Any]) -> None:
+        """Add `deltas` to the counter row of `model` with `key` at commit (created if absent).
+
+        For counters that only ever move by deltas: the deltas of one transaction are summed
+        per key and written with one upsert-adding executemany at commit, instead of one
+        statement per change. Nothing may read those counters inside the same transaction.
+        """
+        self._require_open()
+        self._rows.append((model, tuple(key), {**key, **deltas}))
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run `callback` once this transaction has committed (dropped on rollback).
@@ -146,18 +162,51 @@ class UnitOfWork:
         if not self._rows:
             return
         pending, self._rows = self._rows, []
-        by_table: dict[tuple[Any, bool], list[dict[str, Any]]] = {}
-        for model, ignore_duplicates, row in pending:
-            by_table.setdefault((model, ignore_duplicates), []).append(row)
-        for (model, ignore_duplicates), rows in by_table.items():
+        by_table: dict[tuple[Any, _How], list[dict[str, Any]]] = {}
+        for model, how, row in pending:
+            by_table.setdefault((model, how), []).append(row)
+        for (model, how), rows in by_table.items():
             # One executemany of one cached statement: SQLite loops in C, psycopg pipelines it.
-            statement = self._insert_ignoring(model) if ignore_duplicates else insert(model)
-            await self.session.execute(statement, rows)
+            if isinstance(how, tuple):
+                await self._add_to_counters(model, how, rows)
+            elif how == INSERT:
+                await self.session.execute(insert(model), rows)
+            else:
+                await self.session.execute(
+                    self._dialect_insert(model).on_conflict_do_nothing(), rows
+                )
 
-    def _insert_ignoring(self, model: Any) -> Any:
+    async def _add_to_counters(
+        self, model: Any, keys: tuple[str, ...], rows: list[dict[str, Any]]
+    ) -> None:
+        summed: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for row in rows:
+            at = tuple(row[k] for k in keys)
+            total = summed.get(at)
+            if total is None:
+                summed[at] = dict(row)
+            else:
+                for column, delta in row.items():
+                    if column not in keys:
+                        total[column] = total.get(column, 0) + delta
+        # One statement per set of columns (rows of one model usually share theirs); each key
+        # appears once, as PostgreSQL refuses to update a row twice in one statement.
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in summed.values():
+            by_columns.setdefault(tuple(sorted(row)), []).append(row)
+        table = model if isinstance(model, Table) else table_of(model)
+        for columns, batch in by_columns.items():
+            stmt = self._dialect_insert(model)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=list(keys),
+                set_={c: table.c[c] + stmt.excluded[c] for c in columns if c not in keys},
+            )
+            await self.session.execute(stmt, batch)
+
+    def _dialect_insert(self, model: Any) -> Any:
         dialect = self.session.get_bind().dialect.name
         insert_of = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        return insert_of(model).on_conflict_do_nothing()
+        return insert_of(model)
 
     async def commit(self) -> None:
         await self.flush()

@@ -9,6 +9,12 @@ ones) so that a broker that lost its topics (the in-memory embedded broker after
 gets them again: before each batch, and every few seconds when idle, the relay compares the
 ids of the topics it published to with the ids it recorded (see :mod:`shared.epoch`); a topic
 created anew has its retained rows marked unsent, and they go out again in id order.
+
+Idle, the relay sleeps until the first of: a commit of this process (`wake`, so an event goes
+out within milliseconds), the next idle epoch check, the renewal of its lease (a third of the
+lease's time to live: held leases never lapse, a dead holder's expires), the purge, or
+`poll_interval_s` (rows another process committed, which cannot wake it). It renews its lease
+only when a third of its time to live has passed, not on every round.
 """
 
 from __future__ import annotations
@@ -34,6 +40,9 @@ from shared.retry import retry_forever
 
 log = logging.getLogger(__name__)
 
+PURGE_INTERVAL_S = 60.0
+_TIMER_SLACK_S = 0.005
+
 
 class OutboxRelay:
     """Publishes committed outbox rows; one relay per database holds the lease at a time."""
@@ -47,7 +56,7 @@ class OutboxRelay:
         producer: KafkaProducer,
         service: str,
         batch_size: int = 500,
-        poll_interval_s: float = 0.5,
+        poll_interval_s: float = 2.0,
         lease_ttl_s: float = 10.0,
         retention: timedelta = timedelta(hours=24),
         topic_ids: TopicIds | None = None,
@@ -59,6 +68,10 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll = poll_interval_s
         self._lease_ttl = timedelta(seconds=lease_ttl_s)
+        # Renewed when a third of the time to live has passed: two renewals may fail or come
+        # late before the lease lapses, and a batch always starts with two thirds of it left.
+        self._lease_renew_s = lease_ttl_s / 3
+        self._lease_held_until = float("-inf")  # monotonic; while ahead, the lease is ours
         self._retention = retention
         # None: no epoch checks (a producer without a real cluster behind it, in unit tests).
         self._topic_ids = topic_ids
@@ -68,7 +81,7 @@ class OutboxRelay:
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
         self._stopping = False
-        self._last_purge = 0.0
+        self._last_purge = float("-inf")  # monotonic
         self.last_error: str | None = None
 
     def wake(self) -> None:
@@ -95,17 +108,36 @@ class OutboxRelay:
         """Hold the lease, publish a batch, purge now and then, wait for more."""
         if self._stopping:
             return
-        if not await self._hold_lease():
+        if not await self._keep_lease():
             await self._sleep(self._lease_ttl.total_seconds() / 2)
             return
         sent = await self.publish_pending()
         self.last_error = None
-        now = asyncio.get_running_loop().time()
-        if now - self._last_purge > 60:
+        now = time.monotonic()
+        if now - self._last_purge > PURGE_INTERVAL_S:
             await self._purge()
             self._last_purge = now
         if sent < self._batch_size:
-            await self._sleep(self._poll)
+            await self._sleep(self._idle_wait())
+
+    def _idle_wait(self) -> float:
+        """Seconds until an idle relay has something to do, unless woken first."""
+        now = time.monotonic()
+        due = [self._renew_at(), self._last_purge + PURGE_INTERVAL_S]
+        if self._topic_ids is not None:
+            due.append(self._last_epoch_check + self._epoch_check_interval_s)
+        # A timer may fire a little early: the slack keeps it from making a round too soon.
+        return max(min(self._poll, min(due) - now + _TIMER_SLACK_S), 0.0)
+
+    def _renew_at(self) -> float:
+        """The monotonic instant the lease is renewed (a third into its time to live)."""
+        return self._lease_held_until - self._lease_ttl.total_seconds() + self._lease_renew_s
+
+    async def _keep_lease(self) -> bool:
+        """True while this relay holds the lease; renews it once a third of its time is up."""
+        if time.monotonic() < self._renew_at():
+            return True
+        return await self._hold_lease()
 
     async def _publish_failed(self, exc: Exception, wait_s: float) -> None:
         self.last_error = f"{type(exc).__name__}: {exc}"
@@ -238,6 +270,15 @@ class OutboxRelay:
             await self._topic_ids.close()
 
     async def _hold_lease(self) -> bool:
+        """Take or renew the lease in the database (True: this relay holds it)."""
+        self._lease_held_until = float("-inf")
+        started = time.monotonic()  # the lease runs from before the request, never longer
+        held = await self._request_lease()
+        if held:
+            self._lease_held_until = started + self._lease_ttl.total_seconds()
+        return held
+
+    async def _request_lease(self) -> bool:
         now = utcnow()
         expires = now + self._lease_ttl
         async with self._factory() as session:
@@ -264,6 +305,7 @@ class OutboxRelay:
             return True
 
     async def release(self) -> None:
+        self._lease_held_until = float("-inf")
         async with self._factory() as session:
             await session.execute(
                 delete(RelayLease)

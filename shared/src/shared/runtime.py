@@ -82,11 +82,25 @@ class ServiceRuntime:
         self._faust_started = False
         self._faust_starting: asyncio.Future[None] | None = None
         self._broker_check: tuple[float, str | None] = (0.0, None)
+        self._commit_listeners: list[Callable[[], None]] = [self.relay.wake]
 
     # --- composition -----------------------------------------------------------------
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions, on_commit=self.relay.wake)
+        return UnitOfWork(self.sessions, on_commit=self._committed)
+
+    def on_commit(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after every commit of this process (units of work from `uow()`
+        and consumer batches), as the outbox relay is: for a job that sleeps until the state
+        it reads changes. It runs in the committing task: it must only wake something."""
+        self._commit_listeners.append(listener)
+
+    def _committed(self) -> None:
+        for listener in self._commit_listeners:
+            try:
+                listener()
+            except Exception:  # a wake-up must never fail work that is committed
+                log.exception("commit listener failed")
 
     def consume(
         self, name: str, *, topics: Sequence[str], handlers: Mapping[str, Handler]
@@ -97,7 +111,7 @@ class ServiceRuntime:
             service=self.service,
             session_factory=self.sessions,
             handlers=handlers,
-            on_commit=self.relay.wake,
+            on_commit=self._committed,
         )
         attach_processor(
             self.faust, processor, topics=topics, batch_size=self.settings.consumer_batch_size

@@ -1,4 +1,8 @@
-"""How a service serves HTTP: uvicorn, with a deadline on a request's headers.
+"""How a service serves HTTP: uvicorn on uvloop and httptools, with a deadline on a request's
+headers.
+
+uvloop and httptools (uvicorn's fast event loop and HTTP parser, both C) roughly halve the CPU a
+request costs the server compared with the pure-Python asyncio loop and h11.
 
 uvicorn's `timeout_keep_alive` only runs between requests; once a client has sent its first
 byte nothing limits how long it takes to finish its headers, so a client that stalls holds a
@@ -15,35 +19,35 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from shared.settings import ServiceSettings
 
 GRACEFUL_SHUTDOWN_S = 10
 
 
-class HeaderDeadlineProtocol(H11Protocol):
-    """h11 (what uvicorn uses here) plus: a request's headers must arrive within a deadline."""
+class _HeaderDeadline:
+    """A request's headers must arrive within a deadline (mixed into a uvicorn protocol)."""
 
-    def __init__(self, *args: Any, header_timeout_s: float, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    # Provided by the uvicorn protocol this is mixed into.
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+    cycle: Any
+    logger: Any
+
+    def _init_deadline(self, header_timeout_s: float) -> None:
         self.header_timeout_s = header_timeout_s
         self._header_deadline: asyncio.TimerHandle | None = None
 
     def _awaiting_headers(self) -> bool:
         return self.cycle is None or self.cycle.response_complete
 
-    def data_received(self, data: bytes) -> None:
+    def _arm_if_awaiting(self) -> None:
         # Armed by the first byte of a request; headers complete start a cycle, which disarms.
         if self._header_deadline is None and self._awaiting_headers():
             self._header_deadline = self.loop.call_later(
                 self.header_timeout_s, self._headers_too_slow
             )
-        super().data_received(data)
-        self._disarm_if_started()
-
-    def handle_events(self) -> None:
-        super().handle_events()
-        self._disarm_if_started()
 
     def _disarm_if_started(self) -> None:
         if self._header_deadline is not None and not self._awaiting_headers():
@@ -56,10 +60,49 @@ class HeaderDeadlineProtocol(H11Protocol):
             self.logger.info("closing a connection whose request headers stalled")
             self.transport.close()
 
-    def connection_lost(self, exc: Exception | None) -> None:
+    def _cancel_deadline(self) -> None:
         if self._header_deadline is not None:
             self._header_deadline.cancel()
             self._header_deadline = None
+
+
+class HeaderDeadlineProtocol(_HeaderDeadline, HttpToolsProtocol):
+    """httptools (what uvicorn uses here) plus the header deadline. The parser calls back
+    synchronously from `data_received`, so a request whose headers completed there has its
+    cycle by the time `data_received` returns."""
+
+    def __init__(self, *args: Any, header_timeout_s: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._init_deadline(header_timeout_s)
+
+    def data_received(self, data: bytes) -> None:
+        self._arm_if_awaiting()
+        super().data_received(data)
+        self._disarm_if_started()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_deadline()
+        super().connection_lost(exc)
+
+
+class H11HeaderDeadlineProtocol(_HeaderDeadline, H11Protocol):
+    """The same on h11 (pure Python), for `http="h11"` overrides."""
+
+    def __init__(self, *args: Any, header_timeout_s: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._init_deadline(header_timeout_s)
+
+    def data_received(self, data: bytes) -> None:
+        self._arm_if_awaiting()
+        super().data_received(data)
+        self._disarm_if_started()
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        self._disarm_if_started()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_deadline()
         super().connection_lost(exc)
 
 
@@ -67,7 +110,7 @@ def server_config(app: FastAPI, settings: ServiceSettings, **overrides: Any) -> 
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
-        "loop": "asyncio",
+        "loop": "uvloop",
         "http": functools.partial(
             HeaderDeadlineProtocol, header_timeout_s=settings.http_read_timeout_s
         ),

@@ -48,6 +48,14 @@ class PlatformSettings(BaseSettings):
         validation_alias=AliasChoices("KAFKA_REBALANCE_TIMEOUT_S", "kafka_rebalance_timeout_s"),
         description="Consumer-group rebalance timeout; short so a first join is quick locally.",
     )
+    kafka_fetch_max_wait_ms: int = Field(
+        default=100,
+        ge=1,
+        le=30_000,
+        validation_alias=AliasChoices("KAFKA_FETCH_MAX_WAIT_MS", "kafka_fetch_max_wait_ms"),
+        description="Longest a service's consumer fetch waits for data on an empty partition. "
+        "Each hop of a project's path may wait this long (faust's own value is 1.5 s).",
+    )
     jwt_secret: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("PLATFORM_JWT_SECRET", "jwt_secret"),
@@ -134,7 +142,12 @@ class ServiceSettings(PlatformSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=0, validate_default=True, ge=0, le=65535)
     outbox_batch_size: int = Field(default=500, ge=1)
-    outbox_poll_interval_s: float = Field(default=0.5, gt=0)
+    outbox_poll_interval_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="How often an idle outbox relay looks for rows committed by another "
+        "process (another instance of the service); this process's commits wake it at once.",
+    )
     outbox_retention_hours: float = Field(
         default=24.0,
         gt=0,

@@ -215,3 +215,68 @@ async def test_lease_is_exclusive_renewable_and_released(shared_db) -> None:
     assert not await a._hold_lease()
     await b.release()
     assert await a._hold_lease()  # released: free at once
+
+
+async def test_an_idle_relay_sleeps_yet_publishes_a_commit_at_once(
+    shared_db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    producer = RecordingProducer()
+    relay = OutboxRelay(
+        session_factory=shared_db.sessions,
+        producer=producer,  # type: ignore[arg-type]
+        service=_service(),
+    )
+    rounds = [0, 0]  # outbox reads, lease requests
+
+    publish, hold = relay.publish_pending, relay._hold_lease
+
+    async def counted_publish() -> int:
+        rounds[0] += 1
+        return await publish()
+
+    async def counted_hold() -> bool:
+        rounds[1] += 1
+        return await hold()
+
+    monkeypatch.setattr(relay, "publish_pending", counted_publish)
+    monkeypatch.setattr(relay, "_hold_lease", counted_hold)
+    task = asyncio.create_task(relay.run())
+    try:
+        await eventually(lambda: rounds[0] >= 1, timeout_s=10, what="the first round")
+        await asyncio.sleep(1.0)
+        # Idle for a second: no polling round, no lease renewal (poll 2 s, renewal at ttl/3).
+        assert rounds == [1, 1]
+        event = _events(1)[0]
+        committed = time.monotonic()
+        await _emit(shared_db.sessions, [event], "t", on_commit=relay.wake)
+        await eventually(lambda: producer.sent, timeout_s=5, interval_s=0.005, what="published")
+        assert time.monotonic() - committed < 0.5, "a commit must wake the relay at once"
+        assert [m.value for m in producer.sent] == [event.to_json()]
+    finally:
+        relay.stop()
+        await asyncio.wait_for(task, timeout=10)
+
+
+async def test_an_idle_holder_renews_its_lease_before_it_lapses(shared_db) -> None:
+    def relay(producer: RecordingProducer) -> OutboxRelay:
+        return OutboxRelay(
+            session_factory=shared_db.sessions,
+            producer=producer,  # type: ignore[arg-type]
+            service=_service(),
+            lease_ttl_s=0.6,
+        )
+
+    holder, other = relay(RecordingProducer()), relay(RecordingProducer())
+    task = asyncio.create_task(holder.run())
+    try:
+        await eventually(holder._hold_lease, timeout_s=10, what="the holder takes the lease")
+        # Idle for several times the lease's time to live: it is renewed, never up for grabs.
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            assert not await other._hold_lease(), "an idle holder let its lease lapse"
+            await asyncio.sleep(0.1)
+    finally:
+        holder.stop()
+        await asyncio.wait_for(task, timeout=10)
+    # A holder that stops renewing (dead): the lease lapses and the other takes it.
+    await eventually(other._hold_lease, timeout_s=5, interval_s=0.05, what="the lease lapses")

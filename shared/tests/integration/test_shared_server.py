@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator
 
@@ -11,7 +12,7 @@ import uvicorn
 from pydantic import BaseModel
 
 from shared.http import create_service_app
-from shared.server import server_config
+from shared.server import H11HeaderDeadlineProtocol, server_config
 from shared.settings import ServiceSettings, build_settings
 
 pytestmark = pytest.mark.integration
@@ -29,8 +30,8 @@ async def _ready() -> list[str]:
     return []
 
 
-@pytest.fixture
-async def port() -> AsyncIterator[int]:
+@pytest.fixture(params=["httptools", "h11"])
+async def port(request: pytest.FixtureRequest) -> AsyncIterator[int]:
     settings = build_settings(ServiceSettings, http_read_timeout_s=READ_TIMEOUT_S)
     app = create_service_app(
         service="server-test", title="t", description="d", readiness=_ready, settings=settings
@@ -40,7 +41,12 @@ async def port() -> AsyncIterator[int]:
     async def create(body: Thing) -> dict[str, str]:
         return {"name": body.name}
 
-    server = uvicorn.Server(server_config(app, settings, host="127.0.0.1", port=0))
+    overrides: dict[str, object] = {}
+    if request.param == "h11":  # the pure-Python parser gets the same deadline
+        overrides["http"] = functools.partial(
+            H11HeaderDeadlineProtocol, header_timeout_s=settings.http_read_timeout_s
+        )
+    server = uvicorn.Server(server_config(app, settings, host="127.0.0.1", port=0, **overrides))
     task = asyncio.create_task(server.serve())
     deadline = time.monotonic() + 10
     while not server.started:

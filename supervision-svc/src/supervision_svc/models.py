@@ -113,6 +113,9 @@ class Alert(SupervisionModel, table=True):
         Index("ix_alerts_raised", "raised_at", "alert_id"),
         Index("ix_alerts_task_open", "task_id", "resolved_at"),
         Index("ix_alerts_level_open", "level", "resolved_at"),
+        # A department's and an enterprise's alert lists, newest first, straight from an index.
+        Index("ix_alerts_department_raised", "department", "raised_at", "alert_id"),
+        Index("ix_alerts_credit_raised", "credit_code", "raised_at", "alert_id"),
     )
 
     alert_id: str = Field(primary_key=True, max_length=40)
@@ -123,7 +126,7 @@ class Alert(SupervisionModel, table=True):
     detail: str = Field(max_length=1000)
     resolved_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     credit_code: str | None = Field(default=None, max_length=18)
-    department: str | None = Field(default=None, max_length=16, index=True)
+    department: str | None = Field(default=None, max_length=16)
     task_id: str | None = Field(default=None, max_length=40)
     # `kind:subject:level` while open, NULL once resolved: a unique key, so the same alert
     # is never open twice even if two sweepers race.

@@ -62,4 +62,4 @@ class SqlUnitOfWork(OutboxBackedUnitOfWork):
         self.alerts = SqlAlertRepository(session)
         self.reports = SqlReportRepository(session)
         self.credit = SqlCreditRepository(session)
-        self.stats = SqlStatsRepository(session)
+        self.stats = SqlStatsRepository(self._outbox)
