@@ -518,7 +518,7 @@ def approval_rows(projects: Sequence[SeedProject]) -> dict[str, list[dict[str, A
         }.get(p.status)
         if final is not None and p.closed_at is not None:
             timeline.append(_entry(p, p.closed_at, final.value))
-    t_rows.sort(key=lambda r: r["assigned_at"])
+    t_rows.sort(key=lambda r: str(r["assigned_at"]))
     timeline.sort(key=lambda r: r["at"])  # ids in the order things happened
     return {"projects": p_rows, "tasks": t_rows, "timeline": timeline}
 
