@@ -60,10 +60,16 @@ class _HeaderDeadline:
             self.logger.info("closing a connection whose request headers stalled")
             self.transport.close()
 
-    def _cancel_deadline(self) -> None:
+    def data_received(self, data: bytes) -> None:
+        self._arm_if_awaiting()
+        super().data_received(data)  # type: ignore[misc]  # the protocol mixed into
+        self._disarm_if_started()
+
+    def connection_lost(self, exc: Exception | None) -> None:
         if self._header_deadline is not None:
             self._header_deadline.cancel()
             self._header_deadline = None
+        super().connection_lost(exc)  # type: ignore[misc]  # the protocol mixed into
 
 
 class HeaderDeadlineProtocol(_HeaderDeadline, HttpToolsProtocol):
@@ -75,15 +81,6 @@ class HeaderDeadlineProtocol(_HeaderDeadline, HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._init_deadline(header_timeout_s)
 
-    def data_received(self, data: bytes) -> None:
-        self._arm_if_awaiting()
-        super().data_received(data)
-        self._disarm_if_started()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_deadline()
-        super().connection_lost(exc)
-
 
 class H11HeaderDeadlineProtocol(_HeaderDeadline, H11Protocol):
     """The same on h11 (pure Python), for `http="h11"` overrides."""
@@ -92,18 +89,9 @@ class H11HeaderDeadlineProtocol(_HeaderDeadline, H11Protocol):
         super().__init__(*args, **kwargs)
         self._init_deadline(header_timeout_s)
 
-    def data_received(self, data: bytes) -> None:
-        self._arm_if_awaiting()
-        super().data_received(data)
-        self._disarm_if_started()
-
     def handle_events(self) -> None:
         super().handle_events()
         self._disarm_if_started()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_deadline()
-        super().connection_lost(exc)
 
 
 def server_config(app: FastAPI, settings: ServiceSettings, **overrides: Any) -> uvicorn.Config:
