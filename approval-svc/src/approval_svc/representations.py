@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from approval_svc.domain.project import Project
 from approval_svc.domain.statemachine import TaskState
 from shared.events import LandData, ProjectData, TaskData
+
+
+# PostgreSQL hands NUMERIC back at the column's scale (six places) while SQLite keeps the text
+# as sent: money is stated in fen everywhere so a response reads the same from either store.
+FEN = Decimal("0.01")
 
 
 def task_data(project_code: str, task: TaskState, *, credit_flag: str | None) -> TaskData:
@@ -44,7 +51,7 @@ def project_data(project: Project) -> ProjectData:
         industry_code=record.industry_code,
         procedure=record.procedure,
         status=project.status.value,
-        total_investment=record.total_investment,
+        total_investment=record.total_investment.quantize(FEN),
         location=record.location,
         planned_start=record.planned_start,
         description=record.description,
