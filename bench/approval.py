@@ -39,6 +39,7 @@ if __package__ in (None, ""):  # run as a script (`python bench/approval.py`): i
 from kafka import KafkaConsumer, TopicPartition
 
 from bench.harness import BenchPlatform, RawRate, Sampler, raw_broker_rate_isolated
+from bench.lag import LagSampler
 from bench.load import Load, build_requests, closed_loop, open_loop
 from bench.profiling import Profilers, print_profiles
 from services.simulate import (
@@ -163,6 +164,7 @@ class Phase:
     window_s: float
     moved: dict[str, int]
     cpu_s: dict[str, float]
+    lag_peaks: str = ""
 
     @property
     def projects_per_s(self) -> float:
@@ -193,6 +195,7 @@ def measure(
     bench: BenchPlatform,
     tracker: Tracker,
     sampler: Sampler,
+    lags: LagSampler,
     measured_topics: list[str],
     stall_s: float,
 ) -> Phase:
@@ -200,6 +203,7 @@ def measure(
     bootstrap = bench.bootstrap
     before = end_offsets(bootstrap, measured_topics)
     cpu_before = sampler.cpu_now()
+    lags.reset()
     load = asyncio.run(drive)
     print(
         f"  {name}: {len(load.submitted)} submitted in {load.seconds:.1f}s"
@@ -220,6 +224,7 @@ def measure(
         window_s=max(last - load.started, 1e-9),
         moved={t: after.get(t, 0) - before.get(t, 0) for t in after},
         cpu_s={k: max(0.0, cpu_after[k] - cpu_before.get(k, 0.0)) for k in cpu_after},
+        lag_peaks=lags.report(),
     )
 
 
@@ -257,12 +262,14 @@ def run(args: argparse.Namespace) -> int:
         profilers: Profilers | None = None
         tracker = Tracker(platform.bootstrap)
         tracker.start()
+        lags = LagSampler(platform.bootstrap)
+        lags.start()
         phases: list[Phase] = []
         measured = [t for t in all_topics() if not t.startswith("bench.")]
 
         def phase(name: str, drive: Coroutine[Any, Any, Load]) -> Phase:
             return measure(
-                name, drive, bench=bench, tracker=tracker, sampler=sampler,
+                name, drive, bench=bench, tracker=tracker, sampler=sampler, lags=lags,
                 measured_topics=measured, stall_s=args.stall,
             )  # fmt: skip
 
@@ -302,6 +309,7 @@ def run(args: argparse.Namespace) -> int:
             if producer is not None:
                 stop_departments(workers, producer)
             sampler.stop()
+            lags.stop()
             tracker.stop_event.set()
             tracker.join(timeout=5)
         if profilers is not None:
@@ -352,6 +360,7 @@ def report(args: argparse.Namespace, phases: list[Phase], raw: RawRate, sampler:
             f"ratio to raw {rate / raw.msgs_per_s:.3f}; "
             f"{phase.messages / max(len(phase.approved), 1):.1f} per project)"
         )
+        print(f"  peak lag (msgs)  {phase.lag_peaks}  (consumer groups; where a queue built)")
         for topic, count in sorted(phase.moved.items(), key=lambda kv: -kv[1]):
             if count:
                 print(f"      {topic:<32} {count:>8}")

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from approval_svc import api, queries
 from approval_svc.catalogue_file import load_catalogue
-from approval_svc.consumers import credit_handlers, decision_handlers
+from approval_svc.consumers import credit_handlers, decision_handlers, preload_decided_projects
 from approval_svc.domain.catalogue import Catalogue
 from approval_svc.handlers import deem_silent_consultations
 from approval_svc.metrics import CALENDAR_FALLBACK, PROJECTS_IN_FLIGHT
@@ -48,6 +48,7 @@ def create_app(
         "decisions",
         topics=[APPROVAL_DECISIONS],
         handlers=decision_handlers(clock=runtime.clock, jwt_secret=jwt_secret),
+        prepare=preload_decided_projects,
     )
     # Joint punishment: supervision's credit statuses, through the topic only.
     runtime.consume(

@@ -11,6 +11,8 @@ department it names (``shared.decision_token``); the `department` field alone pr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydantic import ValidationError
 
 from approval_svc import handlers
@@ -56,11 +58,26 @@ def decision_handlers(*, clock: Clock, jwt_secret: str) -> dict[str, Handler]:
             causation=event,
         )
         try:
-            await handlers.decide_task(command=command, uow=EnlistedUnitOfWork(batch), clock=clock)
+            uow = EnlistedUnitOfWork.of(batch)
+            await handlers.decide_task(command=command, uow=uow, clock=clock)
         except DomainError as exc:
             raise RejectEvent(f"{type(exc).__name__}: {exc.message}") from None
 
     return {EventType.DECISION_SUBMITTED: on_decision_submitted}
+
+
+async def preload_decided_projects(events: Sequence[CloudEvent], batch: OutboxUnitOfWork) -> None:
+    """Before a batch of decisions: the projects of all their tasks, read and locked at once
+    (a malformed event is left to its handler, which rejects it)."""
+    task_ids = [
+        task_id
+        for event in events
+        if event.type == EventType.DECISION_SUBMITTED
+        and isinstance(event.data, dict)
+        and isinstance(task_id := event.data.get("task_id"), str)
+    ]
+    if task_ids:
+        await EnlistedUnitOfWork.of(batch).projects.preload_tasks(task_ids)
 
 
 def credit_handlers(*, clock: Clock) -> dict[str, Handler]:
@@ -74,7 +91,7 @@ def credit_handlers(*, clock: Clock) -> dict[str, Handler]:
             raise RejectEvent(f"invalid credit status: {exc.errors(include_url=False)}") from None
         standing = CreditStanding(data.credit_code, CreditStatus(data.status), data.changed_at)
         await handlers.record_credit_status(
-            standing=standing, uow=EnlistedUnitOfWork(batch), clock=clock
+            standing=standing, uow=EnlistedUnitOfWork.of(batch), clock=clock
         )
 
     return {EventType.CREDIT_STATUS_CHANGED: on_credit_status_changed}

@@ -154,17 +154,30 @@ IDEMPOTENCY = table_of(models.IdempotencyRecord)
 CREDIT = table_of(models.CreditStanding)
 
 _TASK_COLUMNS = tuple(TASKS.c)
+# Ids per IN list: well inside every driver's limit on bound parameters.
+_IN_CHUNK = 500
 
 
 class SqlProjects:
-    """Projects in the approval database, within one session's transaction."""
+    """Projects in the approval database, within one session's transaction.
 
-    def __init__(self, session: AsyncSession, outbox: OutboxUnitOfWork) -> None:
+    ``deferred``: for the use cases of one consumer batch (``UnitOfWork.shared``). A saved
+    project stays in memory and every project changed by the batch is written at commit, with
+    one statement per table; ``preload_tasks`` reads the projects of many tasks at once.
+    """
+
+    def __init__(
+        self, session: AsyncSession, outbox: OutboxUnitOfWork, *, deferred: bool = False
+    ) -> None:
         self._session = session
         self._outbox = outbox
-        # The state of each project as this use case last read or saved it.
+        self._deferred = deferred
+        # Each project as the database holds it (read, or last written) and as this
+        # transaction last saved it; they differ only while a deferred write is pending.
+        self._stored: dict[str, Project] = {}
         self._loaded: dict[str, Project] = {}
         self._code_of_task: dict[str, str] = {}
+        self._dirty: dict[str, None] = {}  # codes saved but not written (deferred), in order
 
     async def get(self, code: str) -> Project | None:
         """The project, its row locked until the transaction ends, so that every change to
@@ -183,7 +196,7 @@ class SqlProjects:
                 .order_by(TASKS.c.position)
             )
         ).all()
-        return self._remember(project_from_rows(row, tasks))
+        return self._read(project_from_rows(row, tasks))
 
     async def get_by_task(self, task_id: str) -> Project | None:
         code = self._code_of_task.get(task_id)
@@ -194,6 +207,41 @@ class SqlProjects:
                 )
             ).scalar_one_or_none()
         return await self.get(code) if code else None
+
+    async def preload_tasks(self, task_ids: Sequence[str]) -> None:
+        """Read (and lock) the projects of all these tasks with three statements, so that
+        ``get_by_task`` of any of them needs none. Unknown task ids are left out."""
+        wanted = sorted({t for t in task_ids if t not in self._code_of_task})
+        for start in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[start : start + _IN_CHUNK]
+            found = await self._session.execute(
+                select(TASKS.c.project_code).where(TASKS.c.task_id.in_(chunk)).distinct()
+            )
+            codes = sorted(set(found.scalars().all()) - self._loaded.keys())
+            if not codes:
+                continue
+            # Locked in code order, as any other transaction locking several would.
+            rows = (
+                await self._session.execute(
+                    select(PROJECTS)
+                    .where(PROJECTS.c.project_code.in_(codes))
+                    .order_by(PROJECTS.c.project_code)
+                    .with_for_update()
+                )
+            ).all()
+            tasks: dict[str, list[Any]] = {}
+            for task in (
+                await self._session.execute(
+                    select(*_TASK_COLUMNS).where(TASKS.c.project_code.in_(codes))
+                )
+            ).all():
+                tasks.setdefault(task.project_code, []).append(task)
+            for row in rows:
+                self._read(project_from_rows(row, tasks.get(row.project_code, ())))
+
+    def _read(self, project: Project) -> Project:
+        self._stored[project.code] = project
+        return self._remember(project)
 
     def _remember(self, project: Project) -> Project:
         self._loaded[project.code] = project
@@ -208,27 +256,51 @@ class SqlProjects:
         self._outbox.add_row(models.Project, row)
         for task in tasks:
             self._outbox.add_row(models.Task, task)
-        self._remember(project)
+        self._read(project)
 
     async def save(self, project: Project) -> None:
-        before = self._loaded[project.code]
-        await self._session.execute(
-            update(PROJECTS)
-            .where(PROJECTS.c.project_code == project.code)
-            .values(status=project.status.value, updated_at=project.updated_at)
-        )
-        previous = {t.task_id: t for t in before.tasks}
-        changed = [
-            {"key_task_id": task.task_id, **_task_values(task)}
-            for task in project.tasks
-            if previous.get(task.task_id) != task
-        ]
+        self._remember(project)
+        if not self._deferred:
+            await self._write([project.code])
+            return
+        if not self._dirty:
+            self._outbox.before_flush(self._write_dirty)
+        self._dirty[project.code] = None
+
+    async def _write_dirty(self) -> None:
+        codes, self._dirty = list(self._dirty), {}
+        await self._write(codes)
+
+    async def _write(self, codes: Sequence[str]) -> None:
+        """The project rows and the task rows that changed since they were read or written."""
+        projects: list[dict[str, Any]] = []
+        changed: list[dict[str, Any]] = []
+        for code in codes:
+            project, before = self._loaded[code], self._stored[code]
+            projects.append(
+                {
+                    "key_code": code,
+                    "status": project.status.value,
+                    "updated_at": project.updated_at,
+                }
+            )
+            previous = {t.task_id: t for t in before.tasks}
+            changed.extend(
+                {"key_task_id": task.task_id, **_task_values(task)}
+                for task in project.tasks
+                if previous.get(task.task_id) != task
+            )
+            self._stored[code] = project
+        if projects:
+            await self._session.execute(
+                update(PROJECTS).where(PROJECTS.c.project_code == bindparam("key_code")),
+                projects,
+            )
         if changed:
             # The SET clause is made of the parameters' keys that name columns.
             await self._session.execute(
                 update(TASKS).where(TASKS.c.task_id == bindparam("key_task_id")), changed
             )
-        self._remember(project)
 
     async def consultations_due(self, now: datetime, limit: int) -> list[str]:
         """Ids of pending consultations whose reply limit has passed (``Project.
@@ -255,10 +327,21 @@ class SqlSequences:
     Two processes asking at once queue on the row (PostgreSQL row lock, SQLite write lock), so
     a serial is never handed out twice, and never reused either: a rollback takes the row
     update back with it.
+
+    ``deferred`` (one consumer batch, one transaction): the first document serial of a
+    department and year is taken with the upsert, which locks its row until the commit; the
+    following ones are counted on from it here and the row is set to the last one at commit.
+    The whole batch commits or rolls back together, so the row and the numbers agree.
     """
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(
+        self, session: AsyncSession, outbox: OutboxUnitOfWork, *, deferred: bool = False
+    ) -> None:
         self._session = session
+        self._outbox = outbox
+        self._deferred = deferred
+        self._documents: dict[tuple[str, int], int] = {}  # last serial handed out, per row
+        self._unwritten: set[tuple[str, int]] = set()
 
     async def next_project_serial(self, prefix: str) -> int:
         stmt = (
@@ -273,6 +356,13 @@ class SqlSequences:
         return int((await self._session.execute(stmt)).scalar_one())
 
     async def next_document_serial(self, department: str, year: int) -> int:
+        key = (department, year)
+        if self._deferred and key in self._documents:
+            self._documents[key] += 1
+            if not self._unwritten:
+                self._outbox.before_flush(self._write_documents)
+            self._unwritten.add(key)
+            return self._documents[key]
         stmt = (
             _upsert(self._session)(models.DocumentSequence)
             .values(department=department, year=year, last_serial=1)
@@ -282,7 +372,24 @@ class SqlSequences:
             )
             .returning(models.DocumentSequence.last_serial)
         )
-        return int((await self._session.execute(stmt)).scalar_one())
+        serial = int((await self._session.execute(stmt)).scalar_one())
+        if self._deferred:
+            self._documents[key] = serial
+        return serial
+
+    async def _write_documents(self) -> None:
+        keys, self._unwritten = sorted(self._unwritten), set()
+        table = table_of(models.DocumentSequence)
+        await self._session.execute(
+            update(table)
+            .where(table.c.department == bindparam("key_department"))
+            .where(table.c.year == bindparam("key_year"))
+            .values(last_serial=bindparam("serial")),
+            [
+                {"key_department": d, "key_year": y, "serial": self._documents[(d, y)]}
+                for d, y in keys
+            ],
+        )
 
 
 class SqlIdempotencyKeys:

@@ -8,7 +8,6 @@ from approval_svc.domain.project import Project
 from approval_svc.domain.statemachine import TaskState
 from shared.events import LandData, ProjectData, TaskData
 
-
 # PostgreSQL hands NUMERIC back at the column's scale (six places) while SQLite keeps the text
 # as sent: money is stated in fen everywhere so a response reads the same from either store.
 FEN = Decimal("0.01")

@@ -99,13 +99,17 @@ class UnitOfWork(Protocol):
 
 
 class SqlUnitOfWork:
-    """One transaction of its own (an HTTP request, a sweep): ``commit`` commits it."""
+    """One transaction of its own (an HTTP request, a sweep): ``commit`` commits it.
 
-    def __init__(self, outbox: OutboxUnitOfWork) -> None:
+    ``deferred``: repositories that keep changes in memory and write them at commit, for
+    the use cases of a consumer batch sharing one transaction (``EnlistedUnitOfWork.of``).
+    """
+
+    def __init__(self, outbox: OutboxUnitOfWork, *, deferred: bool = False) -> None:
         self._outbox = outbox
         session = outbox.session
-        self.projects = SqlProjects(session, outbox)
-        self.sequences = SqlSequences(session)
+        self.projects = SqlProjects(session, outbox, deferred=deferred)
+        self.sequences = SqlSequences(session, outbox, deferred=deferred)
         self.idempotency = SqlIdempotencyKeys(session, outbox)
         self.credit = SqlCreditStandings(session)
 
@@ -138,9 +142,25 @@ class SqlUnitOfWork:
         await self._outbox.rollback()
 
 
+_SHARED_KEY = "approval.unit_of_work"
+
+
 class EnlistedUnitOfWork(SqlUnitOfWork):
     """A use case inside a consumer batch's transaction: the batch commits (together with the
     ids of the events it applied) or rolls back, event by event if one fails."""
+
+    @classmethod
+    def of(cls, batch: OutboxUnitOfWork) -> EnlistedUnitOfWork:
+        """The unit of work of a use case in `batch`: while the batch's events are applied
+        together, one for all of them (each starts from the projects the ones before read and
+        changed, written once at commit); otherwise a fresh one per event."""
+        shared = batch.shared
+        if shared is None:
+            return cls(batch)
+        uow = shared.get(_SHARED_KEY)
+        if not isinstance(uow, cls):
+            uow = shared[_SHARED_KEY] = cls(batch, deferred=True)
+        return uow
 
     async def commit(self) -> None:
         return None

@@ -210,3 +210,58 @@ async def test_forged_decisions_are_dead_lettered_and_a_signed_one_applies(
 def _letter_id(record: Any) -> str | None:
     value = json.loads(record.value).get("value")
     return value.get("id") if isinstance(value, dict) else None
+
+
+async def _project(service: Service, code: str) -> dict[str, Any]:
+    return (await service.client.get(f"/api/v1/projects/{code}", headers=OPS)).json()
+
+
+def _serial(document_number: str) -> int:
+    return int(document_number.rsplit("-", 1)[1])
+
+
+@pytest.mark.parametrize("with_a_refused_one", [False, True], ids=["clean", "one-refused"])
+async def test_a_batch_of_decisions_numbers_every_document_once(
+    service: Service, with_a_refused_one: bool
+) -> None:
+    """Decisions sent together are applied together (one transaction, projects read at once,
+    documents numbered from one locked sequence row), or event by event when one of them is
+    refused: either way every project is approved and no document number repeats, nor is
+    handed out again by a later decision."""
+    projects = [await _submit(service) for _ in range(8)]
+    events = [
+        decision_event(t, t["department"], "approved", opinion="ok")
+        for p in projects
+        for t in p["tasks"]
+    ]
+    if with_a_refused_one:
+        stray = {**projects[0]["tasks"][0], "task_id": "gone"}
+        events.insert(5, decision_event(stray, stray["department"], "approved"))
+    await send(service, *events)
+
+    async def all_approved() -> bool:
+        for p in projects:
+            if (await _project(service, p["project_code"]))["status"] != "approved":
+                return False
+        return True
+
+    await eventually(all_approved, what="every Kafka decision of the batch applied")
+    # One more project decided over HTTP, one transaction per decision: its documents are
+    # numbered from the sequence rows the batch left behind.
+    later = await _submit(service)
+    for task in later["tasks"]:
+        answer = await service.client.post(
+            f"/api/v1/tasks/{task['task_id']}/decision",
+            json={"decision": "approved"},
+            headers=dept(task["department"]),
+        )
+        assert answer.status_code == 200, answer.text
+    numbers: dict[str, list[int]] = {}
+    for p in [*projects, later]:
+        current = await _project(service, p["project_code"])
+        assert current["status"] == "approved"
+        for task in current["tasks"]:
+            assert task["document_number"], task
+            numbers.setdefault(task["department"], []).append(_serial(task["document_number"]))
+    for department, serials in numbers.items():
+        assert len(serials) == len(set(serials)), f"{department} numbers repeat: {serials}"

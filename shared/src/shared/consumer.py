@@ -54,6 +54,9 @@ class RejectEvent(Exception):
 
 
 Handler = Callable[[CloudEvent, UnitOfWork], Awaitable[None]]
+# Called once per batch, before its events are applied together: e.g. to read every row the
+# batch will change with one query instead of one per event (see `UnitOfWork.shared`).
+Prepare = Callable[[Sequence[CloudEvent], UnitOfWork], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +108,7 @@ class EventProcessor:
         session_factory: SessionFactory,
         handlers: Mapping[str, Handler],
         on_commit: Callable[[], None] | None = None,
+        prepare: Prepare | None = None,
         max_backoff_s: float = 5.0,
     ) -> None:
         self.name = name
@@ -112,6 +116,7 @@ class EventProcessor:
         self._factory = session_factory
         self._handlers = dict(handlers)
         self._on_commit = on_commit
+        self._prepare = prepare
         self._max_backoff = max_backoff_s
         self.last_error: str | None = None
 
@@ -155,13 +160,18 @@ class EventProcessor:
         async with uow:
             fresh = await self._drop_duplicates(uow, parsed, outcomes)
             try:
+                # All together: the handlers may share what they read (one transaction).
+                uow.share()
+                if self._prepare is not None and fresh:
+                    await self._prepare([event for _, event in fresh], uow)
                 await self._apply(uow, fresh, outcomes, isolate=False)
                 self._dead_letters(uow, invalid, outcomes)
                 await uow.commit()
             except Exception as exc:
                 if _is_transient(exc):
                     raise
-                # One bad event must not block its batch: redo it event by event.
+                # One bad event must not block its batch: redo it event by event, each in a
+                # savepoint and from what the database holds (`rollback` ends the sharing).
                 await uow.rollback()
                 outcomes.clear()
                 fresh = await self._drop_duplicates(uow, parsed, outcomes)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Protocol, Self
 
@@ -47,7 +47,26 @@ class UnitOfWork:
         # row's other columns to the stored counter row with that key, see `accumulate`).
         self._rows: list[tuple[Any, _How, dict[str, Any]]] = []
         self._callbacks: list[Callable[[], None]] = []
+        self._before_flush: list[Callable[[], Awaitable[None]]] = []
         self.emitted: list[CloudEvent] = []
+        # What the use cases of one consumer batch share for the rest of the transaction (the
+        # rows they read and locked, changes not yet written): see `shared`.
+        self._shared: dict[str, Any] | None = None
+
+    @property
+    def shared(self) -> dict[str, Any] | None:
+        """State the handlers of one consumer batch share, or None: each starts afresh.
+
+        A consumer batch sets it (``share()``) while its events run in one transaction, so a
+        project read, locked and changed by one event is the starting point of the next event
+        and the writes are made once, at commit. It is None where a savepoint may undo an
+        event's work (the event-by-event retry after a failure): shared state would outlive
+        what the database took back.
+        """
+        return self._shared
+
+    def share(self, enabled: bool = True) -> None:
+        self._shared = {} if enabled else None
 
     @property
     def session(self) -> AsyncSession:
@@ -59,6 +78,8 @@ class UnitOfWork:
         self._session = self._factory()
         self._rows = []
         self._callbacks = []
+        self._before_flush = []
+        self._shared = None
         self.emitted = []
         return self
 
@@ -75,6 +96,8 @@ class UnitOfWork:
         finally:
             self._rows = []
             self._callbacks = []
+            self._before_flush = []
+            self._shared = None
             await self._session.close()
             self._session = None
 
@@ -143,22 +166,35 @@ class UnitOfWork:
         self._require_open()
         self._callbacks.append(callback)
 
+    def before_flush(self, write: Callable[[], Awaitable[None]]) -> None:
+        """Run `write` when the buffered rows are written, before them (once per flush).
+
+        For changes a repository keeps in memory over many use cases of one transaction and
+        writes once (see `shared`). Dropped on rollback.
+        """
+        self._require_open()
+        self._before_flush.append(write)
+
     def _require_open(self) -> None:
         if self._session is None:
             raise RuntimeError("UnitOfWork used outside `async with`")
 
-    def mark(self) -> tuple[int, int]:
+    def mark(self) -> tuple[int, int, int]:
         """A point to return to when a savepoint is rolled back (see `forget_since`)."""
-        return len(self._rows), len(self._callbacks)
+        return len(self._rows), len(self._callbacks), len(self._before_flush)
 
-    def forget_since(self, mark: tuple[int, int]) -> None:
+    def forget_since(self, mark: tuple[int, int, int]) -> None:
         """Drop what was emitted, added or scheduled after `mark`: its savepoint was rolled back."""
-        rows, callbacks = mark
+        rows, callbacks, writes = mark
         del self._rows[rows:]
         del self._callbacks[callbacks:]
+        del self._before_flush[writes:]
 
     async def flush(self) -> None:
         """Write the buffered rows now: one executemany per table, in first-added order."""
+        writes, self._before_flush = self._before_flush, []
+        for write in writes:
+            await write()
         if not self._rows:
             return
         pending, self._rows = self._rows, []
@@ -211,6 +247,7 @@ class UnitOfWork:
     async def commit(self) -> None:
         await self.flush()
         await self.session.commit()
+        self._shared = None  # its locks are gone with the transaction
         callbacks, self._callbacks = self._callbacks, []
         for callback in callbacks:
             try:
@@ -223,6 +260,8 @@ class UnitOfWork:
     async def rollback(self) -> None:
         self._rows = []
         self._callbacks = []
+        self._before_flush = []
+        self._shared = None
         await self.session.rollback()
 
 

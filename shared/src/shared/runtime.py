@@ -17,7 +17,7 @@ from typing import Any
 import faust
 
 from shared.clock import Clock, clock_from_settings
-from shared.consumer import EventProcessor, Handler, attach_processor
+from shared.consumer import EventProcessor, Handler, Prepare, attach_processor
 from shared.db import (
     SessionFactory,
     make_engine,
@@ -103,7 +103,12 @@ class ServiceRuntime:
                 log.exception("commit listener failed")
 
     def consume(
-        self, name: str, *, topics: Sequence[str], handlers: Mapping[str, Handler]
+        self,
+        name: str,
+        *,
+        topics: Sequence[str],
+        handlers: Mapping[str, Handler],
+        prepare: Prepare | None = None,
     ) -> EventProcessor:
         """Register an idempotent consumer (its own dedupe namespace `name`)."""
         processor = EventProcessor(
@@ -112,6 +117,7 @@ class ServiceRuntime:
             session_factory=self.sessions,
             handlers=handlers,
             on_commit=self._committed,
+            prepare=prepare,
         )
         attach_processor(
             self.faust, processor, topics=topics, batch_size=self.settings.consumer_batch_size
