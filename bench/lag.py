@@ -1,14 +1,14 @@
 """Where the queue builds: committed-offset lag of every consumer group, sampled during a run.
 
 A pipeline that cannot keep up shows it as the lag of the stage that falls behind; the stages
-after it stay near zero. Approximate by design: Tansu answers ListOffsets(latest) with the base
-offset of the partition's last batch (short of the log end by up to one batch), and faust
-commits offsets every few seconds, so a lag below a few hundred messages means "keeping up".
+after it stay near zero. The log end is the high watermark a fetch returns (Tansu answers
+ListOffsets(latest) with the base offset of the partition's last batch, short of the end).
+Approximate by design: faust commits offsets every few seconds, so a lag below a few hundred
+messages means "keeping up".
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections import defaultdict
 
@@ -27,30 +27,49 @@ class LagSampler(threading.Thread):
         self.series: dict[str, list[int]] = defaultdict(list)
         self._halt = threading.Event()
         self._lock = threading.Lock()
+        self.error: str | None = None  # the last failed sample's, shown in the report
 
     def run(self) -> None:
         admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="bench-lag")
-        ends = KafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        ends = KafkaConsumer(
+            bootstrap_servers=self.bootstrap, enable_auto_commit=False, check_crcs=False,
+            fetch_max_wait_ms=10,
+        )  # fmt: skip
         try:
             while not self._halt.wait(self.interval_s):
-                with contextlib.suppress(KafkaError, ValueError, KeyError):
+                try:
                     self._sample(admin, ends)
+                except (KafkaError, ValueError, KeyError, AttributeError, TypeError) as exc:
+                    self.error = f"{type(exc).__name__}: {exc}"
         finally:
             admin.close()
             ends.close()
 
     def _sample(self, admin: KafkaAdminClient, ends: KafkaConsumer) -> None:
-        groups = [g[0] for g in admin.list_consumer_groups()]
-        for group in groups:
-            committed = admin.list_consumer_group_offsets(group)
+        for listed in admin.list_groups():
+            group = listed["group_id"] if isinstance(listed, dict) else listed[0]
+            committed = admin.list_group_offsets({group: None}).get(group, {})
             tps = [TopicPartition(tp.topic, tp.partition) for tp in committed]
             if not tps:
                 continue
-            latest = ends.end_offsets(tps)
-            lag = sum(max(0, latest[tp] - committed[tp].offset) for tp in tps)
+            latest = self._high_watermarks(ends, tps)
+            lag = sum(max(0, latest.get(tp, 0) - committed[tp].offset) for tp in tps)
             with self._lock:
                 self.peaks[group] = max(self.peaks[group], lag)
                 self.series[group].append(lag)
+
+    def _high_watermarks(
+        self, ends: KafkaConsumer, tps: list[TopicPartition]
+    ) -> dict[TopicPartition, int]:
+        ends.assign(tps)
+        ends.seek_to_end(*tps)
+        marks: dict[TopicPartition, int] = {}
+        for _ in range(20):  # a fetch of each partition brings its high watermark
+            ends.poll(timeout_ms=50, max_records=10_000)
+            marks = {tp: hw for tp in tps if (hw := ends.highwater(tp)) is not None}
+            if len(marks) == len(tps):
+                break
+        return marks
 
     def reset(self) -> None:
         with self._lock:
@@ -64,4 +83,5 @@ class LagSampler(threading.Thread):
     def report(self) -> str:
         with self._lock:
             busy = sorted(self.peaks.items(), key=lambda kv: -kv[1])
-        return ", ".join(f"{group} {peak}" for group, peak in busy[:8] if peak > 0) or "none"
+        shown = ", ".join(f"{group} {peak}" for group, peak in busy[:8] if peak > 0) or "none"
+        return shown + (f" (last sampling error: {self.error})" if self.error else "")
