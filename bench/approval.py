@@ -262,7 +262,10 @@ def run(args: argparse.Namespace) -> int:
         profilers: Profilers | None = None
         tracker = Tracker(platform.bootstrap)
         tracker.start()
-        lags = LagSampler(platform.bootstrap)
+        lags = LagSampler(
+            platform.bootstrap,
+            metrics={n: f"{u}/metrics" for n, u in platform.urls.items() if n != "portal-svc"},
+        )
         lags.start()
         phases: list[Phase] = []
         measured = [t for t in all_topics() if not t.startswith("bench.")]
@@ -360,7 +363,8 @@ def report(args: argparse.Namespace, phases: list[Phase], raw: RawRate, sampler:
             f"ratio to raw {rate / raw.msgs_per_s:.3f}; "
             f"{phase.messages / max(len(phase.approved), 1):.1f} per project)"
         )
-        print(f"  peak lag (msgs)  {phase.lag_peaks}  (consumer groups; where a queue built)")
+        print(f"  peak queues      {phase.lag_peaks}")
+        print("                   (msgs in outboxes and consumer groups: where a queue built)")
         for topic, count in sorted(phase.moved.items(), key=lambda kv: -kv[1]):
             if count:
                 print(f"      {topic:<32} {count:>8}")

@@ -10,6 +10,7 @@ messages means "keeping up".
 from __future__ import annotations
 
 import threading
+import urllib.request
 from collections import defaultdict
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
@@ -19,9 +20,14 @@ from kafka.errors import KafkaError
 class LagSampler(threading.Thread):
     """Samples each group's total lag every `interval_s`; ``peaks`` holds the largest seen."""
 
-    def __init__(self, bootstrap: str, interval_s: float = 2.0) -> None:
+    def __init__(
+        self, bootstrap: str, interval_s: float = 2.0, metrics: dict[str, str] | None = None
+    ) -> None:
         super().__init__(name="lag-sampler", daemon=True)
         self.bootstrap = bootstrap
+        # service name -> its /metrics URL: the outbox backlog (events committed, not yet
+        # published) is a queue too, ahead of every consumer group.
+        self.metrics = metrics or {}
         self.interval_s = interval_s
         self.peaks: dict[str, int] = defaultdict(int)
         self.series: dict[str, list[int]] = defaultdict(list)
@@ -38,8 +44,9 @@ class LagSampler(threading.Thread):
         try:
             while not self._halt.wait(self.interval_s):
                 try:
+                    self._sample_outboxes()
                     self._sample(admin, ends)
-                except (KafkaError, ValueError, KeyError, AttributeError, TypeError) as exc:
+                except (KafkaError, OSError, ValueError, KeyError, TypeError) as exc:
                     self.error = f"{type(exc).__name__}: {exc}"
         finally:
             admin.close()
@@ -54,9 +61,23 @@ class LagSampler(threading.Thread):
                 continue
             latest = self._high_watermarks(ends, tps)
             lag = sum(max(0, latest.get(tp, 0) - committed[tp].offset) for tp in tps)
-            with self._lock:
-                self.peaks[group] = max(self.peaks[group], lag)
-                self.series[group].append(lag)
+            self._note(group, lag)
+
+    def _sample_outboxes(self) -> None:
+        for name, url in self.metrics.items():
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                text = answer.read().decode()
+            backlog = sum(
+                int(float(line.rsplit(" ", 1)[1]))
+                for line in text.splitlines()
+                if line.startswith("outbox_backlog{")
+            )
+            self._note(f"outbox of {name}", backlog)
+
+    def _note(self, queue: str, size: int) -> None:
+        with self._lock:
+            self.peaks[queue] = max(self.peaks[queue], size)
+            self.series[queue].append(size)
 
     def _high_watermarks(
         self, ends: KafkaConsumer, tps: list[TopicPartition]
@@ -83,5 +104,5 @@ class LagSampler(threading.Thread):
     def report(self) -> str:
         with self._lock:
             busy = sorted(self.peaks.items(), key=lambda kv: -kv[1])
-        shown = ", ".join(f"{group} {peak}" for group, peak in busy[:8] if peak > 0) or "none"
+        shown = ", ".join(f"{group} {peak}" for group, peak in busy[:10] if peak > 0) or "none"
         return shown + (f" (last sampling error: {self.error})" if self.error else "")
