@@ -31,7 +31,9 @@ MIGRATIONS = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.reads", description=package.__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.reads", description=package.__doc__.splitlines()[0]
+    )
     parser.add_argument("--n", type=int, default=100_000, help="projects to seed")
     parser.add_argument("--requests", type=int, default=300, help="measured requests per case")
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
