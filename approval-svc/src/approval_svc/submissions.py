@@ -6,11 +6,16 @@ timeline, the idempotency record) and commits. Alone, each pays for its own tran
 SQLite the one writer connection is taken, begun, committed and handed on once per request,
 and every step waits its turn on a busy event loop, so the writer is held far longer than the
 work takes and the decision consumer queues behind every request. Grouped, the requests that
-queued while the previous group was being committed run in one transaction, each in its own
-savepoint, and their new rows go out as one executemany per table.
+queued while the previous group was being committed run in one transaction, and their new
+rows go out as one executemany per table.
 
-Nothing changes for a caller: each request gets its own answer or its own domain error, and a
-domain error rolls back that submission's savepoint only (its serial is not consumed). If the
+Nothing changes for a caller: each request gets its own answer or its own domain error. A
+submission writes nothing before its checks pass (the Idempotency-Key replay and the credit
+admission come first, and its rows are only buffered until the commit), so a domain error
+drops that submission's buffered rows and leaves the others be; no savepoint is needed (one
+would cost two more statements per request). Were a domain error ever raised after the
+project serial was taken, that serial would stay consumed: a gap in the codes, never a
+reuse. If the
 group's commit fails (two requests in one group with the same Idempotency-Key, or a
 concurrent retry committed first), every submission of the group is run again on its own, as
 if it had never been grouped; the outcome is then exactly the one-request-one-transaction one.
@@ -103,7 +108,7 @@ class SubmissionGroups:
         try:
             async with self._uow() as outbox:
                 for pending in group:
-                    outcomes.append(await self._in_savepoint(outbox, pending.command))
+                    outcomes.append(await self._in_group(outbox, pending.command))
                 await outbox.commit()
         except asyncio.CancelledError:
             for pending in group:
@@ -123,21 +128,20 @@ class SubmissionGroups:
             else:
                 pending.answer.set_result(outcome)
 
-    async def _in_savepoint(
+    async def _in_group(
         self, outbox: OutboxUnitOfWork, command: SubmitProject
     ) -> handlers.Submitted | DomainError:
         mark = outbox.mark()
         try:
-            async with outbox.session.begin_nested():
-                return await handlers.submit_project(
-                    command=command,
-                    uow=EnlistedUnitOfWork(outbox),
-                    catalogue=self._catalogue,
-                    calendar=self._calendar,
-                    clock=self._clock,
-                )
+            return await handlers.submit_project(
+                command=command,
+                uow=EnlistedUnitOfWork(outbox),
+                catalogue=self._catalogue,
+                calendar=self._calendar,
+                clock=self._clock,
+            )
         except DomainError as exc:
-            outbox.forget_since(mark)  # its rows went with its savepoint
+            outbox.forget_since(mark)  # its buffered rows are not written
             return exc
 
     async def _alone(self, pending: _Pending) -> None:
