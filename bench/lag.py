@@ -10,6 +10,7 @@ messages means "keeping up".
 from __future__ import annotations
 
 import threading
+import time
 import urllib.request
 from collections import defaultdict
 
@@ -91,6 +92,23 @@ class LagSampler(threading.Thread):
             if len(marks) == len(tps):
                 break
         return marks
+
+    def drained(self, below: int) -> bool:
+        """Whether the latest sample of every queue is under `below` (and there is one)."""
+        with self._lock:
+            latest = [values[-1] for values in self.series.values() if values]
+        return bool(latest) and max(latest) < below
+
+    def wait_drained(self, *, below: int, timeout_s: float) -> float | None:
+        """Seconds until every queue was under `below` in a fresh sample (None: timed out)."""
+        started = time.monotonic()
+        self.reset()
+        while time.monotonic() - started < timeout_s:
+            if self._halt.wait(self.interval_s):
+                return None
+            if self.drained(below):
+                return time.monotonic() - started
+        return None
 
     def reset(self) -> None:
         with self._lock:
