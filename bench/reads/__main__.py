@@ -42,7 +42,8 @@ def main() -> None:
     parser.add_argument(
         "--gc-freeze",
         action="store_true",
-        help="gc.freeze() the start-up heap before measuring (what the services would get)",
+        help="gc.freeze() the heap before measuring, as the services do at start-up "
+        "(shared.server.serve); without it the seeded world's objects inflate full collections",
     )
     parser.add_argument(
         "--workdir",
