@@ -29,11 +29,10 @@ import uuid
 from datetime import timedelta
 
 from sqlalchemy import delete, func, update
-from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from shared.db import OutboxMessage, RelayLease, SessionFactory, rowcount, table_of, utcnow
+from shared.db import OutboxMessage, RelayLease, SessionFactory, rowcount, utcnow
 from shared.epoch import TopicIds, load_recorded_ids, record_ids
 from shared.kafka import KafkaProducer, OutgoingMessage
 from shared.metrics import EVENTS_PRODUCED, OUTBOX_BACKLOG, OUTBOX_REPUBLISHED
@@ -42,10 +41,6 @@ from shared.retry import retry_forever
 log = logging.getLogger(__name__)
 
 PURGE_INTERVAL_S = 60.0
-BACKLOG_COUNT_INTERVAL_S = 1.0
-BACKLOG_OF_MARKS = 4  # batches sent ahead of their marks, at most
-MARK_CHUNK = 1000  # ids per IN list of a mark
-OUTBOX = table_of(OutboxMessage)
 _TIMER_SLACK_S = 0.005
 
 
@@ -59,7 +54,6 @@ class OutboxRelay:
         *,
         session_factory: SessionFactory,
         producer: KafkaProducer,
-        read_session_factory: SessionFactory | None = None,
         service: str,
         batch_size: int = 500,
         poll_interval_s: float = 2.0,
@@ -69,14 +63,6 @@ class OutboxRelay:
         epoch_check_interval_s: float = 2.0,
     ) -> None:
         self._factory = session_factory
-        self._read_factory = read_session_factory or session_factory
-        self._last_count = float("-inf")  # monotonic: when the backlog was last counted
-        # Pipelined marking (the run loop): ids acknowledged by the broker whose rows are not
-        # yet marked sent; one task marks them, in one UPDATE for however many batches
-        # queued up while it waited for the database.
-        self._unmarked: list[int] = []
-        self._marking: set[int] = set()
-        self._marker: asyncio.Task[None] | None = None
         self._producer = producer
         self._service = service
         self._batch_size = batch_size
@@ -125,7 +111,7 @@ class OutboxRelay:
         if not await self._keep_lease():
             await self._sleep(self._lease_ttl.total_seconds() / 2)
             return
-        sent = await self.publish_pending(wait_for_marks=False)
+        sent = await self.publish_pending()
         self.last_error = None
         now = time.monotonic()
         if now - self._last_purge > PURGE_INTERVAL_S:
@@ -165,48 +151,30 @@ class OutboxRelay:
             await asyncio.wait_for(self._wake.wait(), timeout=seconds)
         self._wake.clear()
 
-    async def publish_pending(self, *, wait_for_marks: bool = True) -> int:
-        """Publish one batch of unsent rows in id order; returns how many were sent.
-
-        With ``wait_for_marks`` the rows are marked sent before it returns. Without (the
-        run loop) a background task marks them while the next batch is read and sent: the
-        writer connection is the busiest resource of a SQLite service, and a relay waiting
-        for it between batches fell thousands of events behind under load. Rows sent but not
-        yet marked are skipped by the reads in between, so nothing goes out twice (unless the
-        process dies before the mark: then at least once, as always)."""
-        if len(self._unmarked) + len(self._marking) >= BACKLOG_OF_MARKS * self._batch_size:
-            await self._flush_marks()  # the database is slow: do not run further ahead of it
-        skip = self._in_flight()
-        # Read on a reader's connection (SQLite: beside the one writer, which the use cases
-        # keep busy) and as plain rows: only the mark below needs the writer.
-        async with self._read_factory() as session:
+    async def publish_pending(self) -> int:
+        """Publish one batch of unsent rows in id order; returns how many were sent."""
+        async with self._factory() as session:
             rows = (
-                await session.execute(
-                    core_select(
-                        OUTBOX.c.id,
-                        OUTBOX.c.topic,
-                        OUTBOX.c.message_key,
-                        OUTBOX.c.payload,
-                        OUTBOX.c.event_type,
-                    )
-                    .where(OUTBOX.c.sent_at.is_(None))
-                    .order_by(OUTBOX.c.id)
-                    .limit(self._batch_size + len(skip))
+                await session.exec(
+                    select(OutboxMessage)
+                    .where(col(OutboxMessage.sent_at).is_(None))
+                    .order_by(col(OutboxMessage.id))
+                    .limit(self._batch_size)
                 )
             ).all()
-            await session.rollback()
-        rows = [r for r in rows if r.id not in skip][: self._batch_size]
-        ids = [r.id for r in rows]
-        types = [r.event_type for r in rows]
-        topics = {r.topic for r in rows}
-        messages = [
-            OutgoingMessage(
-                topic=r.topic,
-                key=r.message_key.encode() if r.message_key is not None else None,
-                value=r.payload,
-            )
-            for r in rows
-        ]
+            # Read everything needed while the rows are attached to the session.
+            ids = [r.id for r in rows]
+            types = [r.event_type for r in rows]
+            topics = {r.topic for r in rows}
+            messages = [
+                OutgoingMessage(
+                    topic=r.topic,
+                    key=r.message_key.encode() if r.message_key is not None else None,
+                    value=r.payload,
+                )
+                for r in rows
+            ]
+        # After the read session is closed: SQLite has a single connection.
         due = time.monotonic() - self._last_epoch_check >= self._epoch_check_interval_s
         if (rows or due) and await self.redrive_recreated_topics(topics):
             self._wake.set()  # older rows are unsent again: start over with them
@@ -220,72 +188,25 @@ class OutboxRelay:
             for event_type in types:
                 EVENTS_PRODUCED.labels(self._service, event_type, "failed").inc()
             raise
-        self._unmarked.extend(ids)
-        if wait_for_marks:
-            await self._flush_marks()
-        elif self._marker is None or self._marker.done():
-            self._marker = asyncio.create_task(self._mark_in_background(), name="outbox-marks")
-        # A short batch was everything unsent when it was read; a full one may leave more,
-        # counted (on a reader) at most once a second rather than on every round.
-        now = time.monotonic()
-        if len(ids) < self._batch_size:
-            OUTBOX_BACKLOG.labels(self._service).set(0)
-        elif now - self._last_count >= BACKLOG_COUNT_INTERVAL_S:
-            self._last_count = now
-            OUTBOX_BACKLOG.labels(self._service).set(
-                max(0, await self.backlog() - len(self._in_flight()))
+        async with self._factory() as session:
+            await session.execute(
+                update(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).values(sent_at=utcnow())
             )
+            backlog = (
+                await session.exec(
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .where(col(OutboxMessage.sent_at).is_(None))
+                )
+            ).one()
+            await session.commit()
+        OUTBOX_BACKLOG.labels(self._service).set(_scalar(backlog))
         for event_type in types:
             EVENTS_PRODUCED.labels(self._service, event_type, "sent").inc()
         return len(ids)
 
-    def _in_flight(self) -> set[int]:
-        return self._marking.union(self._unmarked)
-
-    async def _mark_sent(self) -> None:
-        """Mark what is unmarked, in one statement per chunk of ids (one transaction)."""
-        while self._unmarked:
-            self._marking.update(self._unmarked)
-            self._unmarked.clear()
-            ids = sorted(self._marking)
-            try:
-                async with self._factory() as session:
-                    at = utcnow()
-                    for start in range(0, len(ids), MARK_CHUNK):
-                        await session.execute(
-                            update(OutboxMessage)
-                            .where(col(OutboxMessage.id).in_(ids[start : start + MARK_CHUNK]))
-                            .values(sent_at=at)
-                        )
-                    await session.commit()
-            except BaseException:
-                # Not marked: try again with the next ones (the rows are still unsent).
-                self._unmarked[:0] = ids
-                raise
-            finally:
-                self._marking.clear()
-
-    async def _mark_in_background(self) -> None:
-        await retry_forever(
-            self._mark_sent,
-            first_wait_s=0.2,
-            max_wait_s=5.0,
-            on_failure=self._mark_failed,
-            stop_when=lambda: self._stopping and not self._unmarked,
-        )
-
-    def _mark_failed(self, exc: Exception, wait_s: float) -> None:
-        log.warning("outbox relay: marking sent rows failed, retrying in %.1fs: %s", wait_s, exc)
-
-    async def _flush_marks(self) -> None:
-        """Until every sent row is marked (a background mark in progress included)."""
-        marker = self._marker
-        if marker is not None and not marker.done():
-            await asyncio.shield(marker)
-        await self._mark_sent()
-
     async def backlog(self) -> int:
-        async with self._read_factory() as session:
+        async with self._factory() as session:
             result = (
                 await session.exec(
                     select(func.count())
@@ -320,10 +241,6 @@ class OutboxRelay:
         if not changed and not fresh:
             return False
         redriven: dict[str, int] = {}
-        if changed:
-            # Rows sent to the lost topics may still be waiting for their mark: marked after
-            # the redrive, they would never go out again.
-            await self._flush_marks()
         async with self._factory() as session:
             for topic in changed:
                 result = await session.execute(
@@ -349,11 +266,6 @@ class OutboxRelay:
         return bool(changed)
 
     async def close(self) -> None:
-        marker, self._marker = self._marker, None
-        if marker is not None and not marker.done():
-            marker.cancel()  # what it did not mark goes out again: at least once
-            with contextlib.suppress(BaseException):
-                await marker
         if self._topic_ids is not None:
             await self._topic_ids.close()
 
@@ -393,8 +305,6 @@ class OutboxRelay:
             return True
 
     async def release(self) -> None:
-        with contextlib.suppress(Exception):  # unmarked rows are sent again: at least once
-            await asyncio.wait_for(self._flush_marks(), timeout=2)
         self._lease_held_until = float("-inf")
         async with self._factory() as session:
             await session.execute(

@@ -61,7 +61,6 @@ class ServiceRuntime:
         self.producer = KafkaProducer(settings.bootstrap_servers, client_id=f"{self.service}-svc")
         self.relay = OutboxRelay(
             session_factory=self.sessions,
-            read_session_factory=self.read_sessions,
             producer=self.producer,
             service=self.service,
             batch_size=settings.outbox_batch_size,

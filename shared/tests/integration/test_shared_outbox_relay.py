@@ -230,9 +230,9 @@ async def test_an_idle_relay_sleeps_yet_publishes_a_commit_at_once(
 
     publish, hold = relay.publish_pending, relay._hold_lease
 
-    async def counted_publish(*, wait_for_marks: bool = True) -> int:
+    async def counted_publish() -> int:
         rounds[0] += 1
-        return await publish(wait_for_marks=wait_for_marks)
+        return await publish()
 
     async def counted_hold() -> bool:
         rounds[1] += 1
@@ -280,47 +280,3 @@ async def test_an_idle_holder_renews_its_lease_before_it_lapses(shared_db) -> No
         await asyncio.wait_for(task, timeout=10)
     # A holder that stops renewing (dead): the lease lapses and the other takes it.
     await eventually(other._hold_lease, timeout_s=5, interval_s=0.05, what="the lease lapses")
-
-
-async def test_batches_go_out_while_the_marks_of_earlier_ones_wait_for_the_database(
-    shared_db, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The run loop does not wait for a batch's mark before sending the next one: with marks
-    held back, every row still goes out once and in id order, and all are marked at last."""
-    producer = RecordingProducer()
-    relay = OutboxRelay(
-        session_factory=shared_db.sessions,
-        producer=producer,  # type: ignore[arg-type]
-        service=_service(),
-        batch_size=4,
-    )
-    events = _events(18)
-    await _emit(shared_db.sessions, events, "t")
-    gate = asyncio.Event()
-    mark = relay._mark_sent
-    marks_started = 0
-
-    async def held_mark() -> None:
-        nonlocal marks_started
-        marks_started += 1
-        await gate.wait()  # the writer is busy elsewhere
-        await mark()
-
-    monkeypatch.setattr(relay, "_mark_sent", held_mark)
-    task = asyncio.create_task(relay.run())
-    try:
-        # More than one batch out before any mark has been written.
-        await eventually(lambda: len(producer.sent) >= 16, timeout_s=10, what="four batches")
-        assert marks_started >= 1
-        assert await relay.backlog() == 18, "nothing is marked while the marks are held"
-        gate.set()
-
-        async def all_marked() -> bool:
-            return await relay.backlog() == 0
-
-        await eventually(all_marked, timeout_s=10, what="every sent row marked")
-    finally:
-        relay.stop()
-        await asyncio.wait_for(task, timeout=10)
-        await relay.close()
-    assert [m.value for m in producer.sent] == [e.to_json() for e in events]
