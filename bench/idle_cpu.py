@@ -1,6 +1,6 @@
 """Idle CPU of each service with compressed platform days: nothing submitted, broker running.
 
-    uv run python -m bench.idle_cpu [--day-seconds 2] [--seconds 30] [--warmup 10]
+    uv run python -m bench.idle_cpu [--day-seconds 2] [--seconds 30] [--warmup 15]
 
 Starts the embedded broker and the three services (as `python -m services up` does, on free
 ports, fresh SQLite databases) with ``PLATFORM_DAY_SECONDS`` set, lets them settle for the
@@ -28,7 +28,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--day-seconds", type=float, default=2.0)
     parser.add_argument("--seconds", type=float, default=30.0, help="measurement window")
-    parser.add_argument("--warmup", type=float, default=10.0, help="settling time first")
+    # Past KAFKA_FETCH_IDLE_AFTER_S (10 s), so the consumers fetch as they do at rest.
+    parser.add_argument("--warmup", type=float, default=15.0, help="settling time first")
     args = parser.parse_args()
     previous = os.environ.get("PLATFORM_DAY_SECONDS")
     os.environ["PLATFORM_DAY_SECONDS"] = repr(args.day_seconds)

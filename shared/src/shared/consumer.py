@@ -22,6 +22,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlmodel import col, select
 
+from shared.batching import take_batches
 from shared.db import ProcessedEvent, SessionFactory, utcnow
 from shared.events import CloudEvent
 from shared.logs import correlation_id
@@ -299,10 +300,12 @@ def attach_processor(
     )
 
     async def agent(stream: faust.StreamT[bytes]) -> None:
-        # take_events acks a batch only after the loop body returns, and process() returns
+        # take_batches acks a batch only after the loop body returns, and process() returns
         # only once the batch is committed: nothing is acknowledged before it is applied.
-        # (faust's StreamT protocol omits take_events, which its Stream implements.)
-        async for events in stream.take_events(batch_size, within_s):  # type: ignore[attr-defined]
+        batches = take_batches(stream, batch_size, within_s)
+        # Registered as faust registers its own take generators: closed when the stream stops.
+        stream._active_agens.add(batches)  # type: ignore[attr-defined]
+        async for events in batches:
             await processor.process(
                 [
                     RawMessage(

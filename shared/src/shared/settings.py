@@ -56,6 +56,20 @@ class PlatformSettings(BaseSettings):
         description="Longest a service's consumer fetch waits for data on an empty partition. "
         "Each hop of a project's path may wait this long (faust's own value is 1.5 s).",
     )
+    kafka_fetch_idle_wait_ms: int = Field(
+        default=1000,
+        ge=0,
+        le=30_000,
+        validation_alias=AliasChoices("KAFKA_FETCH_IDLE_WAIT_MS", "kafka_fetch_idle_wait_ms"),
+        description="Fetch wait of a service consumer whose partitions stayed empty for "
+        "KAFKA_FETCH_IDLE_AFTER_S: fewer fetches at rest; 0 keeps the short wait always.",
+    )
+    kafka_fetch_idle_after_s: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias=AliasChoices("KAFKA_FETCH_IDLE_AFTER_S", "kafka_fetch_idle_after_s"),
+        description="Seconds without records after which a consumer fetches with the idle wait.",
+    )
     jwt_secret: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("PLATFORM_JWT_SECRET", "jwt_secret"),

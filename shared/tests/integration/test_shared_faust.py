@@ -7,9 +7,10 @@ import json
 import uuid
 
 import pytest
+from kafka import KafkaAdminClient, TopicPartition
 from sqlmodel import col, select
 
-from shared.consumer import EventProcessor, attach_processor
+from shared.consumer import EventProcessor, RawMessage, attach_processor
 from shared.db import OutboxMessage, ProcessedEvent
 from shared.events import CloudEvent, new_event
 from shared.kafka import broker_reachable, make_faust_app
@@ -99,6 +100,67 @@ async def test_faust_agent_applies_plain_cloudevents_once(
     assert body["original_topic"] == topic
     assert body["key"] == "k"
     assert body["error"].startswith("not a CloudEvents 1.0 JSON document")
+
+
+async def test_batches_hold_at_most_batch_size_and_are_committed_after_they_apply(
+    shared_db, kafka_bootstrap, fresh_topic
+) -> None:
+    topic = fresh_topic("shared.batches", partitions=1)
+    backlog = [
+        new_event(type="project.submitted", source="/test", subject="P-1", data={"n": i})
+        for i in range(10)
+    ]
+    late = new_event(type="project.submitted", source="/test", subject="P-1", data={"n": 10})
+    applied: list[int] = []
+    batch_sizes: list[int] = []
+
+    async def handler(event: CloudEvent, uow: UnitOfWork) -> None:
+        applied.append(event.data["n"])
+
+    group = unique_group("shared-batches")
+    settings = get_platform_settings(kafka_bootstrap_servers=kafka_bootstrap, topic_partitions=1)
+    app = make_faust_app(group, settings)
+    processor = EventProcessor(
+        name="faust-batches",
+        service="shared-faust-test",
+        session_factory=shared_db.sessions,
+        handlers={"project.submitted": handler},
+    )
+    process = processor.process
+
+    async def recording_process(messages: list[RawMessage]) -> None:
+        batch_sizes.append(len(messages))
+        await process(messages)
+
+    processor.process = recording_process  # type: ignore[method-assign]
+    attach_processor(app, processor, topics=[topic], batch_size=4)
+    await aproduce_events(kafka_bootstrap, topic, backlog)  # waiting before the agent starts
+    await asyncio.wait_for(app.start(), timeout=30)
+    try:
+        await eventually(lambda: len(applied) == 10, timeout_s=30, what="the backlog applied")
+        # An event that arrives alone, after the agent went idle, opens a batch of its own.
+        await aproduce_events(kafka_bootstrap, topic, [late])
+        await eventually(lambda: len(applied) == 11, timeout_s=30, what="the late event applied")
+
+        # kafka-python's admin: it reads the embedded broker's OffsetFetch answer as sent.
+        admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        try:
+
+            def committed() -> bool:
+                offsets = admin.list_group_offsets({group: None}).get(group, {})
+                found = offsets.get(TopicPartition(topic, 0))
+                return found is not None and found.offset == 11
+
+            await eventually(
+                lambda: asyncio.to_thread(committed), timeout_s=30, what="every offset committed"
+            )
+        finally:
+            admin.close()
+    finally:
+        await asyncio.wait_for(app.stop(), timeout=30)
+    assert applied == list(range(11))  # each once, in partition order
+    assert max(batch_sizes) <= 4 < sum(batch_sizes[:3])  # the backlog came in full batches
+    assert batch_sizes[-1] == 1
 
 
 async def test_broker_reachable_reports_the_reason(kafka_bootstrap) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.kafka import make_faust_app
+from shared.kafka import IdleFetchBackoff, make_faust_app
 from shared.settings import PlatformSettings, build_settings
 
 
@@ -24,3 +24,48 @@ async def test_the_consumer_fetch_wait_is_the_setting(tmp_path: Path, wait_ms: i
 
 def test_the_default_is_short() -> None:
     assert build_settings(PlatformSettings).kafka_fetch_max_wait_ms <= 100
+
+
+class _Fetcher:
+    """Stands in for aiokafka's fetcher: the wait it reads and the answer handler it calls."""
+
+    def __init__(self, answers: list[bool]) -> None:
+        self._fetch_max_wait_ms = 1500
+        self._answers = answers
+
+    async def _proc_fetch_request(self, assignment: object, node_id: int, request: object) -> bool:
+        return self._answers.pop(0)
+
+
+async def test_an_idle_consumer_waits_longer_until_records_come_back() -> None:
+    now = [0.0]
+    fetcher = _Fetcher([False, False, False, True, False])
+    backoff = IdleFetchBackoff(
+        fetcher, busy_ms=100, idle_ms=1000, idle_after_s=10.0, clock=lambda: now[0]
+    )
+    backoff.install()
+    assert fetcher._fetch_max_wait_ms == 100
+
+    now[0] = 5.0
+    assert await fetcher._proc_fetch_request(None, 0, None) is False
+    assert fetcher._fetch_max_wait_ms == 100  # quiet, but not for long enough yet
+    now[0] = 10.0
+    await fetcher._proc_fetch_request(None, 0, None)
+    assert fetcher._fetch_max_wait_ms == 1000
+    now[0] = 30.0
+    await fetcher._proc_fetch_request(None, 0, None)
+    assert fetcher._fetch_max_wait_ms == 1000
+    assert await fetcher._proc_fetch_request(None, 0, None) is True
+    assert fetcher._fetch_max_wait_ms == 100  # records: back to the short wait at once
+    now[0] = 39.0
+    await fetcher._proc_fetch_request(None, 0, None)
+    assert fetcher._fetch_max_wait_ms == 100  # the quiet spell counts from the last records
+
+
+def test_the_idle_wait_is_never_shorter_than_the_busy_one() -> None:
+    fetcher = _Fetcher([])
+    backoff = IdleFetchBackoff(
+        fetcher, busy_ms=500, idle_ms=100, idle_after_s=1.0, clock=lambda: 5.0
+    )
+    backoff.observe(got_records=False)
+    assert fetcher._fetch_max_wait_ms == 500
