@@ -49,7 +49,7 @@ from services.simulate import (
     stop_departments,
 )
 from shared.events import FINAL_PROJECT_EVENT_TYPES, EventType
-from shared.topics import APPROVAL_PROJECTS, all_topics
+from shared.topics import APPROVAL_DECISIONS, APPROVAL_PROJECTS, all_topics
 
 CLOSED_TYPES = {str(t) for t in FINAL_PROJECT_EVENT_TYPES}
 
@@ -59,7 +59,8 @@ class WarmUpFailed(RuntimeError):
 
 
 class Tracker(threading.Thread):
-    """Reads approval.projects from its current end; notes when each project is closed."""
+    """Reads approval.projects and approval.decisions from their current ends; notes when each
+    project was announced, when its last department decision was sent, and when it closed."""
 
     def __init__(self, bootstrap: str) -> None:
         super().__init__(name="tracker", daemon=True)
@@ -67,13 +68,21 @@ class Tracker(threading.Thread):
             bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=20,
             max_poll_records=5000, check_crcs=False,  # pure-Python CRC32C would dominate
         )  # fmt: skip
-        partitions = self.consumer.partitions_for_topic(APPROVAL_PROJECTS) or set()
-        self.tps = [TopicPartition(APPROVAL_PROJECTS, p) for p in sorted(partitions)]
+        self.tps = [
+            TopicPartition(topic, p)
+            for topic in (APPROVAL_PROJECTS, APPROVAL_DECISIONS)
+            for p in sorted(self.consumer.partitions_for_topic(topic) or set())
+        ]
         self.consumer.assign(self.tps)
         self.consumer.seek_to_end(*self.tps)  # on Tansu: a little before the end (harmless)
         for tp in self.tps:
             self.consumer.position(tp)  # resolve the end now, before anything is submitted
         self.closed: dict[str, tuple[str, float]] = {}
+        # Where the time goes, per project code: when project.submitted was published (HTTP,
+        # group commit, outbox relay) and when the last department decision was (tasks
+        # published, department clients). Decision to approval is the rest.
+        self.announced: dict[str, float] = {}
+        self.last_decision: dict[str, float] = {}
         self.messages = 0
         self.lock = threading.Lock()
         self.stop_event = threading.Event()
@@ -85,6 +94,13 @@ class Tracker(threading.Thread):
                 for record in batch:
                     self.messages += 1
                     value = record.value or b""
+                    if record.topic == APPROVAL_DECISIONS:
+                        if record.key:
+                            self.last_decision[record.key.decode()] = now
+                        continue
+                    if b'"project.submitted"' in value[:400] and record.key:
+                        self.announced.setdefault(record.key.decode(), now)
+                        continue
                     if b'"project.' not in value[:400]:
                         continue  # task and decision events: counted only
                     kind = json.loads(value).get("type")
@@ -164,6 +180,8 @@ class Phase:
     name: str
     load: Load
     approved: dict[str, float]  # code: when its project.approved was seen
+    announced: dict[str, float]  # code: when its project.submitted was seen
+    last_decision: dict[str, float]  # code: when its last department decision was seen
     others: Counter[str]
     window_s: float
     moved: dict[str, int]
@@ -181,6 +199,14 @@ class Phase:
             (self.approved[c] - since) * 1000
             for c, (since, _) in self.load.submitted.items()
             if c in self.approved
+        ]
+
+    def stage_ms(self, seen: dict[str, float]) -> list[float]:
+        """Submit -> a stage's instant (`seen`, by code), for the projects approved."""
+        return [
+            (seen[c] - since) * 1000
+            for c, (since, _) in self.load.submitted.items()
+            if c in self.approved and c in seen
         ]
 
     @property
@@ -224,6 +250,8 @@ def measure(
         name=name,
         load=load,
         approved=approved,
+        announced={c: tracker.announced[c] for c in approved if c in tracker.announced},
+        last_decision={c: tracker.last_decision[c] for c in approved if c in tracker.last_decision},
         others=others,
         window_s=max(last - load.started, 1e-9),
         moved={t: after.get(t, 0) - before.get(t, 0) for t in after},
@@ -370,6 +398,12 @@ def report(args: argparse.Namespace, phases: list[Phase], raw: RawRate, sampler:
         print(
             f"  submit->approved p50 {pct(lat, 50):.0f} ms  p95 {pct(lat, 95):.0f} ms  "
             f"p99 {pct(lat, 99):.0f} ms  max {max(lat, default=0):.0f} ms"
+        )
+        announced, decided = phase.stage_ms(phase.announced), phase.stage_ms(phase.last_decision)
+        stages = [("submitted published", announced), ("last decision sent", decided)]
+        print(
+            "    by stage p50/p99  "
+            + ", ".join(f"{n} {pct(v, 50):.0f}/{pct(v, 99):.0f} ms" for n, v in stages)
         )
         rate = phase.messages / phase.window_s
         print(

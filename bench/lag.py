@@ -35,6 +35,8 @@ class LagSampler(threading.Thread):
         self._halt = threading.Event()
         self._lock = threading.Lock()
         self.error: str | None = None  # the last failed sample's, shown in the report
+        self._round: dict[str, int] = {}  # the queues sampled so far in this round
+        self.latest: dict[str, int] = {}  # the last whole round
 
     def run(self) -> None:
         admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="bench-lag")
@@ -47,6 +49,8 @@ class LagSampler(threading.Thread):
                 try:
                     self._sample_outboxes()
                     self._sample(admin, ends)
+                    with self._lock:  # a whole round: every queue sampled once
+                        self.latest, self._round = self._round, {}
                 except (KafkaError, OSError, ValueError, KeyError, TypeError) as exc:
                     self.error = f"{type(exc).__name__}: {exc}"
         finally:
@@ -79,6 +83,7 @@ class LagSampler(threading.Thread):
         with self._lock:
             self.peaks[queue] = max(self.peaks[queue], size)
             self.series[queue].append(size)
+            self._round[queue] = size
 
     def _high_watermarks(
         self, ends: KafkaConsumer, tps: list[TopicPartition]
@@ -94,9 +99,13 @@ class LagSampler(threading.Thread):
         return marks
 
     def drained(self, below: int) -> bool:
-        """Whether the latest sample of every queue is under `below` (and there is one)."""
+        """Whether every queue of the latest whole round is under `below` (and there is one).
+
+        Only whole rounds count: a round half taken (outboxes read, consumer groups not yet)
+        would call the platform drained while a consumer group is still far behind.
+        """
         with self._lock:
-            latest = [values[-1] for values in self.series.values() if values]
+            latest = list(self.latest.values())
         return bool(latest) and max(latest) < below
 
     def wait_drained(self, *, below: int, timeout_s: float) -> float | None:
@@ -114,6 +123,8 @@ class LagSampler(threading.Thread):
         with self._lock:
             self.peaks.clear()
             self.series.clear()
+            self._round.clear()
+            self.latest = {}
 
     def stop(self) -> None:
         self._halt.set()

@@ -3,12 +3,13 @@
 `approval-projection` reads `approval.projects`: a `project.*` event carries the project (with
 its tasks), a task event (`approval.task.*`, `approval.decision.recorded`) the task. The batch,
 its transaction and the dropping of redeliveries are `shared.consumer`'s; what cannot be
-applied is rejected to the dead-letter topic with the reason.
+applied is rejected to the dead-letter topic with the reason. Before a batch is applied
+together, its projects, their tasks and open alerts are read at once (`projection_cache`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
@@ -30,6 +31,7 @@ from shared.topics import APPROVAL_PROJECTS
 from supervision_svc import handlers
 from supervision_svc.domain.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from supervision_svc.metrics import PROJECTION_LAG
+from supervision_svc.projection_cache import preload
 from supervision_svc.scheduler import Wakeup
 from supervision_svc.unit_of_work import SqlUnitOfWork, SupervisionUnitOfWork
 
@@ -98,9 +100,27 @@ def projection_handlers(
     return by_type
 
 
+async def preload_projection(events: Sequence[CloudEvent], batch: OutboxUnitOfWork) -> None:
+    """Before a batch: its projects, their tasks and open alerts, read at once (a malformed
+    event is left to its handler, which rejects it)."""
+    codes: set[str] = set()
+    task_ids: set[str] = set()
+    for event in events:
+        data = event.data
+        if not isinstance(data, dict) or not isinstance(code := data.get("project_code"), str):
+            continue
+        codes.add(code)
+        tasks = data.get("tasks") if event.type in PROJECT_EVENT_TYPES else [data]
+        for task in tasks if isinstance(tasks, list) else ():
+            if isinstance(task, dict) and isinstance(task_id := task.get("task_id"), str):
+                task_ids.add(task_id)
+    await preload(batch, project_codes=codes, task_ids=task_ids)
+
+
 def register_consumers(runtime: ServiceRuntime, *, rules: Thresholds, wakeup: Wakeup) -> None:
     runtime.consume(
         PROJECTION_CONSUMER,
         topics=[APPROVAL_PROJECTS],
         handlers=projection_handlers(runtime.clock, rules=rules, wake=wakeup.wake),
+        prepare=preload_projection,
     )

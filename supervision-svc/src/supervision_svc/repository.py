@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.db import rowcount
 from supervision_svc.domain.alerts import earliest
 from supervision_svc.models import Alert, ProjectView, TaskView
+from supervision_svc.projection_cache import ProjectionCache
 
 
 class ProjectRepository(Protocol):
@@ -84,14 +85,22 @@ class AlertRepository(Protocol):
 
 
 class SqlProjectRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    """`cache`: what a projection batch read up front (see `projection_cache`); None reads
+    the database."""
+
+    def __init__(self, session: AsyncSession, cache: ProjectionCache | None = None) -> None:
         self._session = session
+        self._cache = cache
 
     async def get(self, project_code: str) -> ProjectView | None:
+        if self._cache is not None and project_code in self._cache.projects:
+            return self._cache.projects[project_code]
         return await self._session.get(ProjectView, project_code)
 
     def add(self, project: ProjectView) -> None:
         self._session.add(project)
+        if self._cache is not None:
+            self._cache.projects[project.project_code] = project
 
     async def credit_codes(self, project_codes: Collection[str]) -> dict[str, str]:
         if not project_codes:
@@ -118,14 +127,19 @@ class SqlProjectRepository:
 
 
 class SqlTaskRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, cache: ProjectionCache | None = None) -> None:
         self._session = session
+        self._cache = cache
 
     async def get(self, task_id: str) -> TaskView | None:
+        if self._cache is not None and task_id in self._cache.tasks:
+            return self._cache.tasks[task_id]
         return await self._session.get(TaskView, task_id)
 
     def add(self, task: TaskView) -> None:
         self._session.add(task)
+        if self._cache is not None:
+            self._cache.task_added(task)
 
     async def to_check_for_overdue(
         self, *, now: datetime, kind: str, after: str, limit: int
@@ -149,6 +163,8 @@ class SqlTaskRepository:
         return list(rows.all())
 
     async def departments_of(self, project_code: str) -> set[str]:
+        if self._cache is not None and project_code in self._cache.tasks_of:
+            return {t.department for t in self._cache.tasks_of[project_code]}
         rows = await self._session.exec(
             select(TaskView.department).where(col(TaskView.project_code) == project_code)
         )
@@ -166,12 +182,33 @@ class SqlTaskRepository:
 
 
 class SqlAlertRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, cache: ProjectionCache | None = None) -> None:
         self._session = session
+        self._cache = cache
+
+    def _cached_open_of_tasks(self, task_ids: Sequence[str]) -> list[Alert] | None:
+        """The open alerts of these tasks' projects, if the batch read all of them."""
+        if self._cache is None:
+            return None
+        found: list[Alert] = []
+        for project_code in {
+            getattr(self._cache.tasks.get(t), "project_code", None) for t in task_ids
+        }:
+            listed = self._cache.open_alerts(project_code) if project_code else None
+            if listed is None:
+                return None
+            found.extend(listed)
+        return found
 
     async def open_of_tasks(self, task_ids: Sequence[str], *, kind: str) -> dict[str, list[Alert]]:
         found: dict[str, list[Alert]] = {}
         if not task_ids:
+            return found
+        cached = self._cached_open_of_tasks(task_ids)
+        if cached is not None:
+            for alert in cached:
+                if alert.kind == kind and alert.task_id in task_ids:
+                    found.setdefault(alert.task_id or "", []).append(alert)
             return found
         rows = await self._session.exec(
             select(Alert)
@@ -191,6 +228,8 @@ class SqlAlertRepository:
                 self._session.add(alert)
         except IntegrityError:
             return False
+        if self._cache is not None:
+            self._cache.alert_added(alert)
         return True
 
     async def resolve(self, alert: Alert, *, now: datetime) -> bool:
@@ -207,6 +246,9 @@ class SqlAlertRepository:
         return True
 
     async def open_of_project(self, project_code: str, *, kinds: Collection[str]) -> list[Alert]:
+        cached = self._cache.open_alerts(project_code) if self._cache is not None else None
+        if cached is not None:
+            return [a for a in cached if a.kind in kinds]
         rows = await self._session.exec(
             select(Alert)
             .where(col(Alert.project_code) == project_code)

@@ -18,6 +18,7 @@ from supervision_svc.credit_repository import (
     SqlCreditRepository,
     SqlReportRepository,
 )
+from supervision_svc.projection_cache import ProjectionCache
 from supervision_svc.repository import (
     AlertRepository,
     ProjectRepository,
@@ -57,9 +58,11 @@ class SqlUnitOfWork(OutboxBackedUnitOfWork):
 
     def _bind(self) -> None:
         session = self._outbox.session
-        self.projects = SqlProjectRepository(session)
-        self.tasks = SqlTaskRepository(session)
-        self.alerts = SqlAlertRepository(session)
+        # A projection batch applied together reads from what it loaded up front.
+        cache = ProjectionCache.of(self._outbox)
+        self.projects = SqlProjectRepository(session, cache)
+        self.tasks = SqlTaskRepository(session, cache)
+        self.alerts = SqlAlertRepository(session, cache)
         self.reports = SqlReportRepository(session)
         self.credit = SqlCreditRepository(session)
         self.stats = SqlStatsRepository(self._outbox)
