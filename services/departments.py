@@ -51,6 +51,7 @@ from shared.events import (
     department_source,
     new_event,
 )
+from shared.fetch_wait import IdleFetchBackoff
 from shared.topics import APPROVAL_DECISIONS, DEPARTMENT_CODES, tasks_topic
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,9 @@ class DepartmentClient:
         max_poll_records: int = 500,
         client_id: str | None = None,
         tokens: DecisionTokens | None = None,
+        fetch_wait_ms: int = 100,
+        idle_fetch_wait_ms: int = 1000,
+        idle_after_s: float = 10.0,
     ) -> None:
         department = department.strip().upper()
         if department not in DEPARTMENT_CODES:
@@ -147,8 +151,18 @@ class DepartmentClient:
             # A restarted broker must get the topic from the runner, with its partition count.
             allow_auto_create_topics=False,
             max_poll_records=max_poll_records,
-            fetch_max_wait_ms=100,
+            fetch_max_wait_ms=fetch_wait_ms,
             **consumer_timeouts(rebalance_timeout_s),
+        )
+        # A department with no tasks for a while fetches once a second, not ten times: most of
+        # the eighteen sit idle, and their polls were a quarter of a core and broker CPU.
+        fetcher_config = self._consumer._fetcher.config
+
+        def set_wait(ms: int) -> None:
+            fetcher_config["fetch_max_wait_ms"] = ms
+
+        self._fetch_backoff = IdleFetchBackoff(
+            set_wait, busy_ms=fetch_wait_ms, idle_ms=idle_fetch_wait_ms, idle_after_s=idle_after_s
         )
         self._consumer.subscribe([self.topic], listener=_Rebalance(self))
         self.stats = {"received": 0, "ignored": 0, "decided": 0, "resent": 0}
@@ -166,6 +180,7 @@ class DepartmentClient:
         batch (``run`` does both).
         """
         records = self._consumer.poll(timeout_ms=timeout_ms)
+        self._fetch_backoff.observe(got_records=bool(records))
         tasks: list[DepartmentTask] = []
         for tp, batch in records.items():
             for record in batch:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TransportT
 
+from shared.fetch_wait import IdleFetchBackoff
 from shared.settings import PlatformSettings
 
 log = logging.getLogger(__name__)
@@ -99,52 +99,24 @@ async def broker_reachable(bootstrap_servers: str, timeout_s: float = 3.0) -> st
             log.debug("admin close failed", exc_info=True)
 
 
-class IdleFetchBackoff:
-    """Lengthens a consumer's fetch wait once its partitions have stayed empty for a while.
+def install_on_aiokafka(fetcher: Any, backoff: IdleFetchBackoff) -> None:
+    """Has an aiokafka fetcher report each fetch answer to `backoff` (aiokafka reads
+    ``_fetch_max_wait_ms`` anew for every fetch request it builds)."""
+    handle = fetcher._proc_fetch_request
 
-    The short wait a busy pipeline needs (each hop may wait that long on the embedded broker)
-    costs a fetch round trip ten times a second per consumer at rest: about 1 % of a core in
-    every service and most of the broker's idle CPU. After ``idle_after_s`` with no records
-    the wait becomes ``idle_ms``; the first records bring back ``busy_ms``. Only the first
-    event after a quiet spell pays the longer wait.
-    """
+    async def observed(*args: Any, **kwargs: Any) -> bool:
+        got_records = bool(await handle(*args, **kwargs))
+        backoff.observe(got_records=got_records)
+        return got_records
 
-    def __init__(
-        self,
-        fetcher: Any,
-        *,
-        busy_ms: int,
-        idle_ms: int,
-        idle_after_s: float,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._fetcher = fetcher
-        self._busy_ms = busy_ms
-        self._idle_ms = max(idle_ms, busy_ms)
-        self._idle_after = idle_after_s
-        self._clock = clock
-        self._last_records = clock()
-        fetcher._fetch_max_wait_ms = busy_ms
+    fetcher._proc_fetch_request = observed
 
-    def observe(self, *, got_records: bool) -> None:
-        """Called after each fetch answer: picks the wait of the next fetch request."""
-        now = self._clock()
-        if got_records:
-            self._last_records = now
-            self._fetcher._fetch_max_wait_ms = self._busy_ms
-        elif now - self._last_records >= self._idle_after:
-            self._fetcher._fetch_max_wait_ms = self._idle_ms
 
-    def install(self) -> None:
-        """Wraps the fetcher's answer handling (aiokafka reads the wait for every request)."""
-        handle = self._fetcher._proc_fetch_request
+def aiokafka_wait_setter(fetcher: Any) -> Callable[[int], None]:
+    def set_wait(ms: int) -> None:
+        fetcher._fetch_max_wait_ms = ms
 
-        async def observed(*args: Any, **kwargs: Any) -> bool:
-            got_records = bool(await handle(*args, **kwargs))
-            self.observe(got_records=got_records)
-            return got_records
-
-        self._fetcher._proc_fetch_request = observed
+    return set_wait
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -167,12 +139,13 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         fetcher = getattr(self._consumer, "_fetcher", None)
         idle_ms = getattr(self.app, "fetch_idle_wait_ms", None)
         if fetcher is not None and idle_ms:
-            IdleFetchBackoff(
-                fetcher,
+            backoff = IdleFetchBackoff(
+                aiokafka_wait_setter(fetcher),
                 busy_ms=getattr(self.app, "fetch_max_wait_ms", 1500),
                 idle_ms=idle_ms,
                 idle_after_s=getattr(self.app, "fetch_idle_after_s", 10.0),
-            ).install()
+            )
+            install_on_aiokafka(fetcher, backoff)
 
 
 class _Consumer(faust_aiokafka.Consumer):

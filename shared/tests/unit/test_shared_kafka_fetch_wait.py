@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.kafka import IdleFetchBackoff, make_faust_app
+from shared.fetch_wait import IdleFetchBackoff
+from shared.kafka import aiokafka_wait_setter, install_on_aiokafka, make_faust_app
 from shared.settings import PlatformSettings, build_settings
 
 
@@ -41,9 +42,13 @@ async def test_an_idle_consumer_waits_longer_until_records_come_back() -> None:
     now = [0.0]
     fetcher = _Fetcher([False, False, False, True, False])
     backoff = IdleFetchBackoff(
-        fetcher, busy_ms=100, idle_ms=1000, idle_after_s=10.0, clock=lambda: now[0]
+        aiokafka_wait_setter(fetcher),
+        busy_ms=100,
+        idle_ms=1000,
+        idle_after_s=10.0,
+        clock=lambda: now[0],
     )
-    backoff.install()
+    install_on_aiokafka(fetcher, backoff)
     assert fetcher._fetch_max_wait_ms == 100
 
     now[0] = 5.0
@@ -65,7 +70,7 @@ async def test_an_idle_consumer_waits_longer_until_records_come_back() -> None:
 def test_the_idle_wait_is_never_shorter_than_the_busy_one() -> None:
     fetcher = _Fetcher([])
     backoff = IdleFetchBackoff(
-        fetcher, busy_ms=500, idle_ms=100, idle_after_s=1.0, clock=lambda: 5.0
+        aiokafka_wait_setter(fetcher), busy_ms=500, idle_ms=100, idle_after_s=1.0, clock=lambda: 5.0
     )
     backoff.observe(got_records=False)
     assert fetcher._fetch_max_wait_ms == 500
