@@ -33,6 +33,8 @@ from sqlalchemy.types import Numeric, TypeDecorator
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.pool import FairAsyncQueuePool
+
 
 def rowcount(result: Result[Any]) -> int:
     """Rows matched by an UPDATE/DELETE (`Session.execute` types its result as the generic one)."""
@@ -205,19 +207,30 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEn
     """The engine for transactions that write.
 
     SQLite allows one writer at a time, so the pool holds ONE connection: concurrent
-    requests queue in the pool (cheap, in order) instead of spinning in SQLite's busy
-    handler on many connections, which starved writers and ended in "database is locked".
+    requests queue in the pool (cheap, first come first served: `FairAsyncQueuePool`) instead
+    of spinning in SQLite's busy handler on many connections, which starved writers and ended
+    in "database is locked".
     """
     ensure_sqlite_dir(url)
     target = async_url(url)
     if is_sqlite(target):
         engine = create_async_engine(
-            target, echo=echo, pool_size=1, max_overflow=0, pool_timeout=120
+            target,
+            echo=echo,
+            poolclass=FairAsyncQueuePool,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=120,
         )
         _sqlite_pragmas(engine, writer=True)
         return engine
     return create_async_engine(
-        target, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        target,
+        echo=echo,
+        poolclass=FairAsyncQueuePool,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
     )
 
 
@@ -227,7 +240,9 @@ def make_read_engine(url: str, writer: AsyncEngine, *, pool_size: int = 4) -> As
     target = async_url(url)
     if not is_sqlite(target):
         return writer
-    engine = create_async_engine(target, pool_size=pool_size, max_overflow=0, pool_timeout=120)
+    engine = create_async_engine(
+        target, poolclass=FairAsyncQueuePool, pool_size=pool_size, max_overflow=0, pool_timeout=120
+    )
     _sqlite_pragmas(engine, writer=False)
     return engine
 
