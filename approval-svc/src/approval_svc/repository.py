@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -29,6 +29,9 @@ from approval_svc.domain.statemachine import ProjectState, ProjectStatus, TaskSt
 from approval_svc.domain.workdays import as_day_kind
 from shared.db import table_of
 from shared.outbox import UnitOfWork as OutboxUnitOfWork
+
+if TYPE_CHECKING:
+    from approval_svc.prefetch import Prefetched
 
 # --- rows <-> domain ----------------------------------------------------------------------------
 
@@ -315,7 +318,7 @@ class SqlProjects:
         return list(rows.scalars().all())
 
 
-def _upsert(session: AsyncSession) -> Any:
+def upsert_into(session: AsyncSession) -> Any:
     # Both dialects have INSERT .. ON CONFLICT DO UPDATE .. RETURNING.
     dialect = session.get_bind().dialect.name
     return pg_insert if dialect == "postgresql" else sqlite_insert
@@ -335,17 +338,27 @@ class SqlSequences:
     """
 
     def __init__(
-        self, session: AsyncSession, outbox: OutboxUnitOfWork, *, deferred: bool = False
+        self,
+        session: AsyncSession,
+        outbox: OutboxUnitOfWork,
+        *,
+        deferred: bool = False,
+        prefetched: Prefetched | None = None,
     ) -> None:
         self._session = session
         self._outbox = outbox
         self._deferred = deferred
+        self._prefetched = prefetched  # a submission group's serials, taken in advance
         self._documents: dict[tuple[str, int], int] = {}  # last serial handed out, per row
         self._unwritten: set[tuple[str, int]] = set()
 
     async def next_project_serial(self, prefix: str) -> int:
+        if self._prefetched is not None:
+            serial = self._prefetched.next_serial(prefix)
+            if serial is not None:
+                return serial
         stmt = (
-            _upsert(self._session)(models.CodeSequence)
+            upsert_into(self._session)(models.CodeSequence)
             .values(prefix=prefix, last_serial=1)
             .on_conflict_do_update(
                 index_elements=["prefix"],
@@ -364,7 +377,7 @@ class SqlSequences:
             self._unwritten.add(key)
             return self._documents[key]
         stmt = (
-            _upsert(self._session)(models.DocumentSequence)
+            upsert_into(self._session)(models.DocumentSequence)
             .values(department=department, year=year, last_serial=1)
             .on_conflict_do_update(
                 index_elements=["department", "year"],
@@ -393,12 +406,23 @@ class SqlSequences:
 
 
 class SqlIdempotencyKeys:
-    def __init__(self, session: AsyncSession, outbox: OutboxUnitOfWork) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        outbox: OutboxUnitOfWork,
+        *,
+        prefetched: Prefetched | None = None,
+    ) -> None:
         self._session = session
         self._outbox = outbox
+        self._prefetched = prefetched
 
     async def get(self, owner: str, key: str) -> tuple[str, dict[str, Any]] | None:
         """(fingerprint, first response) of a key already used, else None."""
+        if self._prefetched is not None:
+            known, used = self._prefetched.key_use(owner, key)
+            if known:
+                return used
         row = (
             await self._session.execute(
                 select(IDEMPOTENCY.c.request_hash, IDEMPOTENCY.c.response)
@@ -428,10 +452,17 @@ class SqlIdempotencyKeys:
 class SqlCreditStandings:
     """The credit statuses this service has heard of (``models.CreditStanding`` rows)."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, *, prefetched: Prefetched | None = None) -> None:
         self._session = session
+        self._prefetched = prefetched
 
     async def get(self, credit_code: str, *, for_update: bool = False) -> CreditStanding | None:
+        if (
+            not for_update
+            and self._prefetched is not None
+            and credit_code in self._prefetched.credit
+        ):
+            return self._prefetched.credit[credit_code]
         query = select(CREDIT.c.credit_code, CREDIT.c.status, CREDIT.c.changed_at).where(
             CREDIT.c.credit_code == credit_code
         )
@@ -450,7 +481,7 @@ class SqlCreditStandings:
             "updated_at": at,
         }
         stmt = (
-            _upsert(self._session)(models.CreditStanding)
+            upsert_into(self._session)(models.CreditStanding)
             .values(**values)
             .on_conflict_do_update(
                 index_elements=["credit_code"],

@@ -18,6 +18,7 @@ from approval_svc import models
 from approval_svc.domain.audit import AuditEntry
 from approval_svc.domain.credit import CreditStanding
 from approval_svc.domain.project import Project
+from approval_svc.prefetch import Prefetched
 from approval_svc.publishing import Message
 from approval_svc.repository import (
     SqlCreditStandings,
@@ -103,15 +104,22 @@ class SqlUnitOfWork:
 
     ``deferred``: repositories that keep changes in memory and write them at commit, for
     the use cases of a consumer batch sharing one transaction (``EnlistedUnitOfWork.of``).
+    ``prefetched``: what a submission group read for all of its submissions (``prefetch``).
     """
 
-    def __init__(self, outbox: OutboxUnitOfWork, *, deferred: bool = False) -> None:
+    def __init__(
+        self,
+        outbox: OutboxUnitOfWork,
+        *,
+        deferred: bool = False,
+        prefetched: Prefetched | None = None,
+    ) -> None:
         self._outbox = outbox
         session = outbox.session
         self.projects = SqlProjects(session, outbox, deferred=deferred)
-        self.sequences = SqlSequences(session, outbox, deferred=deferred)
-        self.idempotency = SqlIdempotencyKeys(session, outbox)
-        self.credit = SqlCreditStandings(session)
+        self.sequences = SqlSequences(session, outbox, deferred=deferred, prefetched=prefetched)
+        self.idempotency = SqlIdempotencyKeys(session, outbox, prefetched=prefetched)
+        self.credit = SqlCreditStandings(session, prefetched=prefetched)
 
     def publish(self, message: Message) -> None:
         self._outbox.emit(message.event, message.topic)

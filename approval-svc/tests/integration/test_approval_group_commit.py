@@ -9,6 +9,7 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
+from approval_svc.domain.identifiers import parse_project_code
 from approval_svc.models import IdempotencyRecord, Project
 from shared.db import make_engine
 
@@ -70,6 +71,11 @@ async def test_a_burst_is_committed_in_groups_with_an_answer_each(service: Servi
     assert {status for status, _ in created} == {201}
     codes = [body["project_code"] for _, body in created]
     assert len(set(codes)) == len(created) == 48
+    # Serials follow on from the first project's with no gap: a group takes serials only for
+    # the submissions it stores (not for the replayed or refused ones).
+    first_serial = parse_project_code(first.json()["project_code"]).serial
+    serials = sorted(parse_project_code(code).serial for code in codes)
+    assert serials == list(range(first_serial + 1, first_serial + 49))
     names = sorted(body["name"] for _, body in created)
     assert names == sorted(f"Burst {i}" for i in range(60) if i % 10 not in (0, 5))
     # Exactly the new projects were stored, the key once.

@@ -1,0 +1,125 @@
+"""What a submission group reads once for all of its submissions (see ``submissions``).
+
+Alone, a submission asks the database three things, a statement each: was its
+Idempotency-Key used before, what is its enterprise's credit status, and which serial its
+project code gets. A group of 30 asked 90 times, each a round trip made while it holds the
+writer connection (on SQLite the only one, which the outbox relay and the decision consumer
+wait for). Here the group asks once: the keys and the credit statuses in one query each, and
+the serials of every code prefix in one upsert that adds as many as the group needs and
+returns the last, handed out in the group's order.
+
+The answers are those each submission would have read in the same transaction: nothing of the
+group is committed before all of it is, and a key two submissions of one group share still
+breaks the group's commit, after which each submission runs alone, as before. Serials are
+taken only for the submissions that will be stored (no replayed key, admitted credit), so the
+codes have no gaps they would not have had; a submission whose prefix was not foreseen (the
+month turned during the group) takes its serial with its own upsert.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select, tuple_
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from approval_svc import models
+from approval_svc.domain.commands import SubmitProject
+from approval_svc.domain.credit import CreditStanding, CreditStatus, admit
+from approval_svc.domain.errors import DomainError
+from approval_svc.domain.identifiers import code_prefix
+from approval_svc.repository import CREDIT, IDEMPOTENCY, upsert_into
+
+
+@dataclass(slots=True)
+class Prefetched:
+    """A group's answers; the repositories of its submissions read from it first."""
+
+    asked_keys: frozenset[tuple[str, str]] = frozenset()  # (owner, key) looked up
+    used_keys: dict[tuple[str, str], tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    credit: dict[str, CreditStanding | None] = field(default_factory=dict)  # per code asked
+    serials: dict[str, deque[int]] = field(default_factory=dict)  # prefix -> serials to give
+
+    def key_use(self, owner: str, key: str) -> tuple[bool, tuple[str, dict[str, Any]] | None]:
+        """(known, (fingerprint, first response) or None)."""
+        wanted = (owner, key)
+        return wanted in self.asked_keys, self.used_keys.get(wanted)
+
+    def next_serial(self, prefix: str) -> int | None:
+        reserved = self.serials.get(prefix)
+        return reserved.popleft() if reserved else None
+
+
+async def prefetch(
+    session: AsyncSession, commands: Sequence[SubmitProject], *, month: date
+) -> Prefetched:
+    """Read the keys and credit statuses of `commands` and take the serials they will use."""
+    known = Prefetched()
+    asked = {(c.credit_code, c.idempotency.key) for c in commands if c.idempotency is not None}
+    known.asked_keys = frozenset(asked)
+    if asked:
+        rows = await session.execute(
+            select(
+                IDEMPOTENCY.c.owner,
+                IDEMPOTENCY.c.key,
+                IDEMPOTENCY.c.request_hash,
+                IDEMPOTENCY.c.response,
+            ).where(tuple_(IDEMPOTENCY.c.owner, IDEMPOTENCY.c.key).in_(sorted(asked)))
+        )
+        known.used_keys = {(r.owner, r.key): (r.request_hash, r.response) for r in rows}
+    codes = sorted({c.credit_code for c in commands})
+    known.credit = dict.fromkeys(codes)
+    rows = await session.execute(
+        select(CREDIT.c.credit_code, CREDIT.c.status, CREDIT.c.changed_at).where(
+            CREDIT.c.credit_code.in_(codes)
+        )
+    )
+    for r in rows:
+        known.credit[r.credit_code] = CreditStanding(
+            r.credit_code, CreditStatus(r.status), r.changed_at
+        )
+    needed = serials_needed(commands, known, month=month)
+    if needed:
+        known.serials = await _take_serials(session, needed)
+    return known
+
+
+def serials_needed(
+    commands: Sequence[SubmitProject], known: Prefetched, *, month: date
+) -> Counter[str]:
+    """How many serials each code prefix needs: one per submission that will be stored."""
+    needed: Counter[str] = Counter()
+    for command in commands:
+        if command.idempotency is not None:
+            _, used = known.key_use(command.credit_code, command.idempotency.key)
+            if used is not None:
+                continue  # answered again (or refused: the key is reused), never stored
+        try:
+            admit(command.credit_code, known.credit.get(command.credit_code))
+            prefix = code_prefix(
+                month, command.region_code, command.industry_code, command.procedure
+            )
+        except (DomainError, ValueError):
+            continue  # refused before its serial is taken
+        needed[prefix] += 1
+    return needed
+
+
+async def _take_serials(session: AsyncSession, needed: Counter[str]) -> dict[str, deque[int]]:
+    # In prefix order, so two groups on PostgreSQL lock the sequence rows in one order.
+    insert = upsert_into(session)(models.CodeSequence).values(
+        [{"prefix": p, "last_serial": n} for p, n in sorted(needed.items())]
+    )
+    stmt = insert.on_conflict_do_update(
+        index_elements=["prefix"],
+        set_={"last_serial": models.CodeSequence.last_serial + insert.excluded.last_serial},
+    ).returning(models.CodeSequence.prefix, models.CodeSequence.last_serial)
+    taken: dict[str, deque[int]] = {}
+    for prefix, last in (await session.execute(stmt)).all():
+        count = needed[prefix]
+        taken[prefix] = deque(range(int(last) - count + 1, int(last) + 1))
+    return taken
