@@ -119,9 +119,7 @@ class ServiceRuntime:
             on_commit=self._committed,
             prepare=prepare,
         )
-        attach_processor(
-            self.faust, processor, topics=topics, batch_size=self.settings.consumer_batch_size
-        )
+        self._attach(self.faust, processor, topics)
         self.processors.append(processor)
         self._attachments.append((processor, tuple(topics)))
         return processor
@@ -283,10 +281,17 @@ class ServiceRuntime:
         )
         app = make_faust_app(group, self.settings)
         for processor, topics in self._attachments:
-            attach_processor(
-                app, processor, topics=topics, batch_size=self.settings.consumer_batch_size
-            )
+            self._attach(app, processor, topics)
         return app
+
+    def _attach(self, app: faust.App, processor: EventProcessor, topics: Sequence[str]) -> None:
+        attach_processor(
+            app,
+            processor,
+            topics=topics,
+            batch_size=self.settings.consumer_batch_size,
+            within_s=self.settings.consumer_batch_window_ms / 1000,
+        )
 
     # --- health ------------------------------------------------------------------------
 

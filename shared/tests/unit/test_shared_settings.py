@@ -50,7 +50,7 @@ ENV_NAMES = [
     "KAFKA_REBALANCE_TIMEOUT_S", "PLATFORM_JWT_SECRET", "PLATFORM_DAY_SECONDS",
     "PLATFORM_CLOCK_EPOCH", "PLATFORM_DATA_DIR", "PLATFORM_LOG_LEVEL", "PLATFORM_LOG_JSON",
     *(f"{p}_{n}" for p in ("EXAMPLE", "OTHER")
-      for n in ("DATABASE_URL", "PORT", "HOST", "CONSUMER_GROUP")),
+      for n in ("DATABASE_URL", "PORT", "HOST", "CONSUMER_GROUP", "CONSUMER_BATCH_WINDOW_MS")),
     "DATABASE_URL", "PORT",
 ]  # fmt: skip
 
@@ -76,6 +76,7 @@ def test_defaults_match_the_contract() -> None:
     assert platform.jwt_secret is None
     assert example.resolved_database_url == "sqlite:///data/example.db"
     assert (example.group_id, other.group_id) == ("example-svc", "other-svc")
+    assert (example.consumer_batch_size, example.consumer_batch_window_ms) == (500, 50)
 
 
 def test_shared_variables_are_read_by_every_build_function(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -109,11 +110,14 @@ def test_service_variables_carry_their_prefix(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("EXAMPLE_DATABASE_URL", "postgresql://u@db/example")
     monkeypatch.setenv("EXAMPLE_PORT", "9101")
     monkeypatch.setenv("OTHER_PORT", "9102")
+    monkeypatch.setenv("EXAMPLE_CONSUMER_BATCH_WINDOW_MS", "120")
 
     example = get_example_settings()
 
     assert example.resolved_database_url == "postgresql://u@db/example"
     assert example.port == 9101
+    assert example.consumer_batch_window_ms == 120
+    assert get_other_settings().consumer_batch_window_ms == 50
     assert get_other_settings().port == 9102
     # one service's variables do not leak into another's
     assert get_other_settings().resolved_database_url == "sqlite:///data/other.db"
@@ -173,7 +177,7 @@ def test_the_secret_is_not_shown_in_reprs(monkeypatch: pytest.MonkeyPatch) -> No
 @pytest.mark.parametrize(
     ("name", "value"),
     [("KAFKA_TOPIC_PARTITIONS", "0"), ("PLATFORM_DAY_SECONDS", "0"), ("EXAMPLE_PORT", "70000"),
-     ("BROKER_PORT", "not-a-port")],
+     ("BROKER_PORT", "not-a-port"), ("EXAMPLE_CONSUMER_BATCH_WINDOW_MS", "-1")],
 )  # fmt: skip
 def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)
