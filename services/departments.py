@@ -173,6 +173,11 @@ class DepartmentClient:
     def assignment(self) -> set[TopicPartition]:
         return set(self._consumer.assignment())
 
+    @property
+    def fetch_wait_ms(self) -> int:
+        """The wait of this client's next fetch: short while tasks come, longer once idle."""
+        return self._fetch_backoff.wait_ms
+
     def poll(self, timeout_ms: int = 1000) -> list[DepartmentTask]:
         """Task events read since the last poll; anything else read is marked done at once.
 

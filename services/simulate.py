@@ -213,11 +213,19 @@ def start_departments(
     Returns the workers and the shared producer (close it after the workers stopped).
     """
     producer = make_producer(bootstrap, client_id="department-systems")
+    # The fetch waits every platform consumer uses (KAFKA_FETCH_MAX_WAIT_MS and the idle ones).
+    platform = get_platform_settings()
     workers: list[DepartmentWorker] = []
     try:
         for index, dept in enumerate(departments):
             client = DepartmentClient(
-                bootstrap, dept, group_id=f"{group_prefix}{dept}", producer=producer
+                bootstrap,
+                dept,
+                group_id=f"{group_prefix}{dept}",
+                producer=producer,
+                fetch_wait_ms=platform.kafka_fetch_max_wait_ms,
+                idle_fetch_wait_ms=platform.kafka_fetch_idle_wait_ms,
+                idle_after_s=platform.kafka_fetch_idle_after_s,
             )
             rng = random.Random(None if seed is None else seed * 1000 + index)
             workers.append(

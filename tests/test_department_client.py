@@ -19,7 +19,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from services.broker import EmbeddedBroker
 from services.departments import DepartmentClient, DepartmentTask
 from services.offsets import OffsetTracker
-from services.simulate import DecisionChooser, DepartmentWorker
+from services.simulate import DecisionChooser, DepartmentWorker, start_departments, stop_departments
 from shared.broker import ensure_topics
 from shared.decision_token import DecisionTokens, verify_decision_token
 from shared.events import CloudEvent, DecisionSubmittedData, TaskData, new_event
@@ -228,6 +228,27 @@ def test_worker_decides_after_the_delay(broker, producer):
         assert CloudEvent.from_json(record.value).data["decision"] == "approved"
     finally:
         client.close()
+
+
+def test_simulated_departments_fetch_with_the_platform_waits(broker, monkeypatch):
+    monkeypatch.setenv("KAFKA_FETCH_MAX_WAIT_MS", "37")
+    monkeypatch.setenv("KAFKA_FETCH_IDLE_WAIT_MS", "900")
+    monkeypatch.setenv("KAFKA_FETCH_IDLE_AFTER_S", "0.3")
+    stop = threading.Event()
+    workers, shared_producer = start_departments(
+        broker.bootstrap, ["SAMR"], DecisionChooser(1, 0, 0), delay_s=0, stop=stop,
+        group_prefix=f"t-wait-{uuid.uuid4().hex[:8]}-",
+    )  # fmt: skip
+    try:
+        client = workers[0].client
+        assert client.fetch_wait_ms == 37  # busy: tasks may come
+        deadline = time.monotonic() + 20
+        while client.fetch_wait_ms != 900 and time.monotonic() < deadline:
+            time.sleep(0.05)  # the worker polls; no task comes to SAMR
+        assert client.fetch_wait_ms == 900
+    finally:
+        stop.set()
+        stop_departments(workers, shared_producer)
 
 
 def test_offset_tracker_commits_the_done_prefix_only():
