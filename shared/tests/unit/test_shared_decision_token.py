@@ -7,6 +7,7 @@ import time
 import jwt
 import pytest
 
+from shared import decision_token
 from shared.auth import InvalidToken, decode_token, mint_token
 from shared.decision_token import (
     DECISIONS_AUDIENCE,
@@ -76,6 +77,26 @@ def test_a_token_of_another_role_is_refused() -> None:
 def test_an_expired_token_is_refused() -> None:
     token = mint_decision_token(SECRET, department="MEE", ttl_seconds=60, now=time.time() - 120)
     assert refusal(token).kind == "expired"
+
+
+def test_a_token_accepted_before_is_refused_once_it_has_expired(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    token = mint_decision_token(SECRET, department="MEE", ttl_seconds=60)
+    assert verify_decision_token(token, SECRET, department="MEE") == "MEE system"
+    later = time.time() + 61
+    monkeypatch.setattr(decision_token.time, "time", lambda: later)
+
+    assert refusal(token).kind == "expired"
+
+
+def test_a_token_accepted_before_still_decides_only_for_its_department() -> None:
+    token = mint_decision_token(SECRET, department="MEE")
+    assert verify_decision_token(token, SECRET, department="MEE") == "MEE system"
+
+    assert refusal(token, department="NDRC").kind == "department"
+    with pytest.raises(DecisionTokenRefused):
+        verify_decision_token(token, "another-secret-of-at-least-32-bytes!!", department="MEE")
 
 
 def test_a_token_signed_with_another_secret_is_refused() -> None:
