@@ -12,8 +12,9 @@ The answers are those each submission would have read in the same transaction: n
 group is committed before all of it is, and a key two submissions of one group share still
 breaks the group's commit, after which each submission runs alone, as before. Serials are
 taken only for the submissions that will be stored (no replayed key, admitted credit), so the
-codes have no gaps they would not have had; a submission whose prefix was not foreseen (the
-month turned during the group) takes its serial with its own upsert.
+codes have no gaps they would not have had, with one exception: when the month turns during a
+group, its submissions take serials of the new month's prefix with their own upserts, and the
+ones taken for the old month stay unused (a gap, never a reuse).
 """
 
 from __future__ import annotations
