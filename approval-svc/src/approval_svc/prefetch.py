@@ -25,30 +25,31 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select, tuple_
-from sqlmodel.ext.asyncio.session import AsyncSession
-
-from approval_svc import models
 from approval_svc.domain.commands import SubmitProject
-from approval_svc.domain.credit import CreditStanding, CreditStatus, admit
+from approval_svc.domain.credit import CreditStanding, admit
 from approval_svc.domain.errors import DomainError
 from approval_svc.domain.identifiers import code_prefix
-from approval_svc.repository import CREDIT, IDEMPOTENCY, upsert_into
+from approval_svc.registers_repository import (
+    SqlCreditStandings,
+    SqlIdempotencyKeys,
+    SqlSequences,
+)
+from shared.outbox import UnitOfWork as OutboxUnitOfWork
 
 
 @dataclass(slots=True)
 class Prefetched:
     """A group's answers; the repositories of its submissions read from it first."""
 
-    asked_keys: frozenset[tuple[str, str]] = frozenset()  # (owner, key) looked up
-    used_keys: dict[tuple[str, str], tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    # (owner, key) looked up -> (fingerprint, first response), or None: never used.
+    keys: dict[tuple[str, str], tuple[str, dict[str, Any]] | None] = field(default_factory=dict)
     credit: dict[str, CreditStanding | None] = field(default_factory=dict)  # per code asked
     serials: dict[str, deque[int]] = field(default_factory=dict)  # prefix -> serials to give
 
     def key_use(self, owner: str, key: str) -> tuple[bool, tuple[str, dict[str, Any]] | None]:
         """(known, (fingerprint, first response) or None)."""
         wanted = (owner, key)
-        return wanted in self.asked_keys, self.used_keys.get(wanted)
+        return wanted in self.keys, self.keys.get(wanted)
 
     def next_serial(self, prefix: str) -> int | None:
         reserved = self.serials.get(prefix)
@@ -56,36 +57,18 @@ class Prefetched:
 
 
 async def prefetch(
-    session: AsyncSession, commands: Sequence[SubmitProject], *, month: date
+    outbox: OutboxUnitOfWork, commands: Sequence[SubmitProject], *, month: date
 ) -> Prefetched:
     """Read the keys and credit statuses of `commands` and take the serials they will use."""
+    session = outbox.session
     known = Prefetched()
-    asked = {(c.credit_code, c.idempotency.key) for c in commands if c.idempotency is not None}
-    known.asked_keys = frozenset(asked)
-    if asked:
-        rows = await session.execute(
-            select(
-                IDEMPOTENCY.c.owner,
-                IDEMPOTENCY.c.key,
-                IDEMPOTENCY.c.request_hash,
-                IDEMPOTENCY.c.response,
-            ).where(tuple_(IDEMPOTENCY.c.owner, IDEMPOTENCY.c.key).in_(sorted(asked)))
-        )
-        known.used_keys = {(r.owner, r.key): (r.request_hash, r.response) for r in rows}
-    codes = sorted({c.credit_code for c in commands})
-    known.credit = dict.fromkeys(codes)
-    rows = await session.execute(
-        select(CREDIT.c.credit_code, CREDIT.c.status, CREDIT.c.changed_at).where(
-            CREDIT.c.credit_code.in_(codes)
-        )
+    known.keys = await SqlIdempotencyKeys(session, outbox).get_many(
+        {(c.credit_code, c.idempotency.key) for c in commands if c.idempotency is not None}
     )
-    for r in rows:
-        known.credit[r.credit_code] = CreditStanding(
-            r.credit_code, CreditStatus(r.status), r.changed_at
-        )
+    known.credit = await SqlCreditStandings(session).get_many({c.credit_code for c in commands})
     needed = serials_needed(commands, known, month=month)
     if needed:
-        known.serials = await _take_serials(session, needed)
+        known.serials = await SqlSequences(session, outbox).take_project_serials(needed)
     return known
 
 
@@ -108,19 +91,3 @@ def serials_needed(
             continue  # refused before its serial is taken
         needed[prefix] += 1
     return needed
-
-
-async def _take_serials(session: AsyncSession, needed: Counter[str]) -> dict[str, deque[int]]:
-    # In prefix order, so two groups on PostgreSQL lock the sequence rows in one order.
-    insert = upsert_into(session)(models.CodeSequence).values(
-        [{"prefix": p, "last_serial": n} for p, n in sorted(needed.items())]
-    )
-    stmt = insert.on_conflict_do_update(
-        index_elements=["prefix"],
-        set_={"last_serial": models.CodeSequence.last_serial + insert.excluded.last_serial},
-    ).returning(models.CodeSequence.prefix, models.CodeSequence.last_serial)
-    taken: dict[str, deque[int]] = {}
-    for prefix, last in (await session.execute(stmt)).all():
-        count = needed[prefix]
-        taken[prefix] = deque(range(int(last) - count + 1, int(last) + 1))
-    return taken

@@ -112,7 +112,7 @@ class SubmissionGroups:
             async with self._uow() as outbox:
                 # One read of the group's keys and credit statuses, one take of its serials.
                 month = self._clock.now().astimezone(CHINA_TZ).date()
-                known = await prefetch(outbox.session, [p.command for p in group], month=month)
+                known = await prefetch(outbox, [p.command for p in group], month=month)
                 for pending in group:
                     outcomes.append(await self._in_group(outbox, pending.command, known))
                 await outbox.commit()

@@ -20,12 +20,12 @@ from approval_svc.domain.credit import CreditStanding
 from approval_svc.domain.project import Project
 from approval_svc.prefetch import Prefetched
 from approval_svc.publishing import Message
-from approval_svc.repository import (
+from approval_svc.registers_repository import (
     SqlCreditStandings,
     SqlIdempotencyKeys,
-    SqlProjects,
     SqlSequences,
 )
+from approval_svc.repository import SqlProjects
 from shared.outbox import UnitOfWork as OutboxUnitOfWork
 
 

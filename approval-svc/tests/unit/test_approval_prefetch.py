@@ -39,8 +39,7 @@ def test_replayed_keys_and_refused_enterprises_need_none() -> None:
         submission(credit=OTHER_CREDIT),  # a dishonest enterprise: refused
     ]
     known = Prefetched(
-        asked_keys=frozenset({(CREDIT, "used"), (CREDIT, "fresh")}),
-        used_keys={(CREDIT, "used"): ("fp", {"project_code": "x"})},
+        keys={(CREDIT, "used"): ("fp", {"project_code": "x"}), (CREDIT, "fresh"): None},
         credit={
             CREDIT: CreditStanding(CREDIT, CreditStatus.ABNORMAL, CHANGED),  # flagged, admitted
             OTHER_CREDIT: CreditStanding(OTHER_CREDIT, CreditStatus.DISHONEST, CHANGED),
