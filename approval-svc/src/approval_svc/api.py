@@ -70,7 +70,9 @@ class Deps:
         return self.runtime.clock
 
 
-def get_deps(request: Request) -> Deps:
+# async although it awaits nothing: FastAPI runs a plain function dependency in a worker
+# thread, a thread hop on every request.
+async def get_deps(request: Request) -> Deps:
     deps: Deps = request.app.state.deps
     return deps
 
@@ -78,7 +80,7 @@ def get_deps(request: Request) -> Deps:
 AppDeps = Annotated[Deps, Depends(get_deps)]
 
 
-def project_code_param(code: Annotated[str, Path(max_length=32)]) -> str:
+async def project_code_param(code: Annotated[str, Path(max_length=32)]) -> str:
     # Both the current and the legacy format may be looked up.
     if not is_project_code(code):
         raise field_error(

@@ -27,11 +27,13 @@ class NotifyContext:
     stream_ping_s: float = 15.0
 
 
-def get_context(request: Request) -> NotifyContext:
+# async although it awaits nothing: FastAPI runs a plain function dependency in a worker
+# thread, a thread hop on every request.
+async def get_context(request: Request) -> NotifyContext:
     return cast(NotifyContext, request.app.state.notify)
 
 
-def get_viewer(principal: CurrentPrincipal) -> Viewer:
+async def get_viewer(principal: CurrentPrincipal) -> Viewer:
     return viewer_of_owner(principal.role.value, principal.credit_code, principal.department)
 
 

@@ -195,7 +195,9 @@ def _codec_for_secret(secret: str) -> CursorCodec:
     return CursorCodec.from_secret(secret)
 
 
-def cursor_codec(request: Request) -> CursorCodec:
+# async although it awaits nothing: FastAPI runs a plain function dependency in a worker
+# thread, a thread hop on every request.
+async def cursor_codec(request: Request) -> CursorCodec:
     """FastAPI dependency: the app's codec, `app.state.cursor_codec` when a service set one,
     else keyed from `app.state.jwt_secret` (which every service sets for its tokens)."""
     explicit = getattr(request.app.state, "cursor_codec", None)

@@ -10,8 +10,10 @@ from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
+from shared import auth
 from shared.auth import (
     ALGORITHM,
+    DEFAULT_POLICY,
     Access,
     CurrentPrincipal,
     DepartmentPrincipal,
@@ -81,6 +83,28 @@ def test_expired_token_is_refused() -> None:
 
     with pytest.raises(InvalidToken, match="expired"):
         decode_token(token, SECRET)
+
+
+def test_a_token_accepted_before_is_refused_once_it_has_expired(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    token = mint_token(SECRET, sub="u", role="ops", ttl_seconds=60)
+    assert decode_token(token, SECRET).role is Role.OPS
+    later = time.time() + 60 + DEFAULT_POLICY.leeway_s
+    monkeypatch.setattr(auth.time, "time", lambda: later)
+
+    with pytest.raises(InvalidToken, match="expired"):
+        decode_token(token, SECRET)
+
+
+def test_a_token_accepted_before_is_still_checked_against_the_secret_and_policy() -> None:
+    token = mint_token(SECRET, sub="u", role="ops", ttl_seconds=3_600)
+    assert decode_token(token, SECRET).role is Role.OPS
+
+    with pytest.raises(InvalidToken, match="not valid"):
+        decode_token(token, "another-secret-of-sufficient-length")
+    with pytest.raises(InvalidToken, match="at most 600 s ahead"):
+        decode_token(token, SECRET, TokenPolicy(max_ttl_s=600))
 
 
 def test_wrong_secret_is_refused() -> None:

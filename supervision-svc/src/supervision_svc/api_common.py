@@ -15,17 +15,19 @@ from supervision_svc.domain.thresholds import Thresholds
 from supervision_svc.scheduler import Wakeup
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
+# async although it awaits nothing: FastAPI runs a plain function dependency in a worker
+# thread, a thread hop on every request.
+async def get_runtime(request: Request) -> ServiceRuntime:
     runtime: ServiceRuntime = request.app.state.runtime
     return runtime
 
 
-def get_rules(request: Request) -> Thresholds:
+async def get_rules(request: Request) -> Thresholds:
     rules: Thresholds = request.app.state.rules
     return rules
 
 
-def get_wakeup(request: Request) -> Wakeup:
+async def get_wakeup(request: Request) -> Wakeup:
     wakeup: Wakeup = request.app.state.wakeup
     return wakeup
 
