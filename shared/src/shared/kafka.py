@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import faust
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TransportT
+from mode import ServiceT
 
 from shared.fetch_wait import IdleFetchBackoff
 from shared.settings import PlatformSettings
@@ -149,8 +151,97 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
 
 class _Consumer(faust_aiokafka.Consumer):
+    """faust's aiokafka consumer, handing each fetched message on with one task, not five.
+
+    faust's drain loop (`Consumer._drain_messages`, faust-streaming 0.15) hands every message
+    to its stream through ``wait_first(callback(message), suspend_flow.wait())``: four tasks
+    (the callback, the flow, the consumer's stop and crash events) and an ``asyncio.wait``
+    per message, then three cancellations. That was the largest single cost of consuming,
+    about 60 µs a message, against a few µs for the hand-over itself. Here the callback runs
+    in one task, and what ``wait_first`` was for is kept: when the flow is suspended (a
+    rebalance) while a hand-over waits for room in the stream's buffer, `stop_flow` cancels
+    it and the loop goes on; stopping the consumer cancels the loop itself.
+    """
+
+    _delivering: asyncio.Task[Any] | None = None
+
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    def stop_flow(self) -> None:
+        super().stop_flow()
+        delivering = self._delivering
+        if delivering is not None and not delivering.done():
+            delivering.cancel()
+
+    async def _deliver(self, message: Any) -> None:
+        task = asyncio.ensure_future(self.callback(message))
+        self._delivering = task
+        try:
+            await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # the loop itself is being stopped
+            # Only the hand-over was cancelled (the flow stopped): as after wait_first.
+        finally:
+            self._delivering = None
+
+    async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover
+        # faust's loop as written in faust-streaming 0.15.3 (pinned in the lock), with
+        # `_deliver` for its per-message wait_first; the rest is unchanged.
+        getmany = self.getmany
+        consumer_should_stop = self._stopped.is_set
+        fetcher_should_stop = fetcher._stopped.is_set
+        get_read_offset = self._read_offset.__getitem__
+        set_read_offset = self._read_offset.__setitem__
+        set_flag = self.diag.set_flag
+        unset_flag = self.diag.unset_flag
+        commit_every = self._commit_every
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        yield_every = 100
+        num_since_yield = 0
+        try:
+            while not (consumer_should_stop() or fetcher_should_stop()):
+                set_flag(CONSUMER_FETCHING)
+                ait = getmany(timeout=1.0)
+                # faust sleeps here: getmany may otherwise loop without yielding.
+                await self.sleep(0)
+                if not self.should_stop:
+                    async for tp, message in ait:
+                        num_since_yield += 1
+                        if num_since_yield > yield_every:
+                            await asyncio.sleep(0)
+                            num_since_yield = 0
+                        offset = message.offset
+                        r_offset = get_read_offset(tp)
+                        if r_offset is None or offset >= r_offset:
+                            gap = offset - (r_offset or 0)
+                            if gap > 1 and r_offset and acks_enabled_for(message.topic):
+                                await self._add_gap(tp, r_offset + 1, offset)
+                            if commit_every is not None and self._n_acked >= commit_every:
+                                self._n_acked = 0
+                                await self.commit()
+                            await self._deliver(message)
+                            set_read_offset(tp, offset)
+                        else:
+                            self.log.dev("DROPPED MESSAGE ROFF %r", offset)
+                    unset_flag(CONSUMER_FETCHING)
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                self.log.info("Broker stopped consumer, shutting down...")
+                return
+            raise
+        except asyncio.CancelledError:
+            if self.transport.app.should_stop:
+                self.log.info("Consumer shutting down for user cancel.")
+                return
+            raise
+        except Exception as exc:
+            self.log.exception("Drain messages raised: %r", exc)
+            raise
+        finally:
+            unset_flag(CONSUMER_FETCHING)
 
 
 class _Transport(faust_aiokafka.Transport):
@@ -166,6 +257,19 @@ class PlatformFaustApp(faust.App):
 
     def _new_transport(self) -> TransportT:
         return _Transport(self.conf.broker_consumer, self)
+
+    def on_init_dependencies(self) -> Iterable[ServiceT]:
+        # faust adds its Monitor as a sensor here, which times and counts every message in
+        # and out of every stream for faust's own web views (disabled: `web_enabled` False).
+        # The platform's metrics are its own (`shared.metrics`, `shared.lag`); the Monitor
+        # stays reachable as `app.monitor` for the few places faust calls it directly.
+        self.monitor.beacon.reattach(self.beacon)
+        self.monitor.loop = self.loop
+        if self.producer_only:
+            return self.boot_strategy.producer_only()
+        if self.client_only:
+            return self.boot_strategy.client_only()
+        return self.boot_strategy.server()
 
 
 def make_faust_app(app_id: str, settings: PlatformSettings, **overrides: Any) -> faust.App:
