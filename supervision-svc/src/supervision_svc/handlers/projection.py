@@ -11,6 +11,7 @@ construction rules checked (approval resolves `started_before_approval`, and sta
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from shared.events import CloudEvent, ProjectData, TaskData
 from supervision_svc.domain.construction import CLEARED_STATUSES
@@ -85,20 +86,23 @@ async def _upsert_project(
     """Apply a project snapshot; returns the row if it changed."""
     row = await uow.projects.get(data.project_code)
     cleared = now if data.status in CLEARED_STATUSES else None
+    values: dict[str, Any] = {
+        "credit_code": data.credit_code,
+        "name": data.name[:200],
+        "status": data.status,
+        "procedure": data.procedure,
+        "region_code": data.region_code,
+        "industry_code": data.industry_code[:16],
+        "planned_start": data.planned_start,
+        "submitted_at": _aware(data.submitted_at),
+        "updated_at": _aware(data.updated_at or version),
+    }
     if row is None:
         row = ProjectView(
             project_code=data.project_code,
-            credit_code=data.credit_code,
-            name=data.name[:200],
-            status=data.status,
-            procedure=data.procedure,
-            region_code=data.region_code,
-            industry_code=data.industry_code[:16],
-            planned_start=data.planned_start,
-            submitted_at=_aware(data.submitted_at),
-            updated_at=_aware(data.updated_at or version),
             version_at=version,
             cleared_at=_aware(data.updated_at or cleared) if cleared else None,
+            **values,
         )
         uow.projects.add(row)
         await _count_project(uow, row.project_code, None, row.status, new_row=True)
@@ -116,18 +120,20 @@ async def _upsert_project(
     await _count_project(uow, row.project_code, row.status, data.status, new_row=False)
     if cleared and row.cleared_at is None:
         row.cleared_at = _aware(data.updated_at or cleared)
-    row.credit_code = data.credit_code
-    row.name = data.name[:200]
-    row.status = data.status
-    row.procedure = data.procedure
-    row.region_code = data.region_code
-    row.industry_code = data.industry_code[:16]
-    row.planned_start = data.planned_start
-    row.submitted_at = _aware(data.submitted_at)
-    row.updated_at = _aware(data.updated_at or version)
-    row.version_at = max(row.version_at, version)
+    _assign(row, values)
+    if version > row.version_at:
+        row.version_at = version
     uow.projects.add(row)
     return row
+
+
+def _assign(row: ProjectView | TaskView, values: dict[str, Any]) -> None:
+    """Set the attributes of `row` whose value differs: setting a table model's attribute
+    goes through pydantic and the ORM's change tracking, and most of a snapshot repeats
+    what the row holds already (a project event carries every task again)."""
+    for name, value in values.items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
 
 
 async def _count_task(
@@ -163,33 +169,30 @@ async def _upsert_task(
         incoming_version=version,
     ):
         return existing
-    old_status = existing.status if existing is not None else None
-    ratio = rules.approval_yellow_ratio
-    row = existing or TaskView(
-        task_id=data.task_id,
-        project_code=data.project_code,
-        department=data.department,
-        matter_code=data.matter_code,
-        matter_name=data.matter_name[:200],
-        status=data.status,
-        assigned_at=assigned_at,
-        due_at=due_at,
-        yellow_at=yellow_threshold(assigned_at, due_at, ratio),
-        version_at=version,
-    )
-    row.status = data.status
-    row.department = data.department
-    row.matter_code = data.matter_code
-    row.matter_name = data.matter_name[:200]
-    row.assigned_at = assigned_at
-    row.due_at = due_at  # moves when a supplement pause ends
-    row.yellow_at = yellow_threshold(assigned_at, due_at, ratio)
-    row.decided_at = decided_at
-    row.decision = data.decision
-    row.decision_seconds = decision_seconds(
-        status=data.status, assigned_at=assigned_at, decided_at=decided_at
-    )
-    row.version_at = max(row.version_at, version)
-    await _count_task(uow, existing, row, old_status)
+    values: dict[str, Any] = {
+        "status": data.status,
+        "department": data.department,
+        "matter_code": data.matter_code,
+        "matter_name": data.matter_name[:200],
+        "assigned_at": assigned_at,
+        "due_at": due_at,  # moves when a supplement pause ends
+        "yellow_at": yellow_threshold(assigned_at, due_at, rules.approval_yellow_ratio),
+        "decided_at": decided_at,
+        "decision": data.decision,
+        "decision_seconds": decision_seconds(
+            status=data.status, assigned_at=assigned_at, decided_at=decided_at
+        ),
+    }
+    if existing is None:
+        row = TaskView(
+            task_id=data.task_id, project_code=data.project_code, version_at=version, **values
+        )
+        await _count_task(uow, None, row, None)
+    else:
+        row, old_status = existing, existing.status
+        _assign(row, values)
+        if version > row.version_at:
+            row.version_at = version
+        await _count_task(uow, existing, row, old_status)
     uow.tasks.add(row)
     return row
