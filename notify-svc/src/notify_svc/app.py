@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from notify_svc import api, handlers, sse
 from notify_svc.adapters.email import LogEmailSender, MailTransport, SmtpEmailSender
 from notify_svc.adapters.log_channel import log_channel
-from notify_svc.adapters.stream_feed import StreamFeed
+from notify_svc.adapters.stream_feed import FetchPolicy, StreamFeed
 from notify_svc.adapters.sweeper import RetentionSweeper
 from notify_svc.adapters.webhook import (
     HttpClientFactory,
@@ -130,6 +130,12 @@ def create_app(
         sessions=runtime.read_sessions,
         on_stored=tail.wake,
         client_id=f"notify-stream-{uuid.uuid4().hex[:8]}",
+        fetch=FetchPolicy(
+            max_wait_ms=settings.kafka_fetch_max_wait_ms,
+            min_bytes=settings.consumer_fetch_min_bytes,
+            idle_wait_ms=settings.kafka_fetch_idle_wait_ms,
+            idle_after_s=settings.kafka_fetch_idle_after_s,
+        ),
     )
     runtime.background("stream-tail", tail.run)
     runtime.background("stream-history", feed.run)

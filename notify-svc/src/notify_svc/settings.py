@@ -21,6 +21,7 @@ class NotifySettings(ServiceSettings):
     # Off the path of an approval (nothing waits on these projections to answer a request):
     # fuller batches cost less CPU per event, which the services on that path then have.
     consumer_batch_window_ms: int = Field(default=200, ge=0, le=10_000)
+    consumer_fetch_min_bytes: int = Field(default=65_536, ge=1, le=52_428_800)
 
     webhook_timeout_s: float = Field(
         default=5.0, gt=0, description="How long one webhook POST may take (real seconds)."

@@ -69,3 +69,12 @@ def test_nonsense_is_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: 
 
     with pytest.raises(ValidationError, match=name.removeprefix("NOTIFY_").lower()):
         get_notify_settings()
+
+
+def test_the_consumers_gather_their_fetches_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Off the path of an approval: a fetch may wait for more events (see the README row).
+    assert get_notify_settings().consumer_fetch_min_bytes == 65_536
+    monkeypatch.setenv("NOTIFY_CONSUMER_FETCH_MIN_BYTES", "1")
+    assert get_notify_settings().consumer_fetch_min_bytes == 1

@@ -134,6 +134,7 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         consumer = super()._create_worker_consumer(transport)
         # Read by AIOKafkaConsumer.start() when it builds its fetcher, which comes after this.
         consumer._fetch_max_wait_ms = getattr(self.app, "fetch_max_wait_ms", 1500)
+        consumer._fetch_min_bytes = getattr(self.app, "fetch_min_bytes", 1)
         return consumer
 
     async def on_start(self) -> None:
@@ -252,6 +253,7 @@ class PlatformFaustApp(faust.App):
     """A faust app on the aiokafka transport whose consumer fetch wait is a setting."""
 
     fetch_max_wait_ms: int = 1500
+    fetch_min_bytes: int = 1
     fetch_idle_wait_ms: int | None = None
     fetch_idle_after_s: float = 10.0
 
@@ -272,7 +274,9 @@ class PlatformFaustApp(faust.App):
         return self.boot_strategy.server()
 
 
-def make_faust_app(app_id: str, settings: PlatformSettings, **overrides: Any) -> faust.App:
+def make_faust_app(
+    app_id: str, settings: PlatformSettings, *, fetch_min_bytes: int = 1, **overrides: Any
+) -> faust.App:
     """A faust app that only consumes (publishing goes through the outbox).
 
     Values are raw bytes: we parse CloudEvents ourselves, so no faust metadata is on the wire.
@@ -306,6 +310,7 @@ def make_faust_app(app_id: str, settings: PlatformSettings, **overrides: Any) ->
     options.update(overrides)
     app = PlatformFaustApp(app_id, **options)
     app.fetch_max_wait_ms = settings.kafka_fetch_max_wait_ms
+    app.fetch_min_bytes = fetch_min_bytes
     app.fetch_idle_wait_ms = settings.kafka_fetch_idle_wait_ms
     app.fetch_idle_after_s = settings.kafka_fetch_idle_after_s
     return app

@@ -72,7 +72,9 @@ class ServiceRuntime:
         # set when faust starts, once the topics' ids are known.
         self._topic_ids = TopicIds(settings.bootstrap_servers)
         self._epoch: str | None = None
-        self.faust: faust.App = make_faust_app(settings.group_id, settings)
+        self.faust: faust.App = make_faust_app(
+            settings.group_id, settings, fetch_min_bytes=settings.consumer_fetch_min_bytes
+        )
         self.processors: list[EventProcessor] = []
         self._attachments: list[tuple[EventProcessor, tuple[str, ...]]] = []
         self._consume = consume
@@ -279,7 +281,9 @@ class ServiceRuntime:
             if self._epoch is None
             else f"{self.settings.group_id}.{self._epoch}"
         )
-        app = make_faust_app(group, self.settings)
+        app = make_faust_app(
+            group, self.settings, fetch_min_bytes=self.settings.consumer_fetch_min_bytes
+        )
         for processor, topics in self._attachments:
             self._attach(app, processor, topics)
         return app

@@ -23,6 +23,17 @@ async def test_the_consumer_fetch_wait_is_the_setting(tmp_path: Path, wait_ms: i
         await consumer.stop()  # never started: only releases its client
 
 
+@pytest.mark.parametrize("min_bytes", [1, 65_536])
+async def test_the_consumer_fetch_min_bytes_is_the_setting(tmp_path: Path, min_bytes: int) -> None:
+    settings = build_settings(PlatformSettings, data_dir=tmp_path)
+    app = make_faust_app(f"fetch-min-{min_bytes}", settings, fetch_min_bytes=min_bytes)
+    consumer = app.consumer._thread._create_worker_consumer(app.transport)  # type: ignore[attr-defined]
+    try:
+        assert consumer._fetch_min_bytes == min_bytes
+    finally:
+        await consumer.stop()  # never started: only releases its client
+
+
 def test_the_default_is_short() -> None:
     assert build_settings(PlatformSettings).kafka_fetch_max_wait_ms <= 100
 

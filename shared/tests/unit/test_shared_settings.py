@@ -50,7 +50,8 @@ ENV_NAMES = [
     "KAFKA_REBALANCE_TIMEOUT_S", "PLATFORM_JWT_SECRET", "PLATFORM_DAY_SECONDS",
     "PLATFORM_CLOCK_EPOCH", "PLATFORM_DATA_DIR", "PLATFORM_LOG_LEVEL", "PLATFORM_LOG_JSON",
     *(f"{p}_{n}" for p in ("EXAMPLE", "OTHER")
-      for n in ("DATABASE_URL", "PORT", "HOST", "CONSUMER_GROUP", "CONSUMER_BATCH_WINDOW_MS")),
+      for n in ("DATABASE_URL", "PORT", "HOST", "CONSUMER_GROUP", "CONSUMER_BATCH_WINDOW_MS",
+                "CONSUMER_FETCH_MIN_BYTES")),
     "DATABASE_URL", "PORT",
 ]  # fmt: skip
 
@@ -182,5 +183,17 @@ def test_the_secret_is_not_shown_in_reprs(monkeypatch: pytest.MonkeyPatch) -> No
 def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)
 
+    with pytest.raises(ValidationError):
+        get_example_settings()
+
+
+def test_a_consumer_fetch_answers_at_once_unless_the_service_says_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert get_example_settings().consumer_fetch_min_bytes == 1
+    monkeypatch.setenv("EXAMPLE_CONSUMER_FETCH_MIN_BYTES", "65536")
+    assert get_example_settings().consumer_fetch_min_bytes == 65_536
+    assert get_other_settings().consumer_fetch_min_bytes == 1
+    monkeypatch.setenv("EXAMPLE_CONSUMER_FETCH_MIN_BYTES", "0")
     with pytest.raises(ValidationError):
         get_example_settings()

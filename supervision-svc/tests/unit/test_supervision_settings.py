@@ -79,3 +79,12 @@ def test_the_timer_floor_must_be_a_positive_number(
 
     with pytest.raises(ValidationError, match="timer_floor_s"):
         get_supervision_settings()
+
+
+def test_the_projection_gathers_its_fetches_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Off the path of an approval: a fetch may wait for more events (see the README row).
+    assert get_supervision_settings().consumer_fetch_min_bytes == 65_536
+    monkeypatch.setenv("SUPERVISION_CONSUMER_FETCH_MIN_BYTES", "1")
+    assert get_supervision_settings().consumer_fetch_min_bytes == 1

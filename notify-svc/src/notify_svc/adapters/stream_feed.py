@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -23,8 +24,22 @@ from notify_svc.stream_history import positions
 from notify_svc.unit_of_work import NotifyUnitOfWork
 from shared.db import SessionFactory
 from shared.events import CloudEvent
+from shared.fetch_wait import IdleFetchBackoff
+from shared.kafka import aiokafka_wait_setter, install_on_aiokafka
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class FetchPolicy:
+    """How the reader fetches: as the service's consumers do (`KAFKA_FETCH_*`, and
+    `NOTIFY_CONSUMER_FETCH_MIN_BYTES`: the history is off the path of an approval, so its
+    fetches may gather more events each). The defaults are aiokafka's."""
+
+    max_wait_ms: int = 500
+    min_bytes: int = 1
+    idle_wait_ms: int | None = None
+    idle_after_s: float = 10.0
 
 
 class StreamFeed:
@@ -39,6 +54,7 @@ class StreamFeed:
         on_stored: Callable[[], None],
         client_id: str = "notify-stream",
         batch_size: int = 500,
+        fetch: FetchPolicy | None = None,
     ) -> None:
         self._bootstrap = bootstrap
         self._topics = tuple(topics)
@@ -48,6 +64,7 @@ class StreamFeed:
         self._on_stored = on_stored
         self._client_id = client_id
         self._batch = batch_size
+        self._fetch = fetch or FetchPolicy()
         self.assigned: frozenset[TopicPartition] = frozenset()
 
     async def run(self) -> None:
@@ -60,9 +77,22 @@ class StreamFeed:
             auto_offset_reset="earliest",
             request_timeout_ms=10_000,
             retry_backoff_ms=200,
+            fetch_max_wait_ms=self._fetch.max_wait_ms,
+            fetch_min_bytes=self._fetch.min_bytes,
         )
         await consumer.start()
         try:
+            fetcher = getattr(consumer, "_fetcher", None)
+            if fetcher is not None and self._fetch.idle_wait_ms:
+                install_on_aiokafka(
+                    fetcher,
+                    IdleFetchBackoff(
+                        aiokafka_wait_setter(fetcher),
+                        busy_ms=self._fetch.max_wait_ms,
+                        idle_ms=self._fetch.idle_wait_ms,
+                        idle_after_s=self._fetch.idle_after_s,
+                    ),
+                )
             partitions = await self._partitions(consumer)
             consumer.assign(partitions)
             async with self._sessions() as session:
