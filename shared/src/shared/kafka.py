@@ -19,6 +19,7 @@ from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TransportT
 from mode import ServiceT
+from mode.threads import ServiceThread, WorkerThread
 
 from shared.fetch_wait import IdleFetchBackoff
 from shared.settings import PlatformSettings
@@ -121,14 +122,28 @@ def aiokafka_wait_setter(fetcher: Any) -> Callable[[int], None]:
     return set_wait
 
 
+class _DaemonWorkerThread(WorkerThread):
+    """mode's thread of a threaded service, as a daemon: the runtime stops faust (and this
+    thread) on every orderly shutdown, but a consumer thread left behind by one that went
+    wrong must not keep its process from exiting (mode makes it a non-daemon thread; an
+    in-process test run was seen waiting for one at exit, forever)."""
+
+    def __init__(self, service: ServiceThread, **kwargs: Any) -> None:
+        super().__init__(service, **kwargs)
+        self.daemon = True
+
+
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     """faust's aiokafka consumer thread, with the fetch wait the platform asks for.
 
     faust builds its consumer with ``fetch_max_wait_ms=1500`` written into the code. A broker
     that answers a waiting fetch late, not when data arrives (the embedded one), then holds
     every hop of a project's path up to 1.5 s when the partitions were empty at the fetch.
-    At rest the wait grows to the idle setting (`IdleFetchBackoff`).
+    At rest the wait grows to the idle setting (`IdleFetchBackoff`). Its thread is a daemon
+    (`_DaemonWorkerThread`).
     """
+
+    Worker = _DaemonWorkerThread
 
     def _create_worker_consumer(self, transport: faust_aiokafka.Transport) -> AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)

@@ -138,6 +138,9 @@ async def test_batches_hold_at_most_batch_size_and_are_committed_after_they_appl
     await asyncio.wait_for(app.start(), timeout=30)
     try:
         await eventually(lambda: len(applied) == 10, timeout_s=30, what="the backlog applied")
+        # A consumer thread left behind by a shutdown gone wrong must not keep the process
+        # alive at exit (mode starts it as a non-daemon thread).
+        assert app.consumer._thread._thread.daemon  # type: ignore[attr-defined]
         # An event that arrives alone, after the agent went idle, opens a batch of its own.
         await aproduce_events(kafka_bootstrap, topic, [late])
         await eventually(lambda: len(applied) == 11, timeout_s=30, what="the late event applied")
