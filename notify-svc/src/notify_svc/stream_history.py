@@ -9,7 +9,8 @@ stream tail and a resuming client) page through `after(seq)`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -21,10 +22,33 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from notify_svc.domain import Audience
 from notify_svc.models import StreamEvent, StreamPosition
+from shared.db import table_of
 from shared.outbox import UnitOfWork as OutboxUnitOfWork
 
 # Any constant shared by every replica: the advisory lock of stream-history writers.
 _WRITER_LOCK = 0x6E6F74696679  # "notify"
+
+
+@functools.cache
+def _advance_statement(dialect: str) -> Any:
+    """The upsert of read positions, built once per dialect: building it (the CASE, the
+    conflict clause) for every partition of every batch cost more than running it."""
+    insert_of: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # On the Table, not the model: an ORM-enabled upsert of many rows takes the ORM's bulk
+    # path; Core runs one executemany.
+    table = table_of(StreamPosition)
+    statement = insert_of(table)
+    current = table.c.next_offset
+    return statement.on_conflict_do_update(
+        index_elements=["topic", "partition"],
+        # Replicas read the same partitions: the position only moves forward.
+        set_={
+            "next_offset": case(
+                (statement.excluded.next_offset > current, statement.excluded.next_offset),
+                else_=current,
+            )
+        },
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +81,9 @@ class StreamHistoryRepository(Protocol):
         """Append an event (one already there under its id is kept as it is)."""
         ...
 
-    async def advance(self, topic: str, partition: int, next_offset: int) -> None:
-        """Record that the history holds everything of the partition before `next_offset`."""
+    async def advance(self, positions: Mapping[tuple[str, int], int]) -> None:
+        """Record that the history holds everything of each (topic, partition) before its
+        next offset."""
         ...
 
     async def purge(self, *, before: datetime) -> int: ...
@@ -96,25 +121,15 @@ class SqlStreamHistoryRepository:
             ignore_duplicates=True,
         )
 
-    async def advance(self, topic: str, partition: int, next_offset: int) -> None:
+    async def advance(self, positions: Mapping[tuple[str, int], int]) -> None:
+        if not positions:
+            return
         session = self._outbox.session
-        dialect = session.get_bind().dialect.name
-        insert_of: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = insert_of(StreamPosition).values(
-            topic=topic, partition=partition, next_offset=next_offset
-        )
-        current = col(StreamPosition.next_offset)
-        statement = statement.on_conflict_do_update(
-            index_elements=["topic", "partition"],
-            # Replicas read the same partitions: the position only moves forward.
-            set_={
-                "next_offset": case(
-                    (statement.excluded.next_offset > current, statement.excluded.next_offset),
-                    else_=current,
-                )
-            },
-        )
-        await session.exec(statement)
+        rows = [
+            {"topic": topic, "partition": partition, "next_offset": next_offset}
+            for (topic, partition), next_offset in positions.items()
+        ]
+        await session.execute(_advance_statement(session.get_bind().dialect.name), rows)
 
     async def purge(self, *, before: datetime) -> int:
         result = await self._outbox.session.exec(

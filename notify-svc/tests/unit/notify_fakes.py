@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -116,9 +116,9 @@ class FakeStream:
     def add(self, event: NewStreamEvent) -> None:
         self.rows.setdefault(event.event_id, event)
 
-    async def advance(self, topic: str, partition: int, next_offset: int) -> None:
-        key = (topic, partition)
-        self.positions[key] = max(self.positions.get(key, 0), next_offset)
+    async def advance(self, positions: Mapping[tuple[str, int], int]) -> None:
+        for key, next_offset in positions.items():
+            self.positions[key] = max(self.positions.get(key, 0), next_offset)
 
     async def purge(self, *, before: datetime) -> int:
         self.purged_before = before

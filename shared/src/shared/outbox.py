@@ -8,6 +8,7 @@ publishes the committed rows (at-least-once: consumers drop redeliveries by even
 from __future__ import annotations
 
 import abc
+import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -26,6 +27,32 @@ log = logging.getLogger(__name__)
 INSERT = "insert"
 IGNORE = "ignore"
 _How = str | tuple[str, ...]
+
+
+def _dialect_insert(table: Table, dialect: str) -> Any:
+    insert_of = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert_of(table)
+
+
+# The statements a flush runs are built once per table and shape, not per transaction:
+# building an upsert (its conflict clause, its SET expressions) cost more than running it for
+# the few rows a transaction writes. Tables, dialects and column sets are few and fixed.
+@functools.lru_cache(maxsize=512)
+def _row_statement(table: Table, dialect: str, *, ignore: bool) -> Any:
+    if not ignore:
+        return insert(table)
+    return _dialect_insert(table, dialect).on_conflict_do_nothing()
+
+
+@functools.lru_cache(maxsize=512)
+def _counter_statement(
+    table: Table, dialect: str, keys: tuple[str, ...], columns: tuple[str, ...]
+) -> Any:
+    stmt = _dialect_insert(table, dialect)
+    return stmt.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={c: table.c[c] + stmt.excluded[c] for c in columns if c not in keys},
+    )
 
 
 class UnitOfWork:
@@ -209,11 +236,7 @@ class UnitOfWork:
             if isinstance(how, tuple):
                 await self._add_to_counters(table, how, rows)
                 continue
-            stmt: Any = (
-                insert(table)
-                if how == INSERT
-                else self._dialect_insert(table).on_conflict_do_nothing()
-            )
+            stmt = _row_statement(table, self._dialect, ignore=how != INSERT)
             # One executemany per set of columns, of one cached statement (SQLite loops in C,
             # psycopg pipelines it); Core takes the columns of an executemany from its first
             # row, so rows that name other columns go in their own.
@@ -242,17 +265,13 @@ class UnitOfWork:
         for row in summed.values():
             by_columns.setdefault(tuple(sorted(row)), []).append(row)
         for columns, batch in by_columns.items():
-            stmt = self._dialect_insert(table)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=list(keys),
-                set_={c: table.c[c] + stmt.excluded[c] for c in columns if c not in keys},
+            await self.session.execute(
+                _counter_statement(table, self._dialect, keys, columns), batch
             )
-            await self.session.execute(stmt, batch)
 
-    def _dialect_insert(self, table: Table) -> Any:
-        dialect = self.session.get_bind().dialect.name
-        insert_of = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        return insert_of(table)
+    @property
+    def _dialect(self) -> str:
+        return self.session.get_bind().dialect.name
 
     async def commit(self) -> None:
         await self.flush()

@@ -64,8 +64,7 @@ async def record_stream_batch(
             )
         )
         offered += 1
-    for (topic, partition), next_offset in ends.items():
-        await uow.stream.advance(topic, partition, next_offset)
+    await uow.stream.advance(ends)
     await uow.commit()
     return offered
 
