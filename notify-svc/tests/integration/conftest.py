@@ -18,6 +18,7 @@ from notify_helpers import MAX_ATTEMPTS, MIGRATIONS, MailSink, Notify, Received,
 from notify_svc.app import create_app
 from notify_svc.domain import RetryPolicy
 from notify_svc.settings import get_notify_settings
+from shared.db import SessionFactory, make_engine, make_session_factory
 from shared.migrations import upgrade
 from testkit import TEST_JWT_SECRET, eventually, unique_group
 
@@ -76,6 +77,16 @@ async def notify(
         yield started
     # faust keeps a "<app id>-data" directory in the working directory: do not leave it.
     shutil.rmtree(Path(f"{group}-data"), ignore_errors=True)
+
+
+@pytest.fixture
+async def sessions(database_factory: Callable[[str], str]) -> AsyncIterator[SessionFactory]:
+    """Sessions on a fresh, migrated notify database, for tests of one component (no app)."""
+    url = database_factory("notify")
+    upgrade(MIGRATIONS, url)
+    engine = make_engine(url)
+    yield make_session_factory(engine)
+    await engine.dispose()
 
 
 @pytest.fixture

@@ -3,30 +3,14 @@ partitions, and a position only ever moves forward (replicas read the same parti
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlmodel import select
 
-import notify_svc
 from notify_svc.models import StreamPosition
 from notify_svc.stream_history import SqlStreamHistoryRepository
-from shared.db import make_engine, make_session_factory
-from shared.migrations import upgrade
 from shared.outbox import UnitOfWork
 
-MIGRATIONS = Path(notify_svc.__file__).parent / "migrations"
-
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def sessions(database_factory):
-    url = database_factory("notify")
-    upgrade(MIGRATIONS, url)
-    engine = make_engine(url)
-    yield make_session_factory(engine)
-    await engine.dispose()
 
 
 async def _advance(sessions, positions: dict[tuple[str, int], int]) -> None:

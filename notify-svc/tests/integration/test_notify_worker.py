@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
 from sqlmodel import select
 
-import notify_svc
 from notify_svc.adapters.email import EmailMessage, LogEmailSender, MailTransport
 from notify_svc.adapters.worker import DeliveryWorker
 from notify_svc.caches import Caches
@@ -18,25 +16,14 @@ from notify_svc.domain import RetryPolicy, delivery_id, signature_valid
 from notify_svc.models import Delivery, DeliveryBody, Subscription
 from notify_svc.unit_of_work import SqlUnitOfWork
 from shared.clock import ManualClock
-from shared.db import OutboxMessage, make_engine, make_session_factory
+from shared.db import OutboxMessage
 from shared.events import new_event
-from shared.migrations import upgrade
 from shared.outbox import UnitOfWork
 
-MIGRATIONS = Path(notify_svc.__file__).parent / "migrations"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def sessions(database_factory):
-    url = database_factory("notify")
-    upgrade(MIGRATIONS, url)
-    engine = make_engine(url)
-    yield make_session_factory(engine)
-    await engine.dispose()
 
 
 async def _seed(sessions, *, channel: str, target: str, secret: str = "s3cret") -> Delivery:
