@@ -13,13 +13,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, bindparam, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from approval_svc import models
 from approval_svc.domain.credit import CreditStanding, CreditStatus
-from shared.db import table_of
+from shared.db import insert_with_conflict, table_of
 from shared.outbox import UnitOfWork as OutboxUnitOfWork
 
 if TYPE_CHECKING:
@@ -30,9 +28,7 @@ CREDIT = table_of(models.CreditStanding)
 
 
 def upsert_into(session: AsyncSession) -> Any:
-    # Both dialects have INSERT .. ON CONFLICT DO UPDATE .. RETURNING.
-    dialect = session.get_bind().dialect.name
-    return pg_insert if dialect == "postgresql" else sqlite_insert
+    return insert_with_conflict(session.get_bind().dialect.name)
 
 
 class SqlSequences:

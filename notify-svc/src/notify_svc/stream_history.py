@@ -16,13 +16,12 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import case, delete, func, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from notify_svc.domain import Audience
 from notify_svc.models import StreamEvent, StreamPosition
-from shared.db import table_of
+from shared.db import insert_with_conflict, table_of
 from shared.outbox import UnitOfWork as OutboxUnitOfWork
 
 # Any constant shared by every replica: the advisory lock of stream-history writers.
@@ -33,11 +32,10 @@ _WRITER_LOCK = 0x6E6F74696679  # "notify"
 def _advance_statement(dialect: str) -> Any:
     """The upsert of read positions, built once per dialect: building it (the CASE, the
     conflict clause) for every partition of every batch cost more than running it."""
-    insert_of: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # On the Table, not the model: an ORM-enabled upsert of many rows takes the ORM's bulk
     # path; Core runs one executemany.
     table = table_of(StreamPosition)
-    statement = insert_of(table)
+    statement = insert_with_conflict(dialect)(table)
     current = table.c.next_offset
     return statement.on_conflict_do_update(
         index_elements=["topic", "partition"],

@@ -27,6 +27,7 @@ from sqlalchemy import (
     event,
     inspect,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.types import Numeric, TypeDecorator
@@ -197,6 +198,12 @@ def _sqlite_pragmas(engine: AsyncEngine, *, writer: bool) -> None:
         # same file then queues on busy_timeout instead of failing on a lock upgrade. Readers
         # begin deferred and read a WAL snapshot without blocking anyone.
         conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+
+def insert_with_conflict(dialect: str) -> Any:
+    """The dialect's `insert` (PostgreSQL's or SQLite's): both have ON CONFLICT DO NOTHING /
+    DO UPDATE, and RETURNING."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def is_sqlite(url: str) -> bool:

@@ -16,10 +16,9 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 from sqlalchemy import Table, insert
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.db import OutboxMessage, SessionFactory, table_of, utcnow
+from shared.db import OutboxMessage, SessionFactory, insert_with_conflict, table_of, utcnow
 from shared.events import CloudEvent
 
 log = logging.getLogger(__name__)
@@ -29,11 +28,6 @@ IGNORE = "ignore"
 _How = str | tuple[str, ...]
 
 
-def _dialect_insert(table: Table, dialect: str) -> Any:
-    insert_of = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert_of(table)
-
-
 # The statements a flush runs are built once per table and shape, not per transaction:
 # building an upsert (its conflict clause, its SET expressions) cost more than running it for
 # the few rows a transaction writes. Tables, dialects and column sets are few and fixed.
@@ -41,14 +35,14 @@ def _dialect_insert(table: Table, dialect: str) -> Any:
 def _row_statement(table: Table, dialect: str, *, ignore: bool) -> Any:
     if not ignore:
         return insert(table)
-    return _dialect_insert(table, dialect).on_conflict_do_nothing()
+    return insert_with_conflict(dialect)(table).on_conflict_do_nothing()
 
 
 @functools.lru_cache(maxsize=512)
 def _counter_statement(
     table: Table, dialect: str, keys: tuple[str, ...], columns: tuple[str, ...]
 ) -> Any:
-    stmt = _dialect_insert(table, dialect)
+    stmt = insert_with_conflict(dialect)(table)
     return stmt.on_conflict_do_update(
         index_elements=list(keys),
         set_={c: table.c[c] + stmt.excluded[c] for c in columns if c not in keys},
