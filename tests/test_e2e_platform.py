@@ -247,15 +247,12 @@ def test_broker_outage_loses_nothing(platform: Platform, region_code: str) -> No
     for code in codes:  # each submission delivered exactly once
         types = [d["event_type"] for d in deliveries_for(platform, code)]
         assert types.count(EventType.PROJECT_SUBMITTED) == 1, (code, types)
-    # ...and as the project's first delivery. Known defect, seen once on PostgreSQL: after the
-    # broker came back a project's `approval.task.assigned` was delivered before its
-    # `project.submitted` (the relay may resend a failed send after later rows of the same key
-    # were acknowledged). Reported as an expected failure until the relay keeps per-key order
-    # across partial batch failures; it must not pass silently.
+    # ...and as the project's first delivery: a consumer that reconnects to the new broker
+    # waits until its topics are known to be new (and restarts in a new group, from their
+    # beginning) instead of applying what it fetched from the middle of them first.
     out_of_order = [
         code
         for code in codes
         if deliveries_for(platform, code)[0]["event_type"] != EventType.PROJECT_SUBMITTED
     ]
-    if out_of_order:
-        pytest.xfail(f"per-project order broken after the outage for {out_of_order}")
+    assert not out_of_order, f"per-project order broken after the outage for {out_of_order}"

@@ -294,8 +294,11 @@ def attach_processor(
     topics: Sequence[str],
     batch_size: int = 500,
     within_s: float = 0.05,
+    gate: Callable[[], Awaitable[object]] | None = None,
 ) -> None:
-    """Run `processor` as a faust agent over `topics` in batches."""
+    """Run `processor` as a faust agent over `topics` in batches. With a `gate`, each batch
+    waits for it before it is applied (the runtime's: the topics are still those the consumer
+    group started on, see `ServiceRuntime`)."""
     channel = app.topic(
         *topics, value_type=bytes, key_type=bytes, value_serializer="raw", key_serializer="raw"
     )
@@ -307,6 +310,8 @@ def attach_processor(
         # Registered as faust registers its own take generators: closed when the stream stops.
         stream._active_agens.add(batches)  # type: ignore[attr-defined]
         async for events in batches:
+            if gate is not None:
+                await gate()
             await processor.process(
                 [
                     RawMessage(

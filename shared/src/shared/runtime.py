@@ -72,6 +72,9 @@ class ServiceRuntime:
         # set when faust starts, once the topics' ids are known.
         self._topic_ids = TopicIds(settings.bootstrap_servers)
         self._epoch: str | None = None
+        # Open while the consumed topics are known to be those of `_epoch`; the consumers wait
+        # for it before applying a batch (see `_run_faust`).
+        self._epoch_confirmed = asyncio.Event()
         self.faust: faust.App = make_faust_app(
             settings.group_id, settings, fetch_min_bytes=settings.consumer_fetch_min_bytes
         )
@@ -214,6 +217,7 @@ class ServiceRuntime:
                     await asyncio.wait_for(self.faust.stop(), timeout=15)
             self._epoch = epoch
             self.faust = self._fresh_faust()
+        self._epoch_confirmed.set()
         self._faust_started = True
         # Shielded: cancelling this job must not interrupt faust half-way through its start.
         self._faust_starting = asyncio.ensure_future(self.faust.start())
@@ -223,10 +227,22 @@ class ServiceRuntime:
             await asyncio.sleep(1)
             if time.monotonic() - checked >= EPOCH_CHECK_S:
                 checked = time.monotonic()
-                if await self._epoch_changed():
+                current = await self._current_epoch()
+                if current is None:
+                    # The broker is away, or back without all its topics: it may be a new one.
+                    # A consumer that reconnects to a new broker fetches its new topics from
+                    # the old group's positions, the middle of what the relays publish again,
+                    # and would apply later events of a project before earlier ones (seen:
+                    # notify delivering `approval.task.assigned` before `project.submitted`).
+                    # Batches wait until the topics are known to be the same again.
+                    self._epoch_confirmed.clear()
+                elif current != self._epoch:
+                    self._epoch_confirmed.clear()  # nothing more applied in the old group
                     # Raising hands it back to the supervisor, which starts faust again in the
                     # group of the new epoch.
                     raise RuntimeError("the consumed topics were created anew (a new broker)")
+                else:
+                    self._epoch_confirmed.set()
         # Raising hands it back to the supervisor, which restarts the consumers.
         raise RuntimeError(f"faust crashed: {getattr(self.faust, '_crash_reason', None)!r}")
 
@@ -247,14 +263,15 @@ class ServiceRuntime:
                 return fingerprint(ids)
             await asyncio.sleep(0.5)
 
-    async def _epoch_changed(self) -> bool:
+    async def _current_epoch(self) -> str | None:
+        """The fingerprint of the consumed topics' ids; None while it cannot be told."""
         try:
             ids = await self._topic_ids.get(self._consumed_topics())
-        except Exception:  # broker away: nothing to compare yet
-            return False
+        except Exception:  # broker away
+            return None
         if not all(ids.values()):  # a new broker whose topics are not all there yet
-            return False
-        return fingerprint(ids) != self._epoch
+            return None
+        return fingerprint(ids)
 
     async def _watch_readiness(self) -> None:
         """`service_ready` for Prometheus, which (unlike Kubernetes) does not call /readyz."""
@@ -295,6 +312,7 @@ class ServiceRuntime:
             topics=topics,
             batch_size=self.settings.consumer_batch_size,
             within_s=self.settings.consumer_batch_window_ms / 1000,
+            gate=self._epoch_confirmed.wait,
         )
 
     # --- health ------------------------------------------------------------------------
