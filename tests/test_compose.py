@@ -162,6 +162,17 @@ def test_service_port_dependencies_and_healthcheck(compose, name):
     assert service["image"] == f"investment-platform/{name}:dev"
 
 
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_a_stopping_service_gets_the_time_its_orderly_stop_takes(compose, name):
+    # As long as in Kubernetes: the runtime's stop takes up to 35 s (README, Stopping), and
+    # compose's own default of 10 s would kill a service halfway through it.
+    manifest = (ROOT / "deploy" / "k8s" / "base" / f"{name.removesuffix('-svc')}.yaml").read_text()
+    grace = [d for d in yaml.safe_load_all(manifest) if d and d.get("kind") == "Deployment"]
+    seconds = grace[0]["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert compose["services"][name]["stop_grace_period"] == f"{seconds}s"
+    assert seconds >= 35
+
+
 def test_no_service_keeps_a_dockerfile_of_its_own():
     assert TEMPLATE.is_file()
     for name in IMAGES:

@@ -89,6 +89,9 @@ class OutboxRelay:
     def wake(self) -> None:
         self._wake.set()
 
+    def holds_lease(self) -> bool:
+        return time.monotonic() < self._lease_held_until
+
     def stop(self) -> None:
         self._stopping = True
         self._wake.set()
@@ -105,6 +108,18 @@ class OutboxRelay:
                 sleep=self._sleep,
                 stop_when=lambda: self._stopping,
             )
+        await self._flush()
+
+    async def _flush(self) -> None:
+        """On a stop, what was committed goes out now rather than at the next start: one try
+        while the lease is still ours (a broker or database away keeps the rows for then)."""
+        if not self.holds_lease():
+            return  # another instance holds the lease and publishes them
+        try:
+            while await self.publish_pending() >= self._batch_size:
+                pass
+        except Exception as exc:
+            log.info("outbox relay: the last publish before the stop failed: %s", exc)
 
     async def _round(self) -> None:
         """Hold the lease, publish a batch, purge now and then, wait for more."""

@@ -39,6 +39,8 @@ BackgroundJob = Callable[[], Awaitable[None]]
 EPOCH_CHECK_S = 2.0
 """How often the consumers compare the ids of their topics with those they started on."""
 READINESS_GAUGE_INTERVAL_S = 10.0
+RELAY_FLUSH_S = 3.0
+"""How long a stop lets the outbox relay publish what was committed before it."""
 
 
 class ServiceRuntime:
@@ -84,6 +86,8 @@ class ServiceRuntime:
         self._relay_enabled = relay
         self._jobs: list[tuple[str, BackgroundJob]] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+        self._relay_task: asyncio.Task[None] | None = None
         self._faust_started = False
         self._faust_starting: asyncio.Future[None] | None = None
         self._broker_check: tuple[float, str | None] = (0.0, None)
@@ -137,7 +141,7 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         if self._relay_enabled:
-            self._spawn("outbox-relay", self.relay.run)
+            self._relay_task = self._spawn("outbox-relay", self.relay.run)
         if self._consume and self.processors:
             self._spawn("faust", self._run_faust)
             self._spawn("consumer-lag", self._sample_lag)
@@ -147,7 +151,19 @@ class ServiceRuntime:
 
     async def stop(self) -> None:
         """Stop everything within about 20 s, whatever state the consumers are in."""
+        # Checked by the jobs between their awaits: a cancel alone can be lost (Python 3.11's
+        # `asyncio.wait_for` drops one that lands as its inner call completes), and a faust
+        # job that missed it went on to start consumers after this stop had returned; their
+        # thread and tasks then outlived the app (seen in CI: a test's event loop could not
+        # close, and a finished test run could not exit).
+        self._stopping = True
         self.relay.stop()
+        if self._relay_task is not None:
+            # The relay ends its round and publishes what is committed (up to 3 s): a client
+            # that saw its request succeed then sees the event on the topic.
+            await asyncio.wait({self._relay_task}, timeout=RELAY_FLUSH_S)
+        # The jobs first, so that nothing can start faust once it is stopped below.
+        await self._end_jobs(within_s=5.0)
         if self._faust_started:
             # Never stop faust in the middle of its start (a group join can take seconds): a
             # start that completes after the stop leaves its consumer thread running, and that
@@ -159,14 +175,6 @@ class ServiceRuntime:
                 await asyncio.wait_for(self.faust.stop(), timeout=10)
             except Exception:
                 log.warning("faust did not stop cleanly", exc_info=True)
-        for task in self._tasks:
-            task.cancel()
-        if self._tasks:
-            # Bounded: a job stuck in a library call must not hang the whole shutdown.
-            _, pending = await asyncio.wait(self._tasks, timeout=5)
-            for task in pending:
-                log.warning("background job %s did not stop within 5 s", task.get_name())
-        self._tasks.clear()
         if self._relay_enabled:
             # Hand the lease back so a restarted process publishes at once.
             with contextlib.suppress(Exception):
@@ -179,6 +187,22 @@ class ServiceRuntime:
             await self.read_engine.dispose()
         await self.engine.dispose()
 
+    async def _end_jobs(self, *, within_s: float) -> None:
+        """Cancel the background jobs until they end: again and again, since a library call
+        may swallow one cancel. Bounded: a job stuck in a library call must not hang the
+        whole shutdown."""
+        pending = {task for task in self._tasks if not task.done()}
+        deadline = time.monotonic() + within_s
+        while pending and time.monotonic() < deadline:
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(
+                pending, timeout=min(0.5, max(deadline - time.monotonic(), 0.0))
+            )
+        for task in pending:
+            log.warning("background job %s did not stop within %.0f s", task.get_name(), within_s)
+        self._tasks.clear()
+
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: Any) -> AsyncIterator[None]:
         await self.start()
@@ -187,27 +211,29 @@ class ServiceRuntime:
         finally:
             await self.stop()
 
-    def _spawn(self, name: str, job: BackgroundJob) -> None:
+    def _spawn(self, name: str, job: BackgroundJob) -> asyncio.Task[None]:
         async def supervised() -> None:
-            while True:
+            while not self._stopping:
                 try:
                     await job()
                     return
                 except asyncio.CancelledError:
                     raise
                 except Exception:
+                    if self._stopping:
+                        return
                     log.exception("background job %s failed; restarting in 1s", name)
                     await asyncio.sleep(1)
 
-        self._tasks.append(asyncio.create_task(supervised(), name=f"{self.service}:{name}"))
+        task = asyncio.create_task(supervised(), name=f"{self.service}:{name}")
+        self._tasks.append(task)
+        return task
 
     async def _run_faust(self) -> None:
         # The broker may be away at start: wait for it instead of failing the whole service.
         while await broker_reachable(self.settings.bootstrap_servers) is not None:  # noqa: ASYNC110
             await asyncio.sleep(1)
         epoch = await self._consumed_epoch(wait_s=10.0)
-        # Flag before awaiting: a stop during a slow first group join must still stop faust,
-        # or its half-started services outlive the app.
         if self.faust.started or epoch != self._epoch:
             if self.faust.started:
                 # A crashed or failed earlier start, or a new broker: mode cannot start a
@@ -217,7 +243,11 @@ class ServiceRuntime:
                     await asyncio.wait_for(self.faust.stop(), timeout=15)
             self._epoch = epoch
             self.faust = self._fresh_faust()
+        if self._stopping:  # a stop's cancel lost on the way here: start nothing
+            return
         self._epoch_confirmed.set()
+        # Flag before awaiting: a stop during a slow first group join must still stop faust,
+        # or its half-started services outlive the app.
         self._faust_started = True
         # Shielded: cancelling this job must not interrupt faust half-way through its start.
         self._faust_starting = asyncio.ensure_future(self.faust.start())
@@ -225,6 +255,8 @@ class ServiceRuntime:
         checked = time.monotonic()
         while not self.faust.crashed:
             await asyncio.sleep(1)
+            if self._stopping:
+                return
             if time.monotonic() - checked >= EPOCH_CHECK_S:
                 checked = time.monotonic()
                 current = await self._current_epoch()

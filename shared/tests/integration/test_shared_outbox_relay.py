@@ -280,3 +280,34 @@ async def test_an_idle_holder_renews_its_lease_before_it_lapses(shared_db) -> No
         await asyncio.wait_for(task, timeout=10)
     # A holder that stops renewing (dead): the lease lapses and the other takes it.
     await eventually(other._hold_lease, timeout_s=5, interval_s=0.05, what="the lease lapses")
+
+
+async def test_a_stopping_relay_publishes_what_was_committed_only_while_it_holds_the_lease(
+    shared_db,
+) -> None:
+    def relay(producer: RecordingProducer) -> OutboxRelay:
+        # A poll of a minute: only the stop can make these rows go out within the test.
+        return OutboxRelay(
+            session_factory=shared_db.sessions,
+            producer=producer,  # type: ignore[arg-type]
+            service=_service(),
+            poll_interval_s=60.0,
+        )
+
+    holder_sent, other_sent = RecordingProducer(), RecordingProducer()
+    holder, other = relay(holder_sent), relay(other_sent)
+    holder_task = asyncio.create_task(holder.run())
+    await eventually(lambda: holder.holds_lease(), timeout_s=10, what="the holder's lease")
+    other_task = asyncio.create_task(other.run())
+    events = _events(3)
+    # Committed without waking either relay (no on_commit): they sleep through their poll.
+    await _emit(shared_db.sessions, events, "t")
+
+    other.stop()  # not the lease holder: leaves the rows to the holder
+    await asyncio.wait_for(other_task, timeout=10)
+    assert other_sent.sent == []
+    holder.stop()
+    await asyncio.wait_for(holder_task, timeout=10)
+
+    assert [m.value for m in holder_sent.sent] == [e.to_json() for e in events]
+    assert all(row.sent_at is not None for row in await _rows(shared_db.sessions))

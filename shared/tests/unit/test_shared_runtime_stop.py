@@ -1,0 +1,97 @@
+"""ServiceRuntime.stop() ends its jobs even when one cancel is lost on the way.
+
+Python 3.11's `asyncio.wait_for` returns its inner call's result, dropping the cancel, when
+both land in the same loop iteration; library code (aiokafka, mode) swallows cancels too. The
+broker and faust are replaced here by stand-ins that swallow exactly one cancel, as that race
+does, so the outcome is the same on every run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared import runtime as runtime_module
+from shared.events import CloudEvent
+from shared.outbox import UnitOfWork
+from shared.runtime import ServiceRuntime
+from shared.settings import ServiceSettings, build_settings
+
+
+async def _ignore(event: CloudEvent, uow: UnitOfWork) -> None:
+    return None
+
+
+def _runtime(tmp_path: Path) -> ServiceRuntime:
+    settings = build_settings(
+        ServiceSettings,
+        # Nothing listens there; the stand-ins below answer instead of the broker.
+        kafka_bootstrap_servers="127.0.0.1:9",
+        database_url=f"sqlite:///{tmp_path / 'runtime.db'}",
+    )
+    runtime = ServiceRuntime(settings, relay=False)
+    runtime.consume("stop-test", topics=["stop.test"], handlers={"x": _ignore})
+    return runtime
+
+
+async def test_a_stop_whose_cancel_is_lost_starts_no_consumers_afterwards(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = _runtime(tmp_path)
+    waiting_for_broker = asyncio.Event()
+
+    async def reachable_after_a_lost_cancel(_servers: str) -> str | None:
+        waiting_for_broker.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            return None  # the cancel is lost and the broker "answered"
+        return None
+
+    async def epoch(*, wait_s: float) -> str:
+        return "same-epoch"
+
+    starts: list[str] = []
+
+    async def start() -> None:
+        starts.append("faust started")
+
+    monkeypatch.setattr(runtime_module, "broker_reachable", reachable_after_a_lost_cancel)
+    monkeypatch.setattr(runtime, "_consumed_epoch", epoch)
+    monkeypatch.setattr(runtime.faust, "start", start)
+    runtime._epoch = "same-epoch"  # so that the app under the stand-in `start` is kept
+
+    await runtime.start()
+    jobs = list(runtime._tasks)
+    await waiting_for_broker.wait()
+    await runtime.stop()
+
+    assert starts == []
+    assert [job.get_name() for job in jobs if not job.done()] == []
+
+
+async def test_a_job_that_swallows_one_cancel_still_ends_with_the_stop(tmp_path: Path) -> None:
+    runtime = _runtime(tmp_path)
+    runtime._consume = False  # only the job below and the readiness gauge
+    swallowed = asyncio.Event()
+    started = asyncio.Event()
+
+    async def stubborn() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            swallowed.set()
+        await asyncio.Event().wait()  # ends only with a second cancel
+
+    runtime.background("stubborn", stubborn)
+    await runtime.start()
+    jobs: list[asyncio.Task[Any]] = list(runtime._tasks)
+    await started.wait()
+    await runtime.stop()
+
+    assert swallowed.is_set()
+    assert [job.get_name() for job in jobs if not job.done()] == []
