@@ -132,13 +132,16 @@ class StreamEvent(SQLModel, table=True):
 
 
 class StreamPosition(SQLModel, table=True):
-    """How far the stream history has read each topic partition (the next offset)."""
+    """How far the stream history has read each topic partition (the next offset), and in
+    which topic: a topic created anew (a new broker) has the same name, a new id, and its
+    offsets start again from 0."""
 
     __tablename__ = "stream_positions"
 
     topic: str = Field(primary_key=True, max_length=255)
     partition: int = Field(primary_key=True)
     next_offset: int = Field(sa_column=Column(BigInteger, nullable=False))
+    topic_id: str | None = Field(default=None, max_length=64)
 
 
 metadata = SQLModel.metadata

@@ -36,15 +36,19 @@ def _advance_statement(dialect: str) -> Any:
     # path; Core runs one executemany.
     table = table_of(StreamPosition)
     statement = insert_with_conflict(dialect)(table)
-    current = table.c.next_offset
+    current, incoming = table.c, statement.excluded
     return statement.on_conflict_do_update(
         index_elements=["topic", "partition"],
-        # Replicas read the same partitions: the position only moves forward.
         set_={
             "next_offset": case(
-                (statement.excluded.next_offset > current, statement.excluded.next_offset),
-                else_=current,
-            )
+                # A topic created anew: its offsets start again, the position with them.
+                (incoming.topic_id.is_distinct_from(current.topic_id), incoming.next_offset),
+                # Replicas read the same partitions: in one topic the position only moves
+                # forward.
+                (incoming.next_offset > current.next_offset, incoming.next_offset),
+                else_=current.next_offset,
+            ),
+            "topic_id": incoming.topic_id,
         },
     )
 
@@ -79,9 +83,11 @@ class StreamHistoryRepository(Protocol):
         """Append an event (one already there under its id is kept as it is)."""
         ...
 
-    async def advance(self, positions: Mapping[tuple[str, int], int]) -> None:
+    async def advance(
+        self, positions: Mapping[tuple[str, int], int], *, topic_ids: Mapping[str, str]
+    ) -> None:
         """Record that the history holds everything of each (topic, partition) before its
-        next offset."""
+        next offset, in the topic of that id."""
         ...
 
     async def purge(self, *, before: datetime) -> int: ...
@@ -119,12 +125,19 @@ class SqlStreamHistoryRepository:
             ignore_duplicates=True,
         )
 
-    async def advance(self, positions: Mapping[tuple[str, int], int]) -> None:
+    async def advance(
+        self, positions: Mapping[tuple[str, int], int], *, topic_ids: Mapping[str, str]
+    ) -> None:
         if not positions:
             return
         session = self._outbox.session
         rows = [
-            {"topic": topic, "partition": partition, "next_offset": next_offset}
+            {
+                "topic": topic,
+                "partition": partition,
+                "next_offset": next_offset,
+                "topic_id": topic_ids.get(topic),
+            }
             for (topic, partition), next_offset in positions.items()
         ]
         await session.execute(_advance_statement(session.get_bind().dialect.name), rows)
@@ -181,8 +194,16 @@ async def last_seq(session: AsyncSession) -> int:
     return int(found or 0)
 
 
-async def positions(session: AsyncSession, topics: Sequence[str]) -> dict[tuple[str, int], int]:
+@dataclass(frozen=True, slots=True)
+class Position:
+    next_offset: int
+    topic_id: str | None  # None: stored before topic ids were recorded
+
+
+async def positions(
+    session: AsyncSession, topics: Sequence[str]
+) -> dict[tuple[str, int], Position]:
     rows = (
         await session.exec(select(StreamPosition).where(col(StreamPosition.topic).in_(topics)))
     ).all()
-    return {(r.topic, r.partition): r.next_offset for r in rows}
+    return {(r.topic, r.partition): Position(r.next_offset, r.topic_id) for r in rows}

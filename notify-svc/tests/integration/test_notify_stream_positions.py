@@ -1,5 +1,6 @@
 """The stream reader's read positions on a real database: one upsert for a batch's
-partitions, and a position only ever moves forward (replicas read the same partitions)."""
+partitions; in one topic a position only ever moves forward (replicas read the same
+partitions), and in a topic created anew (a new id) it starts again."""
 
 from __future__ import annotations
 
@@ -7,15 +8,19 @@ import pytest
 from sqlmodel import select
 
 from notify_svc.models import StreamPosition
-from notify_svc.stream_history import SqlStreamHistoryRepository
+from notify_svc.stream_history import Position, SqlStreamHistoryRepository, positions
 from shared.outbox import UnitOfWork
 
 pytestmark = pytest.mark.integration
 
+IDS = {"approval.projects": "id-projects-1", "supervision.alerts": "id-alerts-1"}
 
-async def _advance(sessions, positions: dict[tuple[str, int], int]) -> None:
+
+async def _advance(
+    sessions, read: dict[tuple[str, int], int], topic_ids: dict[str, str] = IDS
+) -> None:
     async with UnitOfWork(sessions) as uow:
-        await SqlStreamHistoryRepository(uow).advance(positions)
+        await SqlStreamHistoryRepository(uow).advance(read, topic_ids=topic_ids)
         await uow.commit()
 
 
@@ -45,6 +50,24 @@ async def test_a_batch_of_positions_is_stored_and_only_moves_forward(sessions) -
         ("approval.projects", 0): 10,
         ("approval.projects", 1): 9,
         ("supervision.alerts", 3): 2,
+    }
+
+
+async def test_a_topic_created_anew_starts_its_positions_again(sessions) -> None:
+    await _advance(sessions, {("approval.projects", 0): 500, ("supervision.alerts", 0): 40})
+
+    # A new broker: approval.projects has a new id and its offsets start again from 0.
+    await _advance(
+        sessions,
+        {("approval.projects", 0): 3, ("supervision.alerts", 0): 12},
+        IDS | {"approval.projects": "id-projects-2"},
+    )
+
+    async with sessions() as session:
+        stored = await positions(session, ["approval.projects", "supervision.alerts"])
+    assert stored == {
+        ("approval.projects", 0): Position(3, "id-projects-2"),
+        ("supervision.alerts", 0): Position(40, "id-alerts-1"),
     }
 
 

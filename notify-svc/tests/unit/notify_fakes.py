@@ -107,6 +107,7 @@ class FakeStream:
     def __init__(self) -> None:
         self.rows: dict[str, NewStreamEvent] = {}
         self.positions: dict[tuple[str, int], int] = {}
+        self.topic_ids: dict[str, str] = {}
         self.locked = 0
         self.purged_before: datetime | None = None
 
@@ -116,9 +117,15 @@ class FakeStream:
     def add(self, event: NewStreamEvent) -> None:
         self.rows.setdefault(event.event_id, event)
 
-    async def advance(self, positions: Mapping[tuple[str, int], int]) -> None:
+    async def advance(
+        self, positions: Mapping[tuple[str, int], int], *, topic_ids: Mapping[str, str]
+    ) -> None:
         for key, next_offset in positions.items():
-            self.positions[key] = max(self.positions.get(key, 0), next_offset)
+            if self.topic_ids.get(key[0]) != topic_ids.get(key[0]):
+                self.positions[key] = next_offset  # a topic created anew
+            else:
+                self.positions[key] = max(self.positions.get(key, 0), next_offset)
+        self.topic_ids.update(topic_ids)
 
     async def purge(self, *, before: datetime) -> int:
         self.purged_before = before

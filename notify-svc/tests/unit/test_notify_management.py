@@ -187,6 +187,7 @@ async def test_a_stream_batch_stores_streamed_events_with_their_audience_and_pos
         messages=messages,
         streamed_types={EventType.PROJECT_SUBMITTED, EventType.TASK_ASSIGNED},
         stored_at=NOW,
+        topic_ids={"approval.projects": "id-1"},
     )
 
     assert offered == 2
@@ -198,6 +199,7 @@ async def test_a_stream_batch_stores_streamed_events_with_their_audience_and_pos
     assert row.audience.departments == frozenset({"MEE"})
     assert row.body == assigned.to_json()
     assert uow.stream.positions == {("approval.projects", 0): 13, ("approval.projects", 2): 5}
+    assert uow.stream.topic_ids == {"approval.projects": "id-1"}
     assert uow.commits == 1
 
 

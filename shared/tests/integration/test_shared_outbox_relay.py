@@ -257,16 +257,18 @@ async def test_an_idle_relay_sleeps_yet_publishes_a_commit_at_once(
         await asyncio.wait_for(task, timeout=10)
 
 
-async def test_an_idle_holder_renews_its_lease_before_it_lapses(shared_db) -> None:
-    def relay(producer: RecordingProducer) -> OutboxRelay:
-        return OutboxRelay(
-            session_factory=shared_db.sessions,
-            producer=producer,  # type: ignore[arg-type]
-            service=_service(),
-            lease_ttl_s=0.6,
-        )
+def _recording_relay(shared_db, producer: RecordingProducer, **options: float) -> OutboxRelay:
+    return OutboxRelay(
+        session_factory=shared_db.sessions,
+        producer=producer,  # type: ignore[arg-type]
+        service=_service(),
+        **options,
+    )
 
-    holder, other = relay(RecordingProducer()), relay(RecordingProducer())
+
+async def test_an_idle_holder_renews_its_lease_before_it_lapses(shared_db) -> None:
+    holder = _recording_relay(shared_db, RecordingProducer(), lease_ttl_s=0.6)
+    other = _recording_relay(shared_db, RecordingProducer(), lease_ttl_s=0.6)
     task = asyncio.create_task(holder.run())
     try:
         await eventually(holder._hold_lease, timeout_s=10, what="the holder takes the lease")
@@ -285,17 +287,10 @@ async def test_an_idle_holder_renews_its_lease_before_it_lapses(shared_db) -> No
 async def test_a_stopping_relay_publishes_what_was_committed_only_while_it_holds_the_lease(
     shared_db,
 ) -> None:
-    def relay(producer: RecordingProducer) -> OutboxRelay:
-        # A poll of a minute: only the stop can make these rows go out within the test.
-        return OutboxRelay(
-            session_factory=shared_db.sessions,
-            producer=producer,  # type: ignore[arg-type]
-            service=_service(),
-            poll_interval_s=60.0,
-        )
-
     holder_sent, other_sent = RecordingProducer(), RecordingProducer()
-    holder, other = relay(holder_sent), relay(other_sent)
+    # A poll of a minute: only the stop can make these rows go out within the test.
+    holder = _recording_relay(shared_db, holder_sent, poll_interval_s=60.0)
+    other = _recording_relay(shared_db, other_sent, poll_interval_s=60.0)
     holder_task = asyncio.create_task(holder.run())
     await eventually(lambda: holder.holds_lease(), timeout_s=10, what="the holder's lease")
     other_task = asyncio.create_task(other.run())

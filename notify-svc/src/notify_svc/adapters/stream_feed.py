@@ -6,15 +6,24 @@ replica runs this reader with no consumer group (partitions assigned by hand, al
 so every replica learns of every event, whichever replica the group gave its partition to.
 It starts where the history says it stood (`stream_positions`; a fresh history starts at the
 beginning of each partition) and, after each stored batch, wakes the stream tail.
+
+Positions belong to a topic's id, not its name: a new broker (the embedded one keeps nothing
+across a restart) has topics of the same names whose offsets start again from 0, and a stored
+position there would skip that many of its events. A partition whose stored id differs is
+read from its beginning (the history keeps each event once); while running, the ids are
+read again at most every `EPOCH_CHECK_S` before a batch is stored, and a change restarts the
+reader (the runtime restarts the job) without storing that batch.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection, Sequence
+import time
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
@@ -28,6 +37,21 @@ from shared.fetch_wait import IdleFetchBackoff
 from shared.kafka import aiokafka_wait_setter, install_on_aiokafka
 
 log = logging.getLogger(__name__)
+
+EPOCH_CHECK_S = 2.0
+"""At most this long between reading the topics' ids and storing a batch read from them."""
+
+
+class TopicIdSource(Protocol):
+    """`shared.epoch.TopicIds`: each topic's id (None for a topic the cluster lacks)."""
+
+    def get(self, topics: Iterable[str]) -> Awaitable[dict[str, str | None]]: ...
+
+    def close(self) -> Awaitable[None]: ...
+
+
+class TopicsRecreated(RuntimeError):
+    """The topics are no longer those the reader started on (a new broker)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +77,10 @@ class StreamFeed:
         sessions: SessionFactory,
         on_stored: Callable[[], None],
         client_id: str = "notify-stream",
+        topic_ids: TopicIdSource,
         batch_size: int = 500,
         fetch: FetchPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._bootstrap = bootstrap
         self._topics = tuple(topics)
@@ -65,6 +91,10 @@ class StreamFeed:
         self._client_id = client_id
         self._batch = batch_size
         self._fetch = fetch or FetchPolicy()
+        self._topic_ids = topic_ids
+        self._clock = clock
+        self._ids: dict[str, str] = {}  # of the topics being read
+        self._ids_confirmed_at = float("-inf")
         self.assigned: frozenset[TopicPartition] = frozenset()
 
     async def run(self) -> None:
@@ -94,13 +124,24 @@ class StreamFeed:
                     ),
                 )
             partitions = await self._partitions(consumer)
+            self._ids = await self._read_ids()
+            self._ids_confirmed_at = self._clock()
             consumer.assign(partitions)
             async with self._sessions() as session:
                 stored = await positions(session, self._topics)
             for tp in partitions:
-                if (tp.topic, tp.partition) in stored:
-                    consumer.seek(tp, stored[(tp.topic, tp.partition)])
+                position = stored.get((tp.topic, tp.partition))
+                # No id: stored before ids were recorded, taken as it is.
+                if position is not None and position.topic_id in (None, self._ids[tp.topic]):
+                    consumer.seek(tp, position.next_offset)
                 else:
+                    if position is not None:
+                        log.warning(
+                            "stream history: %s was created anew (a new broker): reading "
+                            "partition %d from its beginning",
+                            tp.topic,
+                            tp.partition,
+                        )
                     await consumer.seek_to_beginning(tp)
             self.assigned = frozenset(partitions)
             log.info("stream history reads %d partitions of %s", len(partitions), self._topics)
@@ -112,10 +153,38 @@ class StreamFeed:
                     for r in records
                 ]
                 if messages:
+                    await self.confirm_topics()
                     await self._store(messages)
         finally:
             self.assigned = frozenset()
             await consumer.stop()
+            await self._topic_ids.close()
+
+    async def confirm_topics(self) -> None:
+        """Raises `TopicsRecreated` unless the topics still have the ids read at the start
+        (read again at most every `EPOCH_CHECK_S`; while they cannot be read, waits)."""
+        if self._clock() - self._ids_confirmed_at < EPOCH_CHECK_S:
+            return
+        current = await self._read_ids(wait_for_all=False)
+        if current != self._ids:
+            raise TopicsRecreated(
+                f"the topics were created anew (a new broker): {sorted(current)}; the stream "
+                "history reads them again from the stored positions of their new ids"
+            )
+        self._ids_confirmed_at = self._clock()
+
+    async def _read_ids(self, *, wait_for_all: bool = True) -> dict[str, str]:
+        """The ids of the topics (waits while the broker is away; with `wait_for_all`, also
+        while a topic is missing). A missing topic maps to an empty id."""
+        while True:
+            try:
+                found = await self._topic_ids.get(self._topics)
+            except Exception as exc:
+                log.info("stream history: topic ids cannot be read yet: %s", exc)
+            else:
+                if not wait_for_all or all(found.values()):
+                    return {topic: found.get(topic) or "" for topic in self._topics}
+            await asyncio.sleep(1)
 
     async def _store(self, messages: list[handlers.ReadMessage]) -> None:
         delay = 0.1
@@ -127,6 +196,7 @@ class StreamFeed:
                         messages=messages,
                         streamed_types=self._types,
                         stored_at=datetime.now(UTC),
+                        topic_ids=self._ids,
                     )
                 break
             except Exception as exc:

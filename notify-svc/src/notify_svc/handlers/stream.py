@@ -7,7 +7,7 @@ purges what is past its retention and reports what is kept.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -35,10 +35,11 @@ async def record_stream_batch(
     messages: Sequence[ReadMessage],
     streamed_types: Collection[str],
     stored_at: datetime,
+    topic_ids: Mapping[str, str],
 ) -> int:
     """Append the batch's streamed events (with who may see each) and advance the read
-    positions, in one transaction. Returns how many events were offered to the history
-    (one another replica stored first is kept as it was)."""
+    positions (in the topics of `topic_ids`), in one transaction. Returns how many events
+    were offered to the history (one another replica stored first is kept as it was)."""
     await uow.stream.lock()
     ends: dict[tuple[str, int], int] = {}
     offered = 0
@@ -64,7 +65,7 @@ async def record_stream_batch(
             )
         )
         offered += 1
-    await uow.stream.advance(ends)
+    await uow.stream.advance(ends, topic_ids=topic_ids)
     await uow.commit()
     return offered
 
