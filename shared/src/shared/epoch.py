@@ -41,6 +41,9 @@ from shared.db import RelayLease, SessionFactory, utcnow
 log = logging.getLogger(__name__)
 
 UNKNOWN_TOPIC = 3  # Kafka error code of a topic that does not exist
+EPOCH_CHECK_S = 2.0
+"""How often a reader of topics compares their ids with those it started on (the runtime's
+consumers, notify's stream-history reader)."""
 
 
 def fingerprint(ids: Mapping[str, str | None]) -> str:

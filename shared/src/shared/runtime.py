@@ -25,7 +25,7 @@ from shared.db import (
     make_session_factory,
     ping,
 )
-from shared.epoch import TopicIds, fingerprint
+from shared.epoch import EPOCH_CHECK_S, TopicIds, fingerprint
 from shared.kafka import KafkaProducer, broker_reachable, make_faust_app
 from shared.lag import LAG, LAG_SAMPLE_INTERVAL_S, faust_offsets
 from shared.metrics import SERVICE_READY
@@ -36,8 +36,6 @@ from shared.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 BackgroundJob = Callable[[], Awaitable[None]]
-EPOCH_CHECK_S = 2.0
-"""How often the consumers compare the ids of their topics with those they started on."""
 READINESS_GAUGE_INTERVAL_S = 10.0
 RELAY_FLUSH_S = 3.0
 """How long a stop lets the outbox relay publish what was committed before it."""

@@ -32,14 +32,12 @@ from notify_svc import handlers
 from notify_svc.stream_history import positions
 from notify_svc.unit_of_work import NotifyUnitOfWork
 from shared.db import SessionFactory
+from shared.epoch import EPOCH_CHECK_S
 from shared.events import CloudEvent
 from shared.fetch_wait import IdleFetchBackoff
 from shared.kafka import aiokafka_wait_setter, install_on_aiokafka
 
 log = logging.getLogger(__name__)
-
-EPOCH_CHECK_S = 2.0
-"""At most this long between reading the topics' ids and storing a batch read from them."""
 
 
 class TopicIdSource(Protocol):
