@@ -34,6 +34,7 @@ from sqlalchemy.types import Numeric, TypeDecorator
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared import sqlite_driver
 from shared.pool import FairAsyncQueuePool
 
 
@@ -224,6 +225,7 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEn
         engine = create_async_engine(
             target,
             echo=echo,
+            module=sqlite_driver.dbapi(),
             poolclass=FairAsyncQueuePool,
             pool_size=1,
             max_overflow=0,
@@ -248,7 +250,12 @@ def make_read_engine(url: str, writer: AsyncEngine, *, pool_size: int = 4) -> As
     if not is_sqlite(target):
         return writer
     engine = create_async_engine(
-        target, poolclass=FairAsyncQueuePool, pool_size=pool_size, max_overflow=0, pool_timeout=120
+        target,
+        module=sqlite_driver.dbapi(),
+        poolclass=FairAsyncQueuePool,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=120,
     )
     _sqlite_pragmas(engine, writer=False)
     return engine
