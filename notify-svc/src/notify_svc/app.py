@@ -32,7 +32,6 @@ from notify_svc.domain import RetryPolicy
 from notify_svc.settings import NotifySettings
 from notify_svc.unit_of_work import NotifyUnitOfWork, SqlUnitOfWork
 from shared.clock import Clock
-from shared.epoch import TopicIds
 from shared.http import create_service_app
 from shared.runtime import ServiceRuntime
 
@@ -130,7 +129,7 @@ def create_app(
         uow_factory=uow,
         sessions=runtime.read_sessions,
         on_stored=tail.wake,
-        topic_ids=TopicIds(settings.bootstrap_servers),
+        topic_ids=runtime.topic_ids,
         client_id=f"notify-stream-{uuid.uuid4().hex[:8]}",
         fetch=FetchPolicy(
             max_wait_ms=settings.kafka_fetch_max_wait_ms,

@@ -59,6 +59,10 @@ class ServiceRuntime:
         self.read_engine = make_read_engine(settings.resolved_database_url, self.engine)
         self.read_sessions: SessionFactory = make_session_factory(self.read_engine)
         self.producer = KafkaProducer(settings.bootstrap_servers, client_id=f"{self.service}-svc")
+        # One admin client for topic ids per process (each kafka-python client has an IO
+        # thread): the relay's epoch checks, the consumers' (below) and any other reader of
+        # topics the service composes (notify's stream history) share it; `stop` closes it.
+        self.topic_ids = TopicIds(settings.bootstrap_servers)
         self.relay = OutboxRelay(
             session_factory=self.sessions,
             producer=self.producer,
@@ -66,11 +70,10 @@ class ServiceRuntime:
             batch_size=settings.outbox_batch_size,
             poll_interval_s=settings.outbox_poll_interval_s,
             retention=timedelta(hours=settings.outbox_retention_hours),
-            topic_ids=TopicIds(settings.bootstrap_servers),
+            topic_ids=self.topic_ids,
         )
         # The consumer group carries the epoch of the topics it reads (see shared/epoch.py):
         # set when faust starts, once the topics' ids are known.
-        self._topic_ids = TopicIds(settings.bootstrap_servers)
         self._epoch: str | None = None
         # Open while the consumed topics are known to be those of `_epoch`; the consumers wait
         # for it before applying a batch (see `_run_faust`).
@@ -178,9 +181,8 @@ class ServiceRuntime:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.relay.release(), timeout=2)
         await self.producer.stop()
-        for closing in (self.relay.close(), self._topic_ids.close()):
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(closing, timeout=2)
+        with contextlib.suppress(Exception):  # the relay's too: it is the same client
+            await asyncio.wait_for(self.topic_ids.close(), timeout=2)
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()
         await self.engine.dispose()
@@ -285,7 +287,7 @@ class ServiceRuntime:
         deadline = time.monotonic() + wait_s
         while True:
             try:
-                ids = await self._topic_ids.get(self._consumed_topics())
+                ids = await self.topic_ids.get(self._consumed_topics())
             except Exception as exc:
                 log.warning("reading topic ids failed: %s", exc)
                 ids = {}
@@ -296,7 +298,7 @@ class ServiceRuntime:
     async def _current_epoch(self) -> str | None:
         """The fingerprint of the consumed topics' ids; None while it cannot be told."""
         try:
-            ids = await self._topic_ids.get(self._consumed_topics())
+            ids = await self.topic_ids.get(self._consumed_topics())
         except Exception:  # broker away
             return None
         if not all(ids.values()):  # a new broker whose topics are not all there yet

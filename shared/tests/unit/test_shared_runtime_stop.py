@@ -95,3 +95,13 @@ async def test_a_job_that_swallows_one_cancel_still_ends_with_the_stop(tmp_path:
 
     assert swallowed.is_set()
     assert [job.get_name() for job in jobs if not job.done()] == []
+
+
+async def test_the_relay_and_the_consumers_share_one_topic_id_client(tmp_path: Path) -> None:
+    runtime = _runtime(tmp_path)
+    try:
+        # Each kafka-python admin client has its own IO thread; one per process is enough.
+        assert runtime.relay._topic_ids is runtime.topic_ids
+    finally:
+        await runtime.engine.dispose()
+        await runtime.read_engine.dispose()

@@ -41,11 +41,10 @@ log = logging.getLogger(__name__)
 
 
 class TopicIdSource(Protocol):
-    """`shared.epoch.TopicIds`: each topic's id (None for a topic the cluster lacks)."""
+    """`shared.epoch.TopicIds`, the runtime's (it closes it): each topic's id (None for a
+    topic the cluster lacks)."""
 
     def get(self, topics: Iterable[str]) -> Awaitable[dict[str, str | None]]: ...
-
-    def close(self) -> Awaitable[None]: ...
 
 
 class TopicsRecreated(RuntimeError):
@@ -156,7 +155,6 @@ class StreamFeed:
         finally:
             self.assigned = frozenset()
             await consumer.stop()
-            await self._topic_ids.close()
 
     async def confirm_topics(self) -> None:
         """Raises `TopicsRecreated` unless the topics still have the ids read at the start
