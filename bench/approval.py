@@ -42,6 +42,7 @@ from bench.harness import BenchPlatform, RawRate, Sampler, raw_broker_rate_isola
 from bench.lag import LagSampler
 from bench.load import Load, build_requests, closed_loop, open_loop
 from bench.profiling import Profilers, print_profiles
+from services.kafka_clients import CLIENT_METRICS
 from services.simulate import (
     DecisionChooser,
     DepartmentWorker,
@@ -67,6 +68,7 @@ class Tracker(threading.Thread):
         self.consumer = KafkaConsumer(
             bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=20,
             max_poll_records=5000, check_crcs=False,  # pure-Python CRC32C would dominate
+            **CLIENT_METRICS,
         )  # fmt: skip
         self.tps = [
             TopicPartition(topic, p)

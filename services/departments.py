@@ -40,7 +40,12 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError, KafkaTimeoutError
 from pydantic import ValidationError
 
-from services.kafka_clients import DEFAULT_REBALANCE_TIMEOUT_S, consumer_timeouts, make_producer
+from services.kafka_clients import (
+    CLIENT_METRICS,
+    DEFAULT_REBALANCE_TIMEOUT_S,
+    consumer_timeouts,
+    make_producer,
+)
 from services.offsets import OffsetTracker
 from shared.decision_token import DecisionTokens
 from shared.events import (
@@ -152,6 +157,7 @@ class DepartmentClient:
             allow_auto_create_topics=False,
             max_poll_records=max_poll_records,
             fetch_max_wait_ms=fetch_wait_ms,
+            **CLIENT_METRICS,
             **consumer_timeouts(rebalance_timeout_s),
         )
         # A department with no tasks for a while fetches once a second, not ten times: most of

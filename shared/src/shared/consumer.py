@@ -109,6 +109,7 @@ class EventProcessor:
         session_factory: SessionFactory,
         handlers: Mapping[str, Handler],
         on_commit: Callable[[], None] | None = None,
+        on_events: Callable[[], None] | None = None,
         prepare: Prepare | None = None,
         max_backoff_s: float = 5.0,
     ) -> None:
@@ -117,6 +118,7 @@ class EventProcessor:
         self._factory = session_factory
         self._handlers = dict(handlers)
         self._on_commit = on_commit
+        self._on_events = on_events
         self._prepare = prepare
         self._max_backoff = max_backoff_s
         self.last_error: str | None = None
@@ -157,7 +159,7 @@ class EventProcessor:
                 invalid.append((message, f"not a CloudEvents 1.0 JSON document: {exc}"))
 
         outcomes: Counter[tuple[str, str]] = Counter()
-        uow = UnitOfWork(self._factory, on_commit=self._on_commit)
+        uow = UnitOfWork(self._factory, on_commit=self._on_commit, on_events=self._on_events)
         async with uow:
             fresh = await self._drop_duplicates(uow, parsed, outcomes)
             try:

@@ -54,14 +54,23 @@ class UnitOfWork:
 
     Emitted events are buffered and written with one executemany just before the commit (an
     ORM object per event would cost more than the rest of a request). `on_commit` is called
-    after a successful commit (the relay's wake-up), so events leave within milliseconds.
+    after every successful commit; `on_events` after one that wrote outbox rows (the relay's
+    wake-up), so events leave within milliseconds.
     """
 
     def __init__(
-        self, session_factory: SessionFactory, *, on_commit: Callable[[], None] | None = None
+        self,
+        session_factory: SessionFactory,
+        *,
+        on_commit: Callable[[], None] | None = None,
+        on_events: Callable[[], None] | None = None,
     ) -> None:
         self._factory = session_factory
         self._on_commit = on_commit
+        # Only commits that wrote events wake the relay: most commits of a projection write
+        # none, and each wake-up cost the relay a transaction that found nothing to send.
+        self._on_events = on_events
+        self._wrote_events = False
         self._session: AsyncSession | None = None
         # Rows to write at commit: (model, how, row), in the order added; `how` is
         # INSERT, IGNORE (skip a row whose key is there) or a tuple of key columns (add the
@@ -97,6 +106,7 @@ class UnitOfWork:
 
     async def __aenter__(self) -> UnitOfWork:
         self._session = self._factory()
+        self._wrote_events = False
         self._rows = []
         self._callbacks = []
         self._before_flush = []
@@ -222,6 +232,8 @@ class UnitOfWork:
         by_table: dict[tuple[Any, _How], list[dict[str, Any]]] = {}
         for model, how, row in pending:
             by_table.setdefault((model, how), []).append(row)
+        if (OutboxMessage, INSERT) in by_table:
+            self._wrote_events = True
         for (model, how), rows in by_table.items():
             # Statements on the Table, not the model class: an INSERT of an ORM entity takes
             # the ORM's bulk path (instance states, ORM parameter handling), which was most of
@@ -277,10 +289,14 @@ class UnitOfWork:
                 callback()
             except Exception:  # an announcement must never undo committed work
                 log.exception("after-commit callback failed")
+        wrote_events, self._wrote_events = self._wrote_events, False
         if self._on_commit is not None:
             self._on_commit()
+        if wrote_events and self._on_events is not None:
+            self._on_events()
 
     async def rollback(self) -> None:
+        self._wrote_events = False
         self._rows = []
         self._callbacks = []
         self._before_flush = []

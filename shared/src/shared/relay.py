@@ -10,8 +10,8 @@ gets them again: before each batch, and every few seconds when idle, the relay c
 ids of the topics it published to with the ids it recorded (see :mod:`shared.epoch`); a topic
 created anew has its retained rows marked unsent, and they go out again in id order.
 
-Idle, the relay sleeps until the first of: a commit of this process (`wake`, so an event goes
-out within milliseconds), the next idle epoch check, the renewal of its lease (a third of the
+Idle, the relay sleeps until the first of: a commit of this process that wrote events (`wake`,
+so an event goes out within milliseconds; the unit of work calls it), the next idle epoch check, the renewal of its lease (a third of the
 lease's time to live: held leases never lapse, a dead holder's expires), the purge, or
 `poll_interval_s` (rows another process committed, which cannot wake it). It renews its lease
 only when a third of its time to live has passed, not on every round.
@@ -212,15 +212,22 @@ class OutboxRelay:
             await session.execute(
                 update(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).values(sent_at=utcnow())
             )
-            backlog = (
-                await session.exec(
-                    select(func.count())
-                    .select_from(OutboxMessage)
-                    .where(col(OutboxMessage.sent_at).is_(None))
+            # A batch short of full took every row unsent when it was read: what is unsent now
+            # was committed since and goes out in the next round. Only a full batch leaves a
+            # backlog worth a count (a statement per round, most of them short of full).
+            backlog = 0
+            if len(ids) >= self._batch_size:
+                backlog = _scalar(
+                    (
+                        await session.exec(
+                            select(func.count())
+                            .select_from(OutboxMessage)
+                            .where(col(OutboxMessage.sent_at).is_(None))
+                        )
+                    ).one()
                 )
-            ).one()
             await session.commit()
-        OUTBOX_BACKLOG.labels(self._service).set(_scalar(backlog))
+        OUTBOX_BACKLOG.labels(self._service).set(backlog)
         for event_type in types:
             EVENTS_PRODUCED.labels(self._service, event_type, "sent").inc()
         return len(ids)

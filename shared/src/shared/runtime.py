@@ -92,17 +92,18 @@ class ServiceRuntime:
         self._faust_started = False
         self._faust_starting: asyncio.Future[None] | None = None
         self._broker_check: tuple[float, str | None] = (0.0, None)
-        self._commit_listeners: list[Callable[[], None]] = [self.relay.wake]
+        self._commit_listeners: list[Callable[[], None]] = []
 
     # --- composition -----------------------------------------------------------------
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions, on_commit=self._committed)
+        return UnitOfWork(self.sessions, on_commit=self._committed, on_events=self.relay.wake)
 
     def on_commit(self, listener: Callable[[], None]) -> None:
         """Call `listener` after every commit of this process (units of work from `uow()`
-        and consumer batches), as the outbox relay is: for a job that sleeps until the state
-        it reads changes. It runs in the committing task: it must only wake something."""
+        and consumer batches): for a job that sleeps until the state it reads changes (the
+        outbox relay is woken only by the commits that wrote events). It runs in the
+        committing task: it must only wake something."""
         self._commit_listeners.append(listener)
 
     def _committed(self) -> None:
@@ -127,6 +128,7 @@ class ServiceRuntime:
             session_factory=self.sessions,
             handlers=handlers,
             on_commit=self._committed,
+            on_events=self.relay.wake,
             prepare=prepare,
         )
         self._attach(self.faust, processor, topics)

@@ -111,6 +111,27 @@ async def test_duplicates_in_a_batch_and_across_batches_apply_once(shared_db) ->
     assert await _outbox(shared_db.sessions, f"{TOPIC}.dlq") == []
 
 
+async def test_a_batch_wakes_the_relay_only_when_it_emitted_events(shared_db) -> None:
+    async def quiet(event: CloudEvent, uow: UnitOfWork) -> None:
+        pass  # a projection that changes its own rows and announces nothing
+
+    commits: list[int] = []
+    woken: list[int] = []
+    handlers = {"approval.decision.submitted": _record_effect, "project.submitted": quiet}
+    processor = _processor(
+        shared_db,
+        handlers,
+        on_commit=lambda: commits.append(1),
+        on_events=lambda: woken.append(1),
+    )
+
+    await _process(processor, [_raw(_event(1), 0)])
+    await _process(processor, [_raw(_event(2, "project.submitted"), 1)])
+
+    assert commits == [1, 1]
+    assert woken == [1]
+
+
 async def test_each_consumer_name_has_its_own_dedupe_namespace(shared_db) -> None:
     handlers = {"approval.decision.submitted": _record_effect}
     event = _event(1)

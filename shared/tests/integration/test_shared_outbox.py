@@ -52,6 +52,36 @@ async def test_explicit_key_overrides_the_subject(shared_db) -> None:
     ]
 
 
+async def test_only_a_commit_that_wrote_events_wakes_the_relay(shared_db) -> None:
+    commits: list[str] = []
+    woken: list[str] = []
+
+    def uow() -> UnitOfWork:
+        return UnitOfWork(
+            shared_db.sessions,
+            on_commit=lambda: commits.append("commit"),
+            on_events=lambda: woken.append("events"),
+        )
+
+    async with uow() as unit:  # a commit with no event: the relay has nothing new to read
+        await unit.commit()
+    async with uow() as unit:
+        unit.emit(_events(1)[0], "t")
+        await unit.commit()
+        await unit.commit()  # a second commit in the same block writes nothing more
+    async with uow() as unit:  # a dead letter is an outbox row too
+        unit.emit_raw(topic="x.dlq", key=None, payload=b"{}", event_type="t.dead_letter")
+        await unit.commit()
+    async with uow() as unit:  # emitted, then rolled back: nothing was written
+        unit.emit(_events(1)[0], "t")
+        await unit.rollback()
+        await unit.commit()
+
+    assert commits == ["commit"] * 5
+    assert woken == ["events", "events"]
+    assert [r.topic for r in await _rows(shared_db.sessions)] == ["t", "x.dlq"]
+
+
 async def test_a_rolled_back_unit_of_work_publishes_nothing(shared_db) -> None:
     producer = RecordingProducer()
     relay = OutboxRelay(session_factory=shared_db.sessions, producer=producer, service=_service())

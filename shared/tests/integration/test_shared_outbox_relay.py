@@ -306,3 +306,30 @@ async def test_a_stopping_relay_publishes_what_was_committed_only_while_it_holds
 
     assert [m.value for m in holder_sent.sent] == [e.to_json() for e in events]
     assert all(row.sent_at is not None for row in await _rows(shared_db.sessions))
+
+
+async def test_only_a_full_batch_counts_what_is_left_for_the_backlog(shared_db) -> None:
+    producer = RecordingProducer()
+    service = _service()
+    relay = OutboxRelay(
+        session_factory=shared_db.sessions,
+        producer=producer,  # type: ignore[arg-type]
+        service=service,
+        batch_size=2,
+    )
+    await _emit(shared_db.sessions, _events(5), "t")
+
+    def backlog() -> float | None:
+        return REGISTRY.get_sample_value("outbox_backlog", {"service": service})
+
+    assert await relay.publish_pending() == 2
+    assert backlog() == 3  # a full batch: what is left is counted
+    assert await relay.publish_pending() == 2
+    assert backlog() == 1
+    await _emit(shared_db.sessions, _events(1), "t")  # committed before the next read
+    assert await relay.publish_pending() == 2
+    assert backlog() == 0  # full again, and nothing left: the count says so
+    assert await relay.publish_pending() == 0
+    assert backlog() == 0
+    assert len(producer.sent) == 6
+    assert all(r.sent_at is not None for r in await _rows(shared_db.sessions))
