@@ -110,14 +110,22 @@ class StreamTail:
         self._page = page
         self._wake = asyncio.Event()
         self.position = 0
+        self._positioned = False
 
     def wake(self) -> None:
         self._wake.set()
 
     async def run(self) -> None:
-        """Background job: starts at the end of the history (live only), then follows it."""
-        async with self._sessions() as session:
-            self.position = await last_seq(session)
+        """Background job: starts at the end of the history (live only), then follows it.
+
+        Restarted after a failure (the runtime does), it goes on from where it was: the rows
+        committed while it was down are published, not skipped by starting at the end again.
+        """
+        if not self._positioned:
+            async with self._sessions() as session:
+                self.position = await last_seq(session)
+            self._positioned = True
+        self._wake.set()  # a restart catches up at once, woken or not
         while True:
             await self._wake.wait()
             self._wake.clear()

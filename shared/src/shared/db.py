@@ -6,8 +6,9 @@ them (created by each service's own migrations).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, closing
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -179,15 +180,33 @@ def ensure_sqlite_dir(url: str) -> None:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
+def use_wal(url: str) -> None:
+    """Put a SQLite database file in WAL mode; the mode is stored in the file, so it stays.
+
+    Done once, after the migrations and before a service opens the file. A file still in
+    rollback-journal mode is switched by the first connection that asks, which needs the file
+    to itself; a service opens several connections at start, and one that asked meanwhile
+    failed with "database is locked" without waiting (SQLite's answer to two connections
+    that each hold a read lock and want the exclusive one).
+    """
+    parsed = make_url(sync_url(url))
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    with closing(sqlite3.connect(parsed.database, timeout=30)) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+
+
 def _sqlite_pragmas(engine: AsyncEngine, *, writer: bool) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _: Any) -> None:
         # Let SQLAlchemy, not the driver, control transactions so SAVEPOINTs work.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # The wait for locks first, so that the pragmas below wait too.
+        cursor.execute("PRAGMA busy_timeout=30000")
+        # A no-op on a migrated file (`use_wal`); a file made some other way is switched here.
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         if not writer:
             cursor.execute("PRAGMA query_only=ON")

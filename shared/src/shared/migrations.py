@@ -11,7 +11,7 @@ from alembic.operations import Operations
 from sqlalchemy import MetaData, engine_from_config, pool
 from sqlmodel.sql.sqltypes import AutoString
 
-from shared.db import UTCDateTime, ensure_sqlite_dir, sync_url
+from shared.db import UTCDateTime, ensure_sqlite_dir, sync_url, use_wal
 
 
 def alembic_config(script_location: Path, url: str) -> Config:
@@ -25,6 +25,7 @@ def alembic_config(script_location: Path, url: str) -> Config:
 def upgrade(script_location: Path, url: str, revision: str = "head") -> None:
     ensure_sqlite_dir(url)
     command.upgrade(alembic_config(script_location, url), revision)
+    use_wal(url)
 
 
 def downgrade(script_location: Path, url: str, revision: str = "base") -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -10,8 +13,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 
-from shared.db import SHARED_TABLES, sync_url
-from shared.migrations import create_platform_tables, drop_platform_tables
+from shared.db import SHARED_TABLES, sync_url, use_wal
+from shared.migrations import create_platform_tables, drop_platform_tables, upgrade
 
 pytestmark = pytest.mark.integration
 
@@ -45,3 +48,41 @@ def test_the_helper_creates_exactly_the_tables_the_models_describe(
         assert sa.inspect(engine).get_table_names() == []
     finally:
         engine.dispose()
+
+
+def _journal_mode(path: Path) -> str:
+    with closing(sqlite3.connect(path)) as conn:
+        mode: str = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        return mode
+
+
+def test_a_migrated_sqlite_file_is_in_wal_mode_before_a_service_opens_it(
+    tmp_path: Path,
+) -> None:
+    # A service opens several connections at start; had the file still to be switched to
+    # WAL, one of them could fail with "database is locked" (seen in CI).
+    scripts = tmp_path / "migrations"
+    (scripts / "versions").mkdir(parents=True)
+    (scripts / "env.py").write_text(
+        "from sqlalchemy import MetaData\nfrom shared.migrations import run_env\n"
+        "run_env(MetaData())\n"
+    )
+    database = tmp_path / "service.db"
+
+    upgrade(scripts, f"sqlite:///{database}")
+
+    assert _journal_mode(database) == "wal"
+
+
+def test_use_wal_switches_a_sqlite_file_and_leaves_other_databases_alone(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "made-elsewhere.db"
+    sqlite3.connect(database).close()
+    assert _journal_mode(database) == "delete"
+
+    use_wal(f"sqlite+aiosqlite:///{database}")
+
+    assert _journal_mode(database) == "wal"
+    # Not SQLite: nothing to do, so not even a connection (nothing listens on port 9).
+    use_wal("postgresql://nobody@127.0.0.1:9/none")
