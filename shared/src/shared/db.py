@@ -174,10 +174,17 @@ def async_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def ensure_sqlite_dir(url: str) -> None:
+def _sqlite_file(url: str) -> str | None:
+    """The file of a SQLite URL; None for another database or an in-memory one."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        return parsed.database
+    return None
+
+
+def ensure_sqlite_dir(url: str) -> None:
+    if (path := _sqlite_file(url)) is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
 def use_wal(url: str) -> None:
@@ -189,10 +196,9 @@ def use_wal(url: str) -> None:
     failed with "database is locked" without waiting (SQLite's answer to two connections
     that each hold a read lock and want the exclusive one).
     """
-    parsed = make_url(sync_url(url))
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+    if (path := _sqlite_file(url)) is None:
         return
-    with closing(sqlite3.connect(parsed.database, timeout=30)) as conn:
+    with closing(sqlite3.connect(path, timeout=30)) as conn:
         conn.execute("PRAGMA journal_mode=WAL")
 
 

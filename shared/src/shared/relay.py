@@ -14,8 +14,8 @@ Idle, the relay sleeps until the first of: a commit of this process that wrote e
 called by the unit of work, so an event goes out within milliseconds), the next idle epoch
 check, the renewal of its lease (a third of the lease's time to live: held leases never lapse,
 a dead holder's expires), the purge, or `poll_interval_s` (rows another process committed,
-which cannot wake it). It renews its lease
-only when a third of its time to live has passed, not on every round.
+which cannot wake it). It renews its lease only when a third of its time to live has passed,
+not on every round.
 """
 
 from __future__ import annotations
