@@ -36,13 +36,15 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script (`python bench/approval.py`): import from the
     sys.path[0] = str(Path(__file__).resolve().parents[1])  # repository root, not bench/
 
+import uvloop
+from aiokafka import AIOKafkaConsumer
+from aiokafka import TopicPartition as AioTopicPartition
 from kafka import KafkaConsumer, TopicPartition
 
 from bench.harness import BenchPlatform, RawRate, Sampler, raw_broker_rate_isolated
 from bench.lag import LagSampler
 from bench.load import Load, build_requests, closed_loop, open_loop
 from bench.profiling import Profilers, print_profiles
-from services.kafka_clients import CLIENT_METRICS
 from services.simulate import (
     DecisionChooser,
     DepartmentWorker,
@@ -61,24 +63,18 @@ class WarmUpFailed(RuntimeError):
 
 class Tracker(threading.Thread):
     """Reads approval.projects and approval.decisions from their current ends; notes when each
-    project was announced, when its last department decision was sent, and when it closed."""
+    project was announced, when its last department decision was sent, and when it closed.
 
-    def __init__(self, bootstrap: str) -> None:
+    aiokafka on its own event loop in this thread: with kafka-python (a network thread handing
+    every fetch over through a condition variable) the tracker was most of the benchmark's
+    own CPU, which the issue caps at a tenth of the total. `start` returns once the ends are
+    resolved, before anything is submitted.
+    """
+
+    def __init__(self, bootstrap: str, *, ready_timeout_s: float = 30.0) -> None:
         super().__init__(name="tracker", daemon=True)
-        self.consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=20,
-            max_poll_records=5000, check_crcs=False,  # pure-Python CRC32C would dominate
-            **CLIENT_METRICS,
-        )  # fmt: skip
-        self.tps = [
-            TopicPartition(topic, p)
-            for topic in (APPROVAL_PROJECTS, APPROVAL_DECISIONS)
-            for p in sorted(self.consumer.partitions_for_topic(topic) or set())
-        ]
-        self.consumer.assign(self.tps)
-        self.consumer.seek_to_end(*self.tps)  # on Tansu: a little before the end (harmless)
-        for tp in self.tps:
-            self.consumer.position(tp)  # resolve the end now, before anything is submitted
+        self.bootstrap = bootstrap
+        self.ready_timeout_s = ready_timeout_s
         self.closed: dict[str, tuple[str, float]] = {}
         # Where the time goes, per project code: when project.submitted was published (HTTP,
         # group commit, outbox relay) and when the last department decision was (tasks
@@ -88,28 +84,66 @@ class Tracker(threading.Thread):
         self.messages = 0
         self.lock = threading.Lock()
         self.stop_event = threading.Event()
+        self._ready = threading.Event()
+        self.error: BaseException | None = None
+
+    def start(self) -> None:
+        super().start()
+        if not self._ready.wait(self.ready_timeout_s) or self.error is not None:
+            self.stop_event.set()
+            raise RuntimeError(f"the tracker could not start: {self.error or 'timed out'}")
 
     def run(self) -> None:
-        while not self.stop_event.is_set():
-            for batch in self.consumer.poll(timeout_ms=100).values():
+        try:
+            uvloop.run(self._run())
+        except BaseException as exc:
+            self.error = exc
+            self._ready.set()
+            raise
+
+    async def _run(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
+            fetch_max_wait_ms=20, check_crcs=False,
+        )  # fmt: skip
+        await consumer.start()
+        try:
+            await consumer.topics()  # the cluster's metadata, so the partitions are known
+            tps = [
+                AioTopicPartition(topic, p)
+                for topic in (APPROVAL_PROJECTS, APPROVAL_DECISIONS)
+                for p in sorted(consumer.partitions_for_topic(topic) or set())
+            ]
+            consumer.assign(tps)
+            await consumer.seek_to_end(*tps)  # on Tansu: a little before the end (harmless)
+            for tp in tps:
+                await consumer.position(tp)  # resolve the end now, before anything is submitted
+            self._ready.set()
+            while not self.stop_event.is_set():
+                batches = await consumer.getmany(timeout_ms=100, max_records=5000)
                 now = time.monotonic()
-                for record in batch:
-                    self.messages += 1
-                    value = record.value or b""
-                    if record.topic == APPROVAL_DECISIONS:
-                        if record.key:
-                            self.last_decision[record.key.decode()] = now
-                        continue
-                    if b'"project.submitted"' in value[:400] and record.key:
-                        self.announced.setdefault(record.key.decode(), now)
-                        continue
-                    if b'"project.' not in value[:400]:
-                        continue  # task and decision events: counted only
-                    kind = json.loads(value).get("type")
-                    if kind in CLOSED_TYPES and record.key:
-                        with self.lock:
-                            self.closed.setdefault(record.key.decode(), (kind, now))
-        self.consumer.close()
+                for batch in batches.values():
+                    self._note(batch, now)
+        finally:
+            await consumer.stop()
+
+    def _note(self, batch: list[Any], now: float) -> None:
+        for record in batch:
+            self.messages += 1
+            value = record.value or b""
+            if record.topic == APPROVAL_DECISIONS:
+                if record.key:
+                    self.last_decision[record.key.decode()] = now
+                continue
+            if b'"project.submitted"' in value[:400] and record.key:
+                self.announced.setdefault(record.key.decode(), now)
+                continue
+            if b'"project.' not in value[:400]:
+                continue  # task and decision events: counted only
+            kind = json.loads(value).get("type")
+            if kind in CLOSED_TYPES and record.key:
+                with self.lock:
+                    self.closed.setdefault(record.key.decode(), (kind, now))
 
     def count(self, codes: set[str]) -> int:
         with self.lock:
