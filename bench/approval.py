@@ -81,7 +81,6 @@ class Tracker(threading.Thread):
         # published, department clients). Decision to approval is the rest.
         self.announced: dict[str, float] = {}
         self.last_decision: dict[str, float] = {}
-        self.messages = 0
         self.lock = threading.Lock()
         self.stop_event = threading.Event()
         self._ready = threading.Event()
@@ -114,6 +113,9 @@ class Tracker(threading.Thread):
                 for topic in (APPROVAL_PROJECTS, APPROVAL_DECISIONS)
                 for p in sorted(consumer.partitions_for_topic(topic) or set())
             ]
+            missing = {APPROVAL_PROJECTS, APPROVAL_DECISIONS} - {tp.topic for tp in tps}
+            if missing:
+                raise RuntimeError(f"no partitions known for {sorted(missing)}")
             consumer.assign(tps)
             await consumer.seek_to_end(*tps)  # on Tansu: a little before the end (harmless)
             for tp in tps:
@@ -129,7 +131,6 @@ class Tracker(threading.Thread):
 
     def _note(self, batch: list[Any], now: float) -> None:
         for record in batch:
-            self.messages += 1
             value = record.value or b""
             if record.topic == APPROVAL_DECISIONS:
                 if record.key:
@@ -189,7 +190,7 @@ def wait_closed(tracker: Tracker, codes: set[str], platform: BenchPlatform, stal
     while True:
         platform.check()
         if not tracker.is_alive():
-            raise RuntimeError("the tracker thread died")
+            raise RuntimeError(f"the tracker thread died: {tracker.error!r}")
         done = tracker.count(codes)
         if done >= len(codes):
             return True
@@ -278,7 +279,8 @@ def measure(
     wait_closed(tracker, set(load.submitted), bench, stall_s=stall_s)
     cpu_after = sampler.cpu_now()
     after = end_offsets(bootstrap, measured_topics)
-    closed = {c: v for c, v in tracker.closed.items() if c in load.submitted}
+    with tracker.lock:  # the tracker may still be adding (after a stall)
+        closed = {c: v for c, v in tracker.closed.items() if c in load.submitted}
     approved = {c: at for c, (kind, at) in closed.items() if kind == EventType.PROJECT_APPROVED}
     others = Counter(kind for kind, _ in closed.values() if kind != EventType.PROJECT_APPROVED)
     last = max(approved.values(), default=load.finished)
@@ -311,6 +313,9 @@ def run(args: argparse.Namespace) -> int:
         platform = bench.start_services()
         approval_url = platform.urls["approval-svc"]
         print(f"services up: {', '.join(f'{k} {v}' for k, v in platform.urls.items())}")
+        # First: it may fail to start, before anything else is started that would need stopping.
+        tracker = Tracker(platform.bootstrap)
+        tracker.start()
         stop = threading.Event()
         workers: list[DepartmentWorker] = []
         producer = None
@@ -328,8 +333,6 @@ def run(args: argparse.Namespace) -> int:
         sampler = Sampler(pids)
         sampler.start()
         profilers: Profilers | None = None
-        tracker = Tracker(platform.bootstrap)
-        tracker.start()
         lags = LagSampler(
             platform.bootstrap,
             metrics={n: f"{u}/metrics" for n, u in platform.urls.items() if n != "portal-svc"},

@@ -1,33 +1,38 @@
 """The floor: what one approved project costs in CPU with the required stack, when nothing but
-the work the contract makes unavoidable is done, each piece at its cheapest (large batches).
+the work the contract makes unavoidable is done, in large batches.
 
 `make bench` measures what the platform spends per project (17-20 ms of CPU at saturation on
 2 vCPU). Whether 300 projects/s can be reached on the same machine depends on how far that is
 from what the stack itself costs: 300/s on 2 cores leaves 6.67 ms of CPU per project for
 every process together. This benchmark measures, in one run, on this machine, the unit costs
-of the pieces no implementation with this stack can avoid, and adds them up per project:
+of the pieces no implementation with this stack can avoid, and adds them up per project with
+the counts of `FLOW`:
 
 - one HTTP submission: uvicorn on uvloop and httptools (as the services run), a FastAPI route
   that validates the real request model (`approval_svc.schemas.ProjectIn`) and answers 201 with
   a JSON body; no authentication, no database: the server process's CPU per request;
-- every event produced (`FLOW`: 14): built and serialised as a CloudEvent, sent on uvloop
-  by aiokafka (acks=all, linger 2 ms, as `shared.kafka`) in batches, plus the broker's CPU for
-  taking it;
-- every event read (30): fetched by aiokafka (batches of 500) and parsed as a
-  CloudEvent, plus the broker's CPU for serving it;
-- every row written (54): inserted by one SQLAlchemy Core executemany per 500 rows on the
-  services' SQLite engine (`shared.db.make_engine`: the same driver and pragmas), the outbox
-  table's shape and payload size, the commit included.
+- every event produced (14): built and serialised as a CloudEvent (`shared.events`), sent on
+  uvloop by aiokafka (acks=all, linger 2 ms, as `shared.kafka`) 500 at a time, plus the
+  broker's CPU for taking it; in the project's mix of sizes (2 carry the project with its
+  tasks, 12 a task);
+- every event read (30): fetched by aiokafka (`getmany` of up to 500, aiokafka's default fetch
+  sizes, as the services) and parsed as a CloudEvent, plus the broker's CPU for serving it;
+- every row written (58): one SQLAlchemy Core executemany per 500 rows, commit included, on
+  the services' SQLite engine (`shared.db.make_engine`: the same driver and pragmas); rows of
+  an event's size (the outbox table, a task event as payload) and of an id's size (the
+  processed-event table).
 
 What is left out makes it a floor, not an estimate: the domain rules, JWTs, the projections'
-reads and updates, per-transaction and per-batch costs (one transaction per 500 rows here),
-the department systems' kafka-python clients (counted at aiokafka's cost), the benchmark's
-own load generator, and PostgreSQL. The last line is
+reads and updates, every per-transaction and per-batch cost beyond one per 500, the
+department systems' kafka-python clients (counted at aiokafka's cost), the benchmark's own
+load generator and tracker, and PostgreSQL. Where a count could go either way the larger is
+taken (approval's serialisations, not the events it builds; every small row at an id's size
+is the other way). The last line is
 
     FLOOR cpu_ms_per_project=<x> budget_ms_at_300=<y> max_projects_per_s=<cores * 1000 / x>
 
     uv run python -m bench.floor            # about 10 s
-    uv run python -m bench.floor --events 40000 --requests 8000
+    uv run python -m bench.floor --events 40000 --rows 40000 --requests 8000
 """
 
 from __future__ import annotations
@@ -61,17 +66,21 @@ from shared.events import CloudEvent, ProjectData, TaskData, new_event
 # 3 x approval.decision.recorded and project.approved (8); approval.tasks.<DEPT> the 3 tasks;
 # approval.decisions the 3 decisions, sent by the department systems. approval.projects is
 # read by supervision's projection and by notify twice (its consumer and its stream history).
-# Rows at least: approval writes the project, its 3 tasks and the Idempotency-Key (5), an
-# outbox row for each of its 11 events and marks each sent (22), and the ids of the 3
-# decisions it applied (3); supervision the ids of the 8 events it applied; notify the 8 ids
-# and 8 history rows.
+# Events are measured in that mix: 2 of the 14 carry a project with its tasks, 12 a task or a
+# decision. Approval builds 8 events and serialises 11 (a task goes to two topics): counted 11.
+# Rows at least, in two kinds. An event's size: approval's 11 outbox rows, notify's 8 history
+# rows. An id's size: approval's project, 3 tasks and Idempotency-Key (5), 11 outbox rows
+# marked sent, 3 tasks and the project updated as decided (4), the ids of the 3 decisions it
+# applied (3); supervision's 8 ids; notify's 8 ids.
 FLOW: dict[str, dict[str, int]] = {
-    "approval-svc": {"http": 1, "encode": 11, "produce": 11, "fetch": 3, "decode": 3, "row": 30},
-    "supervision-svc": {"fetch": 8, "decode": 8, "row": 8},
-    "notify-svc": {"fetch": 16, "decode": 16, "row": 16},
+    "approval-svc": {
+        "http": 1, "encode": 11, "produce": 11, "fetch": 3, "decode": 3, "row": 11, "id_row": 23,
+    },
+    "supervision-svc": {"fetch": 8, "decode": 8, "id_row": 8},
+    "notify-svc": {"fetch": 16, "decode": 16, "row": 8, "id_row": 8},
     "departments": {"fetch": 3, "decode": 3, "encode": 3, "produce": 3},
     "broker": {"broker_in": 14, "broker_out": 30},
-}
+}  # fmt: skip
 TARGET_PER_S = 300
 
 
@@ -127,6 +136,21 @@ def project_event(rng: random.Random) -> CloudEvent:
     return new_event(type="project.approved", source="/approval-svc", subject=code, data=data)
 
 
+def task_event(project: CloudEvent, n: int) -> CloudEvent:
+    """An `approval.task.assigned`: one task of `project`."""
+    task = project.data["tasks"][n % 3]
+    return new_event(
+        type="approval.task.assigned", source="/approval-svc", subject=project.subject, data=task
+    )
+
+
+def event_mix(rng: random.Random) -> list[CloudEvent]:
+    """One project's 14 events by size: 2 carry the project with its tasks, 12 a task (the
+    decisions are about a task's size)."""
+    project = project_event(rng)
+    return [project, project] + [task_event(project, n) for n in range(12)]
+
+
 def cpu_of(pids: list[int]) -> float:
     total = 0.0
     for pid in pids:
@@ -139,16 +163,18 @@ def own_cpu() -> float:
     return time.process_time()  # every thread of this process (aiosqlite's included)
 
 
-def codec_costs(event: CloudEvent, n: int) -> tuple[Cost, Cost]:
-    raw = event.to_json()
-    data = event.data
+def codec_costs(mix: list[CloudEvent], n: int) -> tuple[Cost, Cost]:
+    raws = [event.to_json() for event in mix]
     started = own_cpu()
-    for _ in range(n):
-        new_event(type=event.type, source=event.source, subject=event.subject, data=data).to_json()
+    for i in range(n):
+        event = mix[i % len(mix)]
+        new_event(
+            type=event.type, source=event.source, subject=event.subject, data=event.data
+        ).to_json()
     encode = (own_cpu() - started) / n * 1e6
     started = own_cpu()
-    for _ in range(n):
-        CloudEvent.from_json(raw)
+    for i in range(n):
+        CloudEvent.from_json(raws[i % len(raws)])
     decode = (own_cpu() - started) / n * 1e6
     return (
         Cost("encode", "build and serialise an event (pydantic)", encode),
@@ -156,7 +182,7 @@ def codec_costs(event: CloudEvent, n: int) -> tuple[Cost, Cost]:
     )
 
 
-async def kafka_costs(broker: EmbeddedBroker, payload: bytes, n: int) -> list[Cost]:
+async def kafka_costs(broker: EmbeddedBroker, payloads: list[bytes], n: int) -> list[Cost]:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
     topic = "floor.events"
@@ -170,7 +196,10 @@ async def kafka_costs(broker: EmbeddedBroker, payload: bytes, n: int) -> list[Co
         keys = [f"2026-310115-38-02-{i % 5000:06d}".encode() for i in range(n)]
         mine, theirs = own_cpu(), cpu_of([broker.pid])
         for start in range(0, n, 500):
-            sends = [producer.send(topic, payload, key=k) for k in keys[start : start + 500]]
+            sends = [
+                producer.send(topic, payloads[i % len(payloads)], key=keys[i])
+                for i in range(start, min(start + 500, n))
+            ]
             await asyncio.gather(*[await s for s in sends])
         produce = (own_cpu() - mine) / n * 1e6
         broker_in = (cpu_of([broker.pid]) - theirs) / n * 1e6
@@ -178,7 +207,7 @@ async def kafka_costs(broker: EmbeddedBroker, payload: bytes, n: int) -> list[Co
         await producer.stop()
     consumer = AIOKafkaConsumer(
         bootstrap_servers=broker.bootstrap, group_id=None, enable_auto_commit=False,
-        fetch_max_wait_ms=100, max_partition_fetch_bytes=8 * 1024 * 1024,
+        fetch_max_wait_ms=100,  # fetch sizes: aiokafka's defaults, as the services'
     )  # fmt: skip
     await consumer.start()
     try:
@@ -197,28 +226,29 @@ async def kafka_costs(broker: EmbeddedBroker, payload: bytes, n: int) -> list[Co
     return [
         Cost("produce", "produce an event (aiokafka, batches)", produce),
         Cost("broker_in", "the broker takes an event", broker_in),
-        Cost("fetch", "fetch an event (aiokafka, batches of 500)", consume),
+        Cost("fetch", "fetch an event (aiokafka getmany of 500)", consume),
         Cost("broker_out", "the broker serves an event", broker_out),
     ]
 
 
-async def row_cost(payload: bytes, n: int, workdir: Path) -> Cost:
+async def row_costs(payload: bytes, n: int, workdir: Path) -> list[Cost]:
     from sqlalchemy import insert
     from sqlmodel import SQLModel
 
-    from shared.db import OutboxMessage, make_engine, table_of, use_wal
+    from shared.db import OutboxMessage, ProcessedEvent, make_engine, table_of, use_wal
 
     url = f"sqlite+aiosqlite:///{workdir / 'floor.db'}"
     engine = make_engine(url)
+    outbox, ids = table_of(OutboxMessage), table_of(ProcessedEvent)
     try:
         async with engine.begin() as conn:
-            await conn.run_sync(SQLModel.metadata.create_all, tables=[table_of(OutboxMessage)])
+            await conn.run_sync(SQLModel.metadata.create_all, tables=[outbox, ids])
         use_wal(url)
         now = datetime.now(UTC)
-        rows = [
+        event_rows = [
             {
                 "event_id": f"{i:032x}",
-                "event_type": "project.approved",
+                "event_type": "approval.task.assigned",
                 "topic": "approval.projects",
                 "message_key": f"2026-310115-38-02-{i:06d}",
                 "payload": payload,
@@ -226,13 +256,22 @@ async def row_cost(payload: bytes, n: int, workdir: Path) -> Cost:
             }
             for i in range(n)
         ]
-        statement = insert(table_of(OutboxMessage))
-        started = own_cpu()
-        for start in range(0, n, 500):
-            async with engine.begin() as conn:
-                await conn.execute(statement, rows[start : start + 500])
-        spent = (own_cpu() - started) / n * 1e6
-        return Cost("row", "write a row (SQLite, executemany of 500)", spent)
+        id_rows = [
+            {"consumer": "approval-projection", "event_id": f"{i:032x}", "processed_at": now}
+            for i in range(n)
+        ]
+        costs = []
+        for piece, name, table, rows in (
+            ("row", "write a row of an event's size (SQLite)", outbox, event_rows),
+            ("id_row", "write a row of an id's size (SQLite)", ids, id_rows),
+        ):
+            statement = insert(table)
+            started = own_cpu()
+            for start in range(0, n, 500):
+                async with engine.begin() as conn:
+                    await conn.execute(statement, rows[start : start + 500])
+            costs.append(Cost(piece, name, (own_cpu() - started) / n * 1e6))
+        return costs
     finally:
         await engine.dispose()
 
@@ -299,22 +338,29 @@ def http_cost(n: int, *, rng: random.Random) -> Cost:
         return Cost("http", "serve a submission (uvicorn, FastAPI, pydantic)", spent / n * 1e6)
     finally:
         server.terminate()
-        server.wait(10)
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 def run(args: argparse.Namespace) -> list[Cost]:
     rng = random.Random(args.seed)
-    event = project_event(rng)
-    payload = event.to_json()
-    print(f"event: project.approved with 3 tasks, {len(payload)} bytes")
-    costs = list(codec_costs(event, args.codec))
+    mix = event_mix(rng)
+    payloads = [event.to_json() for event in mix]
+    print(
+        f"events: per project 2 of {len(payloads[0])} bytes (a project with its tasks) and "
+        f"12 of {len(payloads[-1])} (a task)"
+    )
+    costs = list(codec_costs(mix, args.codec))
     with tempfile.TemporaryDirectory(prefix="floor-") as tmp:
         broker = EmbeddedBroker(port=0, log_path=Path(tmp) / "broker.log").start()
         try:
-            costs += uvloop.run(kafka_costs(broker, payload, args.events))
+            costs += uvloop.run(kafka_costs(broker, payloads, args.events))
         finally:
             broker.stop()
-        costs.append(uvloop.run(row_cost(payload, args.rows, Path(tmp))))
+        costs += uvloop.run(row_costs(payloads[-1], args.rows, Path(tmp)))
     costs.append(http_cost(args.requests, rng=rng))
     return costs
 
