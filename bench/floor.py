@@ -56,10 +56,19 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 
 from approval_svc.schemas import ProjectIn
+from bench.harness import process_cpu_seconds
 from services.broker import EmbeddedBroker, free_port, port_accepts
 from services.samples import three_department_project
 from shared.broker import ensure_topics
-from shared.events import CloudEvent, ProjectData, TaskData, new_event
+from shared.events import (
+    APPROVAL_SOURCE,
+    CloudEvent,
+    EventType,
+    ProjectData,
+    TaskData,
+    new_event,
+)
+from shared.topics import APPROVAL_PROJECTS
 
 # What each process does per approved project of the benchmark (three departments), from the
 # contract's topics. approval.projects carries project.submitted, 3 x approval.task.assigned,
@@ -133,14 +142,16 @@ def project_event(rng: random.Random) -> CloudEvent:
         tasks=tasks,
         **{k: v for k, v in body.items() if k in ProjectData.model_fields},
     )
-    return new_event(type="project.approved", source="/approval-svc", subject=code, data=data)
+    return new_event(
+        type=EventType.PROJECT_APPROVED, source=APPROVAL_SOURCE, subject=code, data=data
+    )
 
 
 def task_event(project: CloudEvent, n: int) -> CloudEvent:
     """An `approval.task.assigned`: one task of `project`."""
     task = project.data["tasks"][n % 3]
     return new_event(
-        type="approval.task.assigned", source="/approval-svc", subject=project.subject, data=task
+        type=EventType.TASK_ASSIGNED, source=APPROVAL_SOURCE, subject=project.subject, data=task
     )
 
 
@@ -149,14 +160,6 @@ def event_mix(rng: random.Random) -> list[CloudEvent]:
     decisions are about a task's size)."""
     project = project_event(rng)
     return [project, project] + [task_event(project, n) for n in range(12)]
-
-
-def cpu_of(pids: list[int]) -> float:
-    total = 0.0
-    for pid in pids:
-        times = psutil.Process(pid).cpu_times()
-        total += times.user + times.system
-    return total
 
 
 def own_cpu() -> float:
@@ -194,7 +197,7 @@ async def kafka_costs(broker: EmbeddedBroker, payloads: list[bytes], n: int) -> 
     await producer.start()
     try:
         keys = [f"2026-310115-38-02-{i % 5000:06d}".encode() for i in range(n)]
-        mine, theirs = own_cpu(), cpu_of([broker.pid])
+        mine, theirs = own_cpu(), process_cpu_seconds(broker.pid)
         for start in range(0, n, 500):
             sends = [
                 producer.send(topic, payloads[i % len(payloads)], key=keys[i])
@@ -202,7 +205,7 @@ async def kafka_costs(broker: EmbeddedBroker, payloads: list[bytes], n: int) -> 
             ]
             await asyncio.gather(*[await s for s in sends])
         produce = (own_cpu() - mine) / n * 1e6
-        broker_in = (cpu_of([broker.pid]) - theirs) / n * 1e6
+        broker_in = (process_cpu_seconds(broker.pid) - theirs) / n * 1e6
     finally:
         await producer.stop()
     consumer = AIOKafkaConsumer(
@@ -215,12 +218,12 @@ async def kafka_costs(broker: EmbeddedBroker, payloads: list[bytes], n: int) -> 
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         seen = 0
-        mine, theirs = own_cpu(), cpu_of([broker.pid])
+        mine, theirs = own_cpu(), process_cpu_seconds(broker.pid)
         while seen < n:
             batches = await consumer.getmany(timeout_ms=1000, max_records=500)
             seen += sum(len(records) for records in batches.values())
         consume = (own_cpu() - mine) / n * 1e6
-        broker_out = (cpu_of([broker.pid]) - theirs) / n * 1e6
+        broker_out = (process_cpu_seconds(broker.pid) - theirs) / n * 1e6
     finally:
         await consumer.stop()
     return [
@@ -248,8 +251,8 @@ async def row_costs(payload: bytes, n: int, workdir: Path) -> list[Cost]:
         event_rows = [
             {
                 "event_id": f"{i:032x}",
-                "event_type": "approval.task.assigned",
-                "topic": "approval.projects",
+                "event_type": EventType.TASK_ASSIGNED.value,
+                "topic": APPROVAL_PROJECTS,
                 "message_key": f"2026-310115-38-02-{i:06d}",
                 "payload": payload,
                 "created_at": now,
@@ -330,9 +333,9 @@ def http_cost(n: int, *, rng: random.Random) -> Cost:
                 raise RuntimeError("the HTTP server did not start")
             time.sleep(0.1)
         uvloop.run(_post_all(url, bodies[:200], 16))  # warm up: first requests, caches
-        before = cpu_of([server.pid])
+        before = process_cpu_seconds(server.pid)
         ok = uvloop.run(_post_all(url, bodies, 16))
-        spent = cpu_of([server.pid]) - before
+        spent = process_cpu_seconds(server.pid) - before
         if ok != n:
             raise RuntimeError(f"{n - ok} of {n} submissions were not answered 201")
         return Cost("http", "serve a submission (uvicorn, FastAPI, pydantic)", spent / n * 1e6)

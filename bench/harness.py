@@ -77,7 +77,8 @@ def _proc(pid: int) -> psutil.Process | None:
         return None
 
 
-def _cpu(pid: int) -> float:
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid` so far (0 once it is gone)."""
     proc = _proc(pid)
     if proc is None:
         return 0.0
@@ -109,15 +110,15 @@ class Sampler(threading.Thread):
 
     def cpu_now(self) -> dict[str, float]:
         """CPU seconds (user + system) each watched process has used so far."""
-        return {name: _cpu(stat.pid) for name, stat in self.stats.items()}
+        return {name: process_cpu_seconds(stat.pid) for name, stat in self.stats.items()}
 
     def mark_start(self) -> None:
         for stat in self.stats.values():
-            stat.cpu_start = _cpu(stat.pid)
+            stat.cpu_start = process_cpu_seconds(stat.pid)
 
     def mark_end(self) -> None:
         for stat in self.stats.values():
-            stat.cpu_end = _cpu(stat.pid)
+            stat.cpu_end = process_cpu_seconds(stat.pid)
 
     def stop(self) -> None:
         self._halt.set()
