@@ -7,8 +7,9 @@ costs a handful of statements (the project, the task, its project's departments,
 alerts of the task and of the project), and each statement first flushes what the previous
 events changed: most of the service's CPU under load. Here the projects of the batch, all
 their tasks and their open alerts are read at once (`preload`); the SQL repositories answer
-from these maps, keep them up to date as the handlers add and change rows, and the session
-writes everything at commit.
+from these maps and keep them up to date as the handlers add and change rows; the projects and
+tasks that changed are written when the batch flushes (`rows.RowStore`), the alerts by the
+session at commit.
 
 The maps live in the batch's shared state (`shared.outbox.UnitOfWork.shared`), so they exist
 only for a batch applied together: when one event fails, the batch is applied again event by
@@ -24,7 +25,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.outbox import UnitOfWork as OutboxUnitOfWork
-from supervision_svc.models import Alert, ProjectView, TaskView
+from supervision_svc.models import Alert
+from supervision_svc.rows import PROJECT_ROWS, TASK_ROWS, ProjectRow, RowStore, TaskRow
 
 SHARED_KEY = "supervision.projection"
 _CHUNK = 500  # codes per IN list: well under every database's bound-parameter limit
@@ -33,21 +35,25 @@ _CHUNK = 500  # codes per IN list: well under every database's bound-parameter l
 @dataclass
 class ProjectionCache:
     # By project code; None: read, and not there. Codes not in the map were not read.
-    projects: dict[str, ProjectView | None] = field(default_factory=dict)
+    projects: dict[str, ProjectRow | None] = field(default_factory=dict)
     # By task id, the tasks of the projects read; None: an id the batch names that is not there.
-    tasks: dict[str, TaskView | None] = field(default_factory=dict)
+    tasks: dict[str, TaskRow | None] = field(default_factory=dict)
     # By project code (every project read has an entry): all its tasks.
-    tasks_of: dict[str, list[TaskView]] = field(default_factory=dict)
+    tasks_of: dict[str, list[TaskRow]] = field(default_factory=dict)
     # By project code (every project read has an entry): its alerts open when read or raised
     # since; resolved ones stay listed with `resolved_at` set and are filtered out on reading.
     alerts_of: dict[str, list[Alert]] = field(default_factory=dict)
+    # What the database holds of the rows above, and those changed since: written at the
+    # batch's flush (see `repository`).
+    project_rows: RowStore[ProjectRow] = field(default_factory=lambda: RowStore(PROJECT_ROWS))
+    task_rows: RowStore[TaskRow] = field(default_factory=lambda: RowStore(TASK_ROWS))
 
     @classmethod
     def of(cls, outbox: OutboxUnitOfWork) -> ProjectionCache | None:
         shared = outbox.shared
         return None if shared is None else shared.get(SHARED_KEY)
 
-    def task_added(self, task: TaskView) -> None:
+    def task_added(self, task: TaskRow) -> None:
         self.tasks[task.task_id] = task
         listed = self.tasks_of.get(task.project_code)
         if listed is not None and not any(t is task for t in listed):
@@ -78,15 +84,12 @@ async def preload(
     session: AsyncSession = outbox.session
     cache = ProjectionCache()
     codes = sorted(set(project_codes))
+    for project in await PROJECT_ROWS.read(session, "project_code", codes):
+        cache.projects[project.project_code] = cache.project_rows.loaded(project)
+    for task in await TASK_ROWS.read(session, "project_code", codes):
+        cache.tasks[task.task_id] = cache.task_rows.loaded(task)
+        cache.tasks_of.setdefault(task.project_code, []).append(task)
     for chunk in _chunks(codes):
-        projects = await session.exec(
-            select(ProjectView).where(col(ProjectView.project_code).in_(chunk))
-        )
-        cache.projects.update({p.project_code: p for p in projects.all()})
-        tasks = await session.exec(select(TaskView).where(col(TaskView.project_code).in_(chunk)))
-        for task in tasks.all():
-            cache.tasks[task.task_id] = task
-            cache.tasks_of.setdefault(task.project_code, []).append(task)
         alerts = await session.exec(
             select(Alert)
             .where(col(Alert.project_code).in_(chunk))

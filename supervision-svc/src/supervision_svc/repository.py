@@ -11,20 +11,23 @@ from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import and_, func, or_, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import rowcount
+from shared.outbox import UnitOfWork as OutboxUnitOfWork
 from supervision_svc.domain.alerts import earliest
 from supervision_svc.models import Alert, ProjectView, TaskView
 from supervision_svc.projection_cache import ProjectionCache
+from supervision_svc.rows import PROJECT_ROWS, TASK_ROWS, ProjectRow, R, RowStore, TaskRow
 
 
 class ProjectRepository(Protocol):
-    async def get(self, project_code: str) -> ProjectView | None: ...
+    async def get(self, project_code: str) -> ProjectRow | None: ...
 
-    def add(self, project: ProjectView) -> None:
+    async def add(self, project: ProjectRow) -> None:
         """Store a new row, or the changes made to a row this repository returned."""
         ...
 
@@ -32,7 +35,7 @@ class ProjectRepository(Protocol):
         """The enterprise (credit code) of each of these projects that is known."""
         ...
 
-    async def due_for_check(self, *, now: datetime, after: str, limit: int) -> list[ProjectView]:
+    async def due_for_check(self, *, now: datetime, after: str, limit: int) -> list[ProjectRow]:
         """Projects whose `next_check_at` has come, in project-code order after `after`."""
         ...
 
@@ -42,13 +45,13 @@ class ProjectRepository(Protocol):
 
 
 class TaskRepository(Protocol):
-    async def get(self, task_id: str) -> TaskView | None: ...
+    async def get(self, task_id: str) -> TaskRow | None: ...
 
-    def add(self, task: TaskView) -> None: ...
+    async def add(self, task: TaskRow) -> None: ...
 
     async def to_check_for_overdue(
         self, *, now: datetime, kind: str, after: str, limit: int
-    ) -> list[TaskView]:
+    ) -> list[TaskRow]:
         """Tasks past their yellow threshold still pending, and tasks with an open alert of
         `kind`: `limit` of them in task-id order, after the task id `after`."""
         ...
@@ -85,22 +88,28 @@ class AlertRepository(Protocol):
 
 
 class SqlProjectRepository:
-    """`cache`: what a projection batch read up front (see `projection_cache`); None reads
-    the database."""
+    """`cache`: what a projection batch read up front (see `projection_cache`); with it,
+    changed rows are written when the batch flushes, without it at once (so that the next
+    event of a batch applied event by event, or the next query, reads them)."""
 
-    def __init__(self, session: AsyncSession, cache: ProjectionCache | None = None) -> None:
-        self._session = session
+    def __init__(self, outbox: OutboxUnitOfWork, cache: ProjectionCache | None = None) -> None:
+        self._outbox = outbox
+        self._session = outbox.session
         self._cache = cache
+        self._rows = cache.project_rows if cache is not None else RowStore(PROJECT_ROWS)
 
-    async def get(self, project_code: str) -> ProjectView | None:
+    async def get(self, project_code: str) -> ProjectRow | None:
         if self._cache is not None and project_code in self._cache.projects:
             return self._cache.projects[project_code]
-        return await self._session.get(ProjectView, project_code)
+        if (known := self._rows.known.get(project_code)) is not None:
+            return known
+        found = await PROJECT_ROWS.read(self._session, "project_code", [project_code])
+        return self._rows.loaded(found[0]) if found else None
 
-    def add(self, project: ProjectView) -> None:
-        self._session.add(project)
+    async def add(self, project: ProjectRow) -> None:
         if self._cache is not None:
             self._cache.projects[project.project_code] = project
+        await _keep(self._outbox, self._rows, project, deferred=self._cache is not None)
 
     async def credit_codes(self, project_codes: Collection[str]) -> dict[str, str]:
         if not project_codes:
@@ -112,55 +121,62 @@ class SqlProjectRepository:
         )
         return dict(rows.all())
 
-    async def due_for_check(self, *, now: datetime, after: str, limit: int) -> list[ProjectView]:
-        rows = await self._session.exec(
-            select(ProjectView)
-            .where(col(ProjectView.next_check_at) <= now)
-            .where(col(ProjectView.project_code) > after)
-            .order_by(col(ProjectView.project_code))
+    async def due_for_check(self, *, now: datetime, after: str, limit: int) -> list[ProjectRow]:
+        table = PROJECT_ROWS.table
+        result = await self._session.execute(
+            sa_select(table)
+            .where(table.c.next_check_at <= now)
+            .where(table.c.project_code > after)
+            .order_by(table.c.project_code)
             .limit(limit)
         )
-        return list(rows.all())
+        return [self._rows.loaded(PROJECT_ROWS.from_db(m)) for m in result.mappings()]
 
     async def next_check_at(self) -> datetime | None:
         return (await self._session.exec(select(func.min(ProjectView.next_check_at)))).one()
 
 
 class SqlTaskRepository:
-    def __init__(self, session: AsyncSession, cache: ProjectionCache | None = None) -> None:
-        self._session = session
+    def __init__(self, outbox: OutboxUnitOfWork, cache: ProjectionCache | None = None) -> None:
+        self._outbox = outbox
+        self._session = outbox.session
         self._cache = cache
+        self._rows = cache.task_rows if cache is not None else RowStore(TASK_ROWS)
 
-    async def get(self, task_id: str) -> TaskView | None:
+    async def get(self, task_id: str) -> TaskRow | None:
         if self._cache is not None and task_id in self._cache.tasks:
             return self._cache.tasks[task_id]
-        return await self._session.get(TaskView, task_id)
+        if (known := self._rows.known.get(task_id)) is not None:
+            return known
+        found = await TASK_ROWS.read(self._session, "task_id", [task_id])
+        return self._rows.loaded(found[0]) if found else None
 
-    def add(self, task: TaskView) -> None:
-        self._session.add(task)
+    async def add(self, task: TaskRow) -> None:
         if self._cache is not None:
             self._cache.task_added(task)
+        await _keep(self._outbox, self._rows, task, deferred=self._cache is not None)
 
     async def to_check_for_overdue(
         self, *, now: datetime, kind: str, after: str, limit: int
-    ) -> list[TaskView]:
+    ) -> list[TaskRow]:
+        table = TASK_ROWS.table
         with_open_alert = (
             select(Alert.task_id)
             .where(col(Alert.kind) == kind)
             .where(col(Alert.resolved_at).is_(None))
         )
         candidates = or_(
-            and_(col(TaskView.status) == "pending", col(TaskView.yellow_at) <= now),
-            col(TaskView.task_id).in_(with_open_alert),
+            and_(table.c.status == "pending", table.c.yellow_at <= now),
+            table.c.task_id.in_(with_open_alert),
         )
-        rows = await self._session.exec(
-            select(TaskView)
+        result = await self._session.execute(
+            sa_select(table)
             .where(candidates)
-            .where(col(TaskView.task_id) > after)
-            .order_by(col(TaskView.task_id))
+            .where(table.c.task_id > after)
+            .order_by(table.c.task_id)
             .limit(limit)
         )
-        return list(rows.all())
+        return [self._rows.loaded(TASK_ROWS.from_db(m)) for m in result.mappings()]
 
     async def departments_of(self, project_code: str) -> set[str]:
         if self._cache is not None and project_code in self._cache.tasks_of:
@@ -179,6 +195,19 @@ class SqlTaskRepository:
             select(func.min(TaskView.due_at)).where(pending, col(TaskView.due_at) > after)
         )
         return earliest(yellow.one(), due.one())
+
+
+async def _keep(outbox: OutboxUnitOfWork, rows: RowStore[R], row: R, *, deferred: bool) -> None:
+    """Store `row`: deferred, with the rest of the transaction's buffered rows (once per
+    flush, however many rows change); else now."""
+    if not deferred:
+        rows.add(row)
+        await rows.write(outbox.session)
+        return
+    if not rows.pending:
+        session = outbox.session
+        outbox.before_flush(lambda: rows.write(session))
+    rows.add(row)
 
 
 class SqlAlertRepository:

@@ -60,8 +60,8 @@ class SqlUnitOfWork(OutboxBackedUnitOfWork):
         session = self._outbox.session
         # A projection batch applied together reads from what it loaded up front.
         cache = ProjectionCache.of(self._outbox)
-        self.projects = SqlProjectRepository(session, cache)
-        self.tasks = SqlTaskRepository(session, cache)
+        self.projects = SqlProjectRepository(self._outbox, cache)
+        self.tasks = SqlTaskRepository(self._outbox, cache)
         self.alerts = SqlAlertRepository(session, cache)
         self.reports = SqlReportRepository(session)
         self.credit = SqlCreditRepository(session)

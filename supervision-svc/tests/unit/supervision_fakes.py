@@ -19,10 +19,9 @@ from supervision_svc.models import (
     CreditAudit,
     CreditRecord,
     CreditState,
-    ProjectView,
     Report,
-    TaskView,
 )
+from supervision_svc.rows import ProjectRow, TaskRow
 
 T0 = datetime(2025, 5, 1, 8, 0, tzinfo=UTC)
 CODE = "2505-110105-04-01-000017"
@@ -31,12 +30,12 @@ CREDIT = "91440300708461136T"
 
 class FakeProjects:
     def __init__(self) -> None:
-        self.rows: dict[str, ProjectView] = {}
+        self.rows: dict[str, ProjectRow] = {}
 
-    async def get(self, project_code: str) -> ProjectView | None:
+    async def get(self, project_code: str) -> ProjectRow | None:
         return self.rows.get(project_code)
 
-    def add(self, project: ProjectView) -> None:
+    async def add(self, project: ProjectRow) -> None:
         self.rows[project.project_code] = project
 
     async def credit_codes(self, project_codes):
@@ -97,13 +96,13 @@ class FakeAlerts:
 
 class FakeTasks:
     def __init__(self, alerts: FakeAlerts) -> None:
-        self.rows: dict[str, TaskView] = {}
+        self.rows: dict[str, TaskRow] = {}
         self._alerts = alerts
 
-    async def get(self, task_id: str) -> TaskView | None:
+    async def get(self, task_id: str) -> TaskRow | None:
         return self.rows.get(task_id)
 
-    def add(self, task: TaskView) -> None:
+    async def add(self, task: TaskRow) -> None:
         self.rows[task.task_id] = task
 
     async def to_check_for_overdue(self, *, now, kind, after, limit):

@@ -15,10 +15,11 @@ from supervision_svc.domain.construction import ConstructionState, Evaluation, e
 from supervision_svc.domain.thresholds import Thresholds
 from supervision_svc.handlers.alerts import AlertSubject, set_alert_level
 from supervision_svc.models import ProjectView
+from supervision_svc.rows import ProjectRow
 from supervision_svc.unit_of_work import SupervisionUnitOfWork
 
 
-def construction_state(project: ProjectView) -> ConstructionState:
+def construction_state(project: ProjectRow | ProjectView) -> ConstructionState:
     return ConstructionState(
         status=project.status,
         planned_start=project.planned_start,
@@ -35,7 +36,7 @@ def construction_state(project: ProjectView) -> ConstructionState:
 async def check_project(
     uow: SupervisionUnitOfWork,
     *,
-    project: ProjectView,
+    project: ProjectRow,
     now: datetime,
     rules: Thresholds,
     cause: CloudEvent | None = None,
@@ -60,5 +61,5 @@ async def check_project(
             cause=cause,
         )
     project.next_check_at = evaluation.next_check_at
-    uow.projects.add(project)
+    await uow.projects.add(project)
     return evaluation

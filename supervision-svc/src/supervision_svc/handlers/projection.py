@@ -25,7 +25,7 @@ from supervision_svc.domain.projection import (
 from supervision_svc.domain.thresholds import Thresholds
 from supervision_svc.handlers.alerts import resolve_task_alerts
 from supervision_svc.handlers.construction import check_project
-from supervision_svc.models import ProjectView, TaskView
+from supervision_svc.rows import ProjectRow, TaskRow
 from supervision_svc.stats_repository import PLATFORM
 from supervision_svc.unit_of_work import SupervisionUnitOfWork
 
@@ -82,7 +82,7 @@ async def _count_project(
 
 async def _upsert_project(
     uow: SupervisionUnitOfWork, data: ProjectData, *, version: datetime, now: datetime
-) -> ProjectView | None:
+) -> ProjectRow | None:
     """Apply a project snapshot; returns the row if it changed."""
     row = await uow.projects.get(data.project_code)
     cleared = now if data.status in CLEARED_STATUSES else None
@@ -98,13 +98,13 @@ async def _upsert_project(
         "updated_at": _aware(data.updated_at or version),
     }
     if row is None:
-        row = ProjectView(
+        row = ProjectRow(
             project_code=data.project_code,
             version_at=version,
             cleared_at=_aware(data.updated_at or cleared) if cleared else None,
             **values,
         )
-        uow.projects.add(row)
+        await uow.projects.add(row)
         await _count_project(uow, row.project_code, None, row.status, new_row=True)
         day = row.submitted_at.date()
         await uow.stats.count_submission(dimension="region", day=day, key=row.region_code)
@@ -123,21 +123,20 @@ async def _upsert_project(
     _assign(row, values)
     if version > row.version_at:
         row.version_at = version
-    uow.projects.add(row)
+    await uow.projects.add(row)
     return row
 
 
-def _assign(row: ProjectView | TaskView, values: dict[str, Any]) -> None:
-    """Set the attributes of `row` whose value differs: setting a table model's attribute
-    goes through pydantic and the ORM's change tracking, and most of a snapshot repeats
-    what the row holds already (a project event carries every task again)."""
+def _assign(row: ProjectRow | TaskRow, values: dict[str, Any]) -> None:
+    """Set the row's columns to a snapshot's values (the repository writes only those that
+    differ from what the database holds: most of a snapshot repeats it, as a project event
+    carries every task again)."""
     for name, value in values.items():
-        if getattr(row, name) != value:
-            setattr(row, name, value)
+        setattr(row, name, value)
 
 
 async def _count_task(
-    uow: SupervisionUnitOfWork, old: TaskView | None, row: TaskView, old_status: str | None
+    uow: SupervisionUnitOfWork, old: TaskRow | None, row: TaskRow, old_status: str | None
 ) -> None:
     dept, new_status = row.department, row.status
     if old is None:
@@ -157,7 +156,7 @@ async def _count_task(
 
 async def _upsert_task(
     uow: SupervisionUnitOfWork, data: TaskData, *, version: datetime, rules: Thresholds
-) -> TaskView:
+) -> TaskRow:
     """Apply a task snapshot; returns the stored row (changed or not)."""
     assigned_at, due_at = _aware(data.assigned_at), _aware(data.due_at)
     decided_at = _aware(data.decided_at) if data.decided_at else None
@@ -184,7 +183,7 @@ async def _upsert_task(
         ),
     }
     if existing is None:
-        row = TaskView(
+        row = TaskRow(
             task_id=data.task_id, project_code=data.project_code, version_at=version, **values
         )
         await _count_task(uow, None, row, None)
@@ -194,5 +193,5 @@ async def _upsert_task(
         if version > row.version_at:
             row.version_at = version
         await _count_task(uow, existing, row, old_status)
-    uow.tasks.add(row)
+    await uow.tasks.add(row)
     return row

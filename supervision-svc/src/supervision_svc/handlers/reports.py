@@ -20,7 +20,8 @@ from supervision_svc.domain.errors import InvalidReport, NotFound
 from supervision_svc.domain.reports import NewReport, ReportHistory, report_problems
 from supervision_svc.domain.thresholds import Thresholds
 from supervision_svc.handlers.construction import check_project
-from supervision_svc.models import ProjectView, Report
+from supervision_svc.models import Report
+from supervision_svc.rows import ProjectRow
 from supervision_svc.unit_of_work import SupervisionUnitOfWork
 
 
@@ -35,7 +36,7 @@ def report_data(report: Report) -> ReportData:
     return ReportData.model_validate(report, from_attributes=True)
 
 
-def history_of(project: ProjectView) -> ReportHistory:
+def history_of(project: ProjectRow) -> ReportHistory:
     return ReportHistory(
         project_status=project.status,
         started_on=project.started_on,
@@ -87,7 +88,7 @@ async def file_report(
     return report
 
 
-def _fold(project: ProjectView, report: NewReport) -> None:
+def _fold(project: ProjectRow, report: NewReport) -> None:
     """What the project's row remembers of its reports (what the next one is checked against)."""
     if report.kind == "start":
         project.started_on = report.report_date

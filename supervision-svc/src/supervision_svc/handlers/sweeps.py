@@ -24,7 +24,8 @@ from supervision_svc.domain.thresholds import Thresholds
 from supervision_svc.handlers.alerts import AlertSubject, set_alert_level
 from supervision_svc.handlers.construction import check_project
 from supervision_svc.handlers.credit import refresh_status
-from supervision_svc.models import Alert, TaskView
+from supervision_svc.models import Alert
+from supervision_svc.rows import TaskRow
 from supervision_svc.unit_of_work import SupervisionUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ async def sweep_approval_overdue(
 
 async def _check_overdue(
     uow: SupervisionUnitOfWork,
-    task: TaskView,
+    task: TaskRow,
     *,
     current: Alert | None,
     credit_code: str | None,

@@ -1,0 +1,150 @@
+"""The projection's rows written with Core (`supervision_svc.rows`) on the real database: what a
+transaction changed is written, one statement per kind of change, and reads back the same."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.db import make_engine, make_session_factory
+from supervision_svc.rows import PROJECT_ROWS, TASK_ROWS, ProjectRow, RowStore, TaskRow
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+def _statements(engine: AsyncEngine) -> list[tuple[str, bool]]:
+    """Every statement sent from now on, as (first word, whether an executemany)."""
+    sent: list[tuple[str, bool]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, params: Any, ctx: Any, many: bool) -> None:
+        sent.append((statement.split(None, 1)[0].upper(), many))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    return sent
+
+
+def _project(code: str) -> ProjectRow:
+    return ProjectRow(
+        project_code=code,
+        credit_code="91440300708461136T",
+        status="submitted",
+        procedure="approval",
+        region_code="110105",
+        submitted_at=T0,
+        updated_at=T0,
+        version_at=T0,
+        name="A road",
+        planned_start=date(2026, 6, 1),
+        reported_progress=Decimal("12.50"),
+    )
+
+
+def _task(code: str, n: int) -> TaskRow:
+    return TaskRow(
+        task_id=f"{code}-T{n}",
+        project_code=code,
+        department="NDRC",
+        matter_code="M-1",
+        matter_name="Approval",
+        status="pending",
+        assigned_at=T0,
+        due_at=T0 + timedelta(days=20),
+        yellow_at=T0 + timedelta(days=18),
+        version_at=T0,
+    )
+
+
+async def test_new_rows_are_inserted_together_and_read_back_the_same(engine: AsyncEngine) -> None:
+    sessions = make_session_factory(engine)
+    codes = [f"2603-{uuid.uuid4().hex[:12]}-{n}" for n in range(3)]
+    projects = RowStore(PROJECT_ROWS)
+    tasks = RowStore(TASK_ROWS)
+    sent = _statements(engine)
+    async with sessions() as session:
+        for code in codes:
+            projects.add(_project(code))
+            for n in range(3):
+                tasks.add(_task(code, n))
+        await projects.write(session)
+        await tasks.write(session)
+        await session.commit()
+    assert [s for s in sent if s[0] in ("INSERT", "UPDATE")] == [("INSERT", True)] * 2
+
+    async with sessions() as session:
+        read = await PROJECT_ROWS.read(session, "project_code", codes)
+        read_tasks = await TASK_ROWS.read(session, "project_code", codes)
+    assert sorted(PROJECT_ROWS.values(p) for p in read) == sorted(
+        PROJECT_ROWS.values(_project(c)) for c in codes
+    )
+    assert len(read_tasks) == 9
+    assert {TASK_ROWS.values(t) for t in read_tasks} == {
+        TASK_ROWS.values(_task(c, n)) for c in codes for n in range(3)
+    }
+
+
+async def test_only_what_changed_is_written_one_statement_per_set_of_columns(
+    engine: AsyncEngine,
+) -> None:
+    sessions = make_session_factory(engine)
+    codes = [f"2603-{uuid.uuid4().hex[:12]}-{n}" for n in range(4)]
+    async with sessions() as session:
+        fresh = RowStore(PROJECT_ROWS)
+        for code in codes:
+            fresh.add(_project(code))
+        await fresh.write(session)
+        await session.commit()
+
+    later = T0 + timedelta(hours=2)
+    store = RowStore(PROJECT_ROWS)
+    sent = _statements(engine)
+    async with sessions() as session:
+        rows = {
+            r.project_code: store.loaded(r)
+            for r in await PROJECT_ROWS.read(session, "project_code", codes)
+        }
+        for code in codes[:2]:  # approved: two rows, the same three columns
+            row = rows[code]
+            row.status, row.updated_at, row.version_at = "approved", later, later
+            store.add(row)
+        rows[codes[2]].next_check_at = later  # one column of another row
+        store.add(rows[codes[2]])
+        store.add(rows[codes[3]])  # added, but nothing changed: not written
+        await store.write(session)
+        await store.write(session)  # nothing pending any more: nothing sent
+        await session.commit()
+    # The two approved rows in one executemany, the third row's column in one statement.
+    writes = [s for s in sent if s[0] in ("INSERT", "UPDATE")]
+    assert sorted(writes) == [("UPDATE", False), ("UPDATE", True)]
+
+    async with sessions() as session:
+        result = await session.execute(
+            select(
+                PROJECT_ROWS.table.c.project_code,
+                PROJECT_ROWS.table.c.status,
+                PROJECT_ROWS.table.c.updated_at,
+                PROJECT_ROWS.table.c.next_check_at,
+            ).where(PROJECT_ROWS.key_column.in_(codes))
+        )
+        stored = {code: rest for code, *rest in result.all()}
+    assert stored == {
+        codes[0]: ["approved", later, None],
+        codes[1]: ["approved", later, None],
+        codes[2]: ["submitted", T0, later],
+        codes[3]: ["submitted", T0, None],
+    }
