@@ -114,6 +114,8 @@ async def preload_projection(events: Sequence[CloudEvent], batch: OutboxUnitOfWo
         for task in tasks if isinstance(tasks, list) else ():
             if isinstance(task, dict) and isinstance(task_id := task.get("task_id"), str):
                 task_ids.add(task_id)
+                if isinstance(owner := task.get("project_code"), str):
+                    codes.add(owner)  # the project a task names, read with its tasks
     await preload(batch, project_codes=codes, task_ids=task_ids)
 
 

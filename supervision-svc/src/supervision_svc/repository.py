@@ -181,6 +181,10 @@ class SqlTaskRepository:
     async def departments_of(self, project_code: str) -> set[str]:
         if self._cache is not None and project_code in self._cache.tasks_of:
             return {t.department for t in self._cache.tasks_of[project_code]}
+        if self._rows.pending:
+            # A project the batch did not read: the query must see the tasks the batch added
+            # (what the ORM's autoflush did).
+            await self._rows.write(self._session)
         rows = await self._session.exec(
             select(TaskView.department).where(col(TaskView.project_code) == project_code)
         )

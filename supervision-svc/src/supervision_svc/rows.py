@@ -18,9 +18,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from itertools import groupby
+from operator import itemgetter
+from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import CursorResult, Table, bindparam, insert, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import table_of
@@ -118,6 +120,11 @@ PROJECT_ROWS = RowKind(ProjectRow, table_of(ProjectView), "project_code")
 TASK_ROWS = RowKind(TaskRow, table_of(TaskView), "task_id")
 
 
+class LostRowError(RuntimeError):
+    """An UPDATE found fewer rows than it was sent for: the store's idea of what the database
+    holds was wrong, and the change would otherwise vanish without a trace."""
+
+
 class RowStore(Generic[R]):
     """The rows of one table a transaction read or wrote: the same object for the same key
     (`known`), what the database holds of each (`stored`), and the rows added since the last
@@ -130,8 +137,12 @@ class RowStore(Generic[R]):
         self.pending: dict[str, R] = {}
 
     def loaded(self, row: R) -> R:
-        """`row` as just read from the database."""
+        """`row` as just read from the database; a key already held keeps its object (which
+        may carry changes not written yet) and what was recorded of it."""
         key = self.kind.key_of(row)
+        held = self.known.get(key)
+        if held is not None:
+            return held
         self.known[key] = row
         self.stored[key] = self.kind.values(row)
         return row
@@ -142,13 +153,19 @@ class RowStore(Generic[R]):
         self.pending[key] = row
 
     async def write(self, session: AsyncSession) -> None:
-        """Write what the pending rows changed since they were read or last written."""
+        """Write what the pending rows changed since they were read or last written.
+
+        In key order, as the ORM's flush did: two transactions updating the same rows (a
+        projection batch and a sweep) then lock them in the same order and cannot deadlock on
+        PostgreSQL. Rows next to each other in that order that changed the same columns share
+        one executemany. What the database holds is recorded once the statements succeeded."""
         pending, self.pending = self.pending, {}
         columns = self.kind.columns
         inserts: list[dict[str, Any]] = []
-        updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for key, row in pending.items():
-            now = self.kind.values(row)
+        updates: list[tuple[tuple[str, ...], dict[str, Any]]] = []
+        written: dict[str, tuple[Any, ...]] = {}
+        for key in sorted(pending):
+            now = self.kind.values(pending[key])
             before = self.stored.get(key)
             if before is None:
                 inserts.append(dict(zip(columns, now, strict=True)))
@@ -158,12 +175,20 @@ class RowStore(Generic[R]):
                     for name, value, old in zip(columns, now, before, strict=True)
                     if value != old
                 }
-                if changed:
-                    updates.setdefault(tuple(changed), []).append({_KEY: key, **changed})
-            self.stored[key] = now
+                if not changed:
+                    continue
+                updates.append((tuple(changed), {_KEY: key, **changed}))
+            written[key] = now
         if inserts:
             await session.execute(insert(self.kind.table), inserts)
-        for batch in updates.values():
+        for _, run in groupby(updates, key=itemgetter(0)):
             # Core takes an executemany's SET clause from its first parameter set: every row
             # of a batch changed the same columns.
-            await session.execute(self.kind.update_statement, batch)
+            batch = [params for _, params in run]
+            result = await session.execute(self.kind.update_statement, batch)
+            found = cast("CursorResult[Any]", result)
+            if found.supports_sane_multi_rowcount() and found.rowcount != len(batch):
+                raise LostRowError(
+                    f"{self.kind.table.name}: {len(batch)} rows to update, {found.rowcount} found"
+                )
+        self.stored.update(written)

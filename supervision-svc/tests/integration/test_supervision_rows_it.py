@@ -14,7 +14,17 @@ from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import make_engine, make_session_factory
-from supervision_svc.rows import PROJECT_ROWS, TASK_ROWS, ProjectRow, RowStore, TaskRow
+from shared.outbox import UnitOfWork as OutboxUnitOfWork
+from supervision_svc.projection_cache import preload
+from supervision_svc.rows import (
+    PROJECT_ROWS,
+    TASK_ROWS,
+    LostRowError,
+    ProjectRow,
+    RowStore,
+    TaskRow,
+)
+from supervision_svc.unit_of_work import SqlUnitOfWork
 
 pytestmark = pytest.mark.integration
 
@@ -148,3 +158,34 @@ async def test_only_what_changed_is_written_one_statement_per_set_of_columns(
         codes[2]: ["submitted", T0, later],
         codes[3]: ["submitted", T0, None],
     }
+
+
+async def test_an_update_of_a_row_the_database_lacks_is_an_error_not_a_silent_loss(
+    engine: AsyncEngine,
+) -> None:
+    sessions = make_session_factory(engine)
+    code = f"2603-{uuid.uuid4().hex[:12]}-x"
+    store = RowStore(PROJECT_ROWS)
+    row = store.loaded(_project(code))  # believed read, never stored
+    row.status = "approved"
+    store.add(row)
+    async with sessions() as session:
+        with pytest.raises(LostRowError, match="1 rows to update, 0 found"):
+            await store.write(session)
+        await session.rollback()
+
+
+async def test_in_a_batch_a_query_about_a_project_it_did_not_read_sees_the_tasks_it_added(
+    engine: AsyncEngine,
+) -> None:
+    """What the ORM's autoflush did: a task added to a project the batch did not read up
+    front is in the database before the departments of that project are asked for."""
+    read, other = (f"2603-{uuid.uuid4().hex[:12]}-{n}" for n in "ab")
+    batch = OutboxUnitOfWork(make_session_factory(engine))
+    async with batch:
+        batch.share()
+        await preload(batch, project_codes=[read], task_ids=[])
+        uow = SqlUnitOfWork.joining(batch)
+        await uow.tasks.add(_task(other, 1))
+        assert await uow.tasks.departments_of(other) == {"NDRC"}
+        await batch.rollback()
