@@ -18,7 +18,7 @@ event with nothing shared, and the repositories read from the database as before
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from sqlmodel import col, select
@@ -26,10 +26,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.outbox import UnitOfWork as OutboxUnitOfWork
 from supervision_svc.models import Alert
-from supervision_svc.rows import PROJECT_ROWS, TASK_ROWS, ProjectRow, RowStore, TaskRow
+from supervision_svc.rows import PROJECT_ROWS, TASK_ROWS, ProjectRow, RowStore, TaskRow, chunks
 
 SHARED_KEY = "supervision.projection"
-_CHUNK = 500  # codes per IN list: well under every database's bound-parameter limit
 
 
 @dataclass
@@ -69,11 +68,6 @@ class ProjectionCache:
         return None if listed is None else [a for a in listed if a.resolved_at is None]
 
 
-def _chunks(values: list[str]) -> Iterable[list[str]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
-
-
 async def preload(
     outbox: OutboxUnitOfWork, *, project_codes: Collection[str], task_ids: Collection[str]
 ) -> None:
@@ -89,7 +83,7 @@ async def preload(
     for task in await TASK_ROWS.read(session, "project_code", codes):
         cache.tasks[task.task_id] = cache.task_rows.loaded(task)
         cache.tasks_of.setdefault(task.project_code, []).append(task)
-    for chunk in _chunks(codes):
+    for chunk in chunks(codes):
         alerts = await session.exec(
             select(Alert)
             .where(col(Alert.project_code).in_(chunk))

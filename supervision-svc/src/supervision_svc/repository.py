@@ -101,10 +101,7 @@ class SqlProjectRepository:
     async def get(self, project_code: str) -> ProjectRow | None:
         if self._cache is not None and project_code in self._cache.projects:
             return self._cache.projects[project_code]
-        if (known := self._rows.known.get(project_code)) is not None:
-            return known
-        found = await PROJECT_ROWS.read(self._session, "project_code", [project_code])
-        return self._rows.loaded(found[0]) if found else None
+        return await self._rows.get(self._session, project_code)
 
     async def add(self, project: ProjectRow) -> None:
         if self._cache is not None:
@@ -130,7 +127,7 @@ class SqlProjectRepository:
             .order_by(table.c.project_code)
             .limit(limit)
         )
-        return [self._rows.loaded(PROJECT_ROWS.from_db(m)) for m in result.mappings()]
+        return self._rows.load_all(result)
 
     async def next_check_at(self) -> datetime | None:
         return (await self._session.exec(select(func.min(ProjectView.next_check_at)))).one()
@@ -146,10 +143,7 @@ class SqlTaskRepository:
     async def get(self, task_id: str) -> TaskRow | None:
         if self._cache is not None and task_id in self._cache.tasks:
             return self._cache.tasks[task_id]
-        if (known := self._rows.known.get(task_id)) is not None:
-            return known
-        found = await TASK_ROWS.read(self._session, "task_id", [task_id])
-        return self._rows.loaded(found[0]) if found else None
+        return await self._rows.get(self._session, task_id)
 
     async def add(self, task: TaskRow) -> None:
         if self._cache is not None:
@@ -176,7 +170,7 @@ class SqlTaskRepository:
             .order_by(table.c.task_id)
             .limit(limit)
         )
-        return [self._rows.loaded(TASK_ROWS.from_db(m)) for m in result.mappings()]
+        return self._rows.load_all(result)
 
     async def departments_of(self, project_code: str) -> set[str]:
         if self._cache is not None and project_code in self._cache.tasks_of:

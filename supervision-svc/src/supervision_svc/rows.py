@@ -14,7 +14,7 @@ The tables stay declared in `models` (the migrations' and the read queries' sour
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from decimal import Decimal
@@ -22,7 +22,7 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import CursorResult, Table, bindparam, insert, select, update
+from sqlalchemy import CursorResult, Result, Table, bindparam, insert, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import table_of
@@ -106,14 +106,18 @@ class RowKind(Generic[R]):
 
     async def read(self, session: AsyncSession, column: str, values: Iterable[str]) -> list[R]:
         """The rows whose `column` is one of `values`, a few hundred per statement."""
-        wanted = sorted(set(values))
         found: list[R] = []
-        for start in range(0, len(wanted), _CHUNK):
-            result = await session.execute(
-                select(self.table).where(self.table.c[column].in_(wanted[start : start + _CHUNK]))
-            )
+        for chunk in chunks(sorted(set(values))):
+            query = select(self.table).where(self.table.c[column].in_(chunk))
+            result = await session.execute(query)
             found.extend(self.from_db(m) for m in result.mappings())
         return found
+
+
+def chunks(values: list[str]) -> Iterator[list[str]]:
+    """`values` a few hundred at a time (one IN list each)."""
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
 
 
 PROJECT_ROWS = RowKind(ProjectRow, table_of(ProjectView), "project_code")
@@ -146,6 +150,17 @@ class RowStore(Generic[R]):
         self.known[key] = row
         self.stored[key] = self.kind.values(row)
         return row
+
+    async def get(self, session: AsyncSession, key: str) -> R | None:
+        """The row with `key`: the one held, else read from the database (None: not there)."""
+        if (held := self.known.get(key)) is not None:
+            return held
+        found = await self.kind.read(session, self.kind.key, [key])
+        return self.loaded(found[0]) if found else None
+
+    def load_all(self, result: Result[Any]) -> list[R]:
+        """The rows of a query on the whole table (see `loaded`), in its order."""
+        return [self.loaded(self.kind.from_db(m)) for m in result.mappings()]
 
     def add(self, row: R) -> None:
         key = self.kind.key_of(row)
