@@ -17,13 +17,14 @@ import contextlib
 import ctypes
 import logging
 import os
+import random
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -36,11 +37,57 @@ log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free right now (the OS picks it; a small race remains)."""
+# Ports handed out by `free_port` start here: clear of the usual fixed ports (PostgreSQL,
+# Kafka, the runner's defaults) below it.
+_FREE_PORT_LOW = 20000
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_handed_out: set[int] = set()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = (int(part) for part in _EPHEMERAL_RANGE.read_text().split())
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+    return low, high
+
+
+def _bindable(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1", *, exclude: Collection[int] = ()) -> int:
+    """A TCP port that is free right now, outside the kernel's ephemeral range.
+
+    A port the OS picks (bind to 0) lies in the ephemeral range, which is also where every
+    outgoing connection takes its source port: between the pick and the server's bind, a
+    client connection could take it and keep it for its whole life. Picking outside that
+    range leaves only the race with another process's pick. This process never hands out the
+    same port twice, nor one in `exclude` (ports already promised to others).
+    """
+    low, high = _ephemeral_range()
+    spans = [span for span in (range(_FREE_PORT_LOW, low), range(high + 1, 65536)) if span]
+    taken = _handed_out.union(exclude)
+    for _ in range(200):
+        if not spans:
+            break
+        port = random.choice(random.choice(spans))
+        if port not in taken and _bindable(host, port):
+            _handed_out.add(port)
+            return port
+    # No room outside the ephemeral range (a machine configured so): let the OS pick.
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+            port = int(sock.getsockname()[1])
+        if port not in taken:
+            _handed_out.add(port)
+            return port
 
 
 def port_accepts(host: str, port: int, timeout_s: float = 0.5) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import email
 import email.policy
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Collection, MutableMapping
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -37,9 +37,11 @@ class _PrintingHandler:
 class SmtpSink:
     """The sink on 127.0.0.1 and a free port, until `stop()`."""
 
-    def __init__(self, emit: Callable[[str], None], *, port: int | None = None) -> None:
+    def __init__(
+        self, emit: Callable[[str], None], *, port: int | None = None, exclude: Collection[int] = ()
+    ) -> None:
         self.host = "127.0.0.1"
-        self.port = port or free_port()
+        self.port = port or free_port(exclude=exclude)
         self._controller = Controller(_PrintingHandler(emit), hostname=self.host, port=self.port)
 
     def start(self) -> None:
@@ -56,7 +58,9 @@ def start_local_mail(
     webhook targets (local receivers) unless NOTIFY_WEBHOOK_ALLOW_PRIVATE is set."""
     sink = None
     if not environ.get("NOTIFY_SMTP_HOST"):
-        sink = SmtpSink(emit)
+        # Not a port the environment already promises to a service or the broker.
+        promised = {int(v) for k, v in environ.items() if k.endswith("_PORT") and v.isdigit()}
+        sink = SmtpSink(emit, exclude=promised)
         sink.start()
         environ["NOTIFY_SMTP_HOST"] = sink.host
         environ["NOTIFY_SMTP_PORT"] = str(sink.port)

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from services import broker as broker_module
 from services.broker import EmbeddedBroker, free_port, port_accepts, wait_for_broker
 from shared.broker import BrokerError
 
@@ -42,3 +43,39 @@ def test_embedded_broker_stops_and_frees_its_port() -> None:
 
     assert not broker.running
     assert not port_accepts("127.0.0.1", port)
+
+
+def _ephemeral() -> range:
+    low, high = broker_module._ephemeral_range()
+    return range(low, high + 1)
+
+
+def test_free_ports_lie_outside_the_range_outgoing_connections_take_theirs_from() -> None:
+    # A port the OS picks lies in the ephemeral range, where a client connection can take it
+    # as its source port before the server binds it ("Address already in use").
+    ephemeral = _ephemeral()
+    ports = [free_port() for _ in range(50)]
+
+    assert not [p for p in ports if p in ephemeral]
+    assert len(set(ports)) == len(ports)  # never the same one twice in a process
+
+
+def test_free_port_skips_ports_in_use_and_ports_promised_to_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with socket.socket() as sock:
+        in_use = free_port()
+        sock.bind(("127.0.0.1", in_use))
+        sock.listen()
+        promised = free_port()
+        wanted = free_port()
+        # Forget them, so only the bind check and `exclude` can refuse the first two.
+        broker_module._handed_out.difference_update({in_use, promised, wanted})
+        offers = iter([in_use, promised, wanted])
+
+        def choice(seq):  # the span first (any), then the port in it
+            return seq[0] if isinstance(seq, list) else next(offers)
+
+        monkeypatch.setattr(broker_module.random, "choice", choice)
+
+        assert free_port(exclude={promised}) == wanted
