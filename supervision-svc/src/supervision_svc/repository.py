@@ -88,15 +88,25 @@ class AlertRepository(Protocol):
 
 
 class SqlProjectRepository:
-    """`cache`: what a projection batch read up front (see `projection_cache`); with it,
-    changed rows are written when the batch flushes, without it at once (so that the next
-    event of a batch applied event by event, or the next query, reads them)."""
+    """`cache`: what a projection batch read up front (see `projection_cache`).
 
-    def __init__(self, outbox: OutboxUnitOfWork, cache: ProjectionCache | None = None) -> None:
+    `deferred`: changed rows are written once, when the transaction flushes (a projection
+    batch, a sweep's chunk, an API request), and before a query of the table reads it (what
+    the ORM's autoflush did). Otherwise each is written when added: a batch applied again event
+    by event runs each event in a savepoint, whose rollback must take its rows back."""
+
+    def __init__(
+        self,
+        outbox: OutboxUnitOfWork,
+        cache: ProjectionCache | None = None,
+        *,
+        deferred: bool = False,
+    ) -> None:
         self._outbox = outbox
         self._session = outbox.session
         self._cache = cache
         self._rows = cache.project_rows if cache is not None else RowStore(PROJECT_ROWS)
+        self._deferred = deferred or cache is not None
 
     async def get(self, project_code: str) -> ProjectRow | None:
         if self._cache is not None and project_code in self._cache.projects:
@@ -106,11 +116,12 @@ class SqlProjectRepository:
     async def add(self, project: ProjectRow) -> None:
         if self._cache is not None:
             self._cache.projects[project.project_code] = project
-        await _keep(self._outbox, self._rows, project, deferred=self._cache is not None)
+        await _keep(self._outbox, self._rows, project, deferred=self._deferred)
 
     async def credit_codes(self, project_codes: Collection[str]) -> dict[str, str]:
         if not project_codes:
             return {}
+        await _write_pending(self._session, self._rows)
         rows = await self._session.exec(
             select(ProjectView.project_code, ProjectView.credit_code).where(
                 col(ProjectView.project_code).in_(set(project_codes))
@@ -120,6 +131,7 @@ class SqlProjectRepository:
 
     async def due_for_check(self, *, now: datetime, after: str, limit: int) -> list[ProjectRow]:
         table = PROJECT_ROWS.table
+        await _write_pending(self._session, self._rows)
         result = await self._session.execute(
             sa_select(table)
             .where(table.c.next_check_at <= now)
@@ -130,15 +142,25 @@ class SqlProjectRepository:
         return self._rows.load_all(result)
 
     async def next_check_at(self) -> datetime | None:
+        await _write_pending(self._session, self._rows)
         return (await self._session.exec(select(func.min(ProjectView.next_check_at)))).one()
 
 
 class SqlTaskRepository:
-    def __init__(self, outbox: OutboxUnitOfWork, cache: ProjectionCache | None = None) -> None:
+    """As `SqlProjectRepository`, for tasks."""
+
+    def __init__(
+        self,
+        outbox: OutboxUnitOfWork,
+        cache: ProjectionCache | None = None,
+        *,
+        deferred: bool = False,
+    ) -> None:
         self._outbox = outbox
         self._session = outbox.session
         self._cache = cache
         self._rows = cache.task_rows if cache is not None else RowStore(TASK_ROWS)
+        self._deferred = deferred or cache is not None
 
     async def get(self, task_id: str) -> TaskRow | None:
         if self._cache is not None and task_id in self._cache.tasks:
@@ -148,7 +170,7 @@ class SqlTaskRepository:
     async def add(self, task: TaskRow) -> None:
         if self._cache is not None:
             self._cache.task_added(task)
-        await _keep(self._outbox, self._rows, task, deferred=self._cache is not None)
+        await _keep(self._outbox, self._rows, task, deferred=self._deferred)
 
     async def to_check_for_overdue(
         self, *, now: datetime, kind: str, after: str, limit: int
@@ -163,6 +185,7 @@ class SqlTaskRepository:
             and_(table.c.status == "pending", table.c.yellow_at <= now),
             table.c.task_id.in_(with_open_alert),
         )
+        await _write_pending(self._session, self._rows)
         result = await self._session.execute(
             sa_select(table)
             .where(candidates)
@@ -175,16 +198,15 @@ class SqlTaskRepository:
     async def departments_of(self, project_code: str) -> set[str]:
         if self._cache is not None and project_code in self._cache.tasks_of:
             return {t.department for t in self._cache.tasks_of[project_code]}
-        if self._rows.pending:
-            # A project the batch did not read: the query must see the tasks the batch added
-            # (what the ORM's autoflush did).
-            await self._rows.write(self._session)
+        # A project the batch did not read: the query must see the tasks the batch added.
+        await _write_pending(self._session, self._rows)
         rows = await self._session.exec(
             select(TaskView.department).where(col(TaskView.project_code) == project_code)
         )
         return set(rows.all())
 
     async def next_due(self, *, after: datetime) -> datetime | None:
+        await _write_pending(self._session, self._rows)
         pending = col(TaskView.status) == "pending"
         yellow = await self._session.exec(
             select(func.min(TaskView.yellow_at)).where(pending, col(TaskView.yellow_at) > after)
@@ -193,6 +215,13 @@ class SqlTaskRepository:
             select(func.min(TaskView.due_at)).where(pending, col(TaskView.due_at) > after)
         )
         return earliest(yellow.one(), due.one())
+
+
+async def _write_pending(session: AsyncSession, rows: RowStore[R]) -> None:
+    """Before a query of the table: write the rows added and not written yet (what the ORM's
+    autoflush did), so that the query sees them."""
+    if rows.pending:
+        await rows.write(session)
 
 
 async def _keep(outbox: OutboxUnitOfWork, rows: RowStore[R], row: R, *, deferred: bool) -> None:

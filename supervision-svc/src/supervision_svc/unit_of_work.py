@@ -49,10 +49,13 @@ class SqlUnitOfWork(OutboxBackedUnitOfWork):
     credit: CreditRepository
     stats: StatsRepository
 
+    _joined = False
+
     @classmethod
     def joining(cls, outbox: OutboxUnitOfWork) -> SqlUnitOfWork:
         """A unit of work inside a transaction someone else opened and commits."""
         uow = cls(outbox)
+        uow._joined = True
         uow._bind()
         return uow
 
@@ -60,8 +63,12 @@ class SqlUnitOfWork(OutboxBackedUnitOfWork):
         session = self._outbox.session
         # A projection batch applied together reads from what it loaded up front.
         cache = ProjectionCache.of(self._outbox)
-        self.projects = SqlProjectRepository(self._outbox, cache)
-        self.tasks = SqlTaskRepository(self._outbox, cache)
+        # Projects and tasks are written once per transaction, except in a transaction joined
+        # without a batch's cache: there each event may run in a savepoint of its own (see
+        # `SqlProjectRepository`).
+        deferred = cache is not None or not self._joined
+        self.projects = SqlProjectRepository(self._outbox, cache, deferred=deferred)
+        self.tasks = SqlTaskRepository(self._outbox, cache, deferred=deferred)
         self.alerts = SqlAlertRepository(session, cache)
         self.reports = SqlReportRepository(session)
         self.credit = SqlCreditRepository(session)

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import make_engine, make_session_factory
 from shared.outbox import UnitOfWork as OutboxUnitOfWork
+from supervision_svc.domain.thresholds import DEFAULT_THRESHOLDS
+from supervision_svc.handlers.sweeps import sweep_construction
 from supervision_svc.projection_cache import preload
 from supervision_svc.rows import (
     PROJECT_ROWS,
@@ -192,3 +194,51 @@ async def test_in_a_batch_a_query_about_a_project_it_did_not_read_sees_the_tasks
         await uow.tasks.add(_task(other, 1))
         assert await uow.tasks.departments_of(other) == {"NDRC"}
         await batch.rollback()
+
+
+async def test_a_sweep_writes_the_rows_of_a_chunk_together_and_a_query_still_sees_them(
+    engine: AsyncEngine,
+) -> None:
+    """A unit of work that owns its transaction (a sweep's chunk, an API request) writes the
+    projects it changed once, at commit, not one statement per project."""
+    sessions = make_session_factory(engine)
+    prefix = uuid.uuid4().hex[:12]
+    codes = [f"2603-{prefix}-{n}" for n in range(6)]
+    async with sessions() as session:
+        fresh = RowStore(PROJECT_ROWS)
+        for code in codes:
+            row = _project(code)
+            row.status, row.cleared_at, row.next_check_at = "approved", T0, T0
+            fresh.add(row)
+        await fresh.write(session)
+        await session.commit()
+
+    def uow() -> SqlUnitOfWork:
+        return SqlUnitOfWork(OutboxUnitOfWork(sessions))
+
+    now = T0 + timedelta(days=1)
+    sent = _statements(engine)
+    assert await sweep_construction(uow_factory=uow, now=now, rules=DEFAULT_THRESHOLDS) == 6
+    updates = [s for s in sent if s[0] == "UPDATE"]
+    assert updates == [("UPDATE", True)]  # all six projects' next check, one executemany
+
+    async with sessions() as session:
+        result = await session.execute(
+            select(PROJECT_ROWS.table.c.next_check_at).where(PROJECT_ROWS.key_column.in_(codes))
+        )
+        (check,) = {at for (at,) in result.all()}  # one instant for all six
+    assert check > now
+
+    # What a query of the same transaction reads includes what was added and not written yet.
+    async with uow() as work:
+        project = await work.projects.get(codes[0])
+        assert project is not None
+        project.next_check_at = T0
+        await work.projects.add(project)
+        due = [
+            p
+            for p in await work.projects.due_for_check(now=now, after="", limit=100)
+            if p.project_code in codes
+        ]
+        assert due == [project]  # the object held (rows compare by identity), not a copy
+        await work.commit()
