@@ -77,7 +77,8 @@ class UnitOfWork:
         # row's other columns to the stored counter row with that key, see `accumulate`).
         self._rows: list[tuple[Any, _How, dict[str, Any]]] = []
         self._callbacks: list[Callable[[], None]] = []
-        self._before_flush: list[Callable[[], Awaitable[None]]] = []
+        # (key, write): a write queued under a key is queued once (see `before_flush`).
+        self._before_flush: list[tuple[object | None, Callable[[], Awaitable[None]]]] = []
         self.emitted: list[CloudEvent] = []
         # What the use cases of one consumer batch share for the rest of the transaction (the
         # rows they read and locked, changes not yet written): see `shared`.
@@ -197,14 +198,20 @@ class UnitOfWork:
         self._require_open()
         self._callbacks.append(callback)
 
-    def before_flush(self, write: Callable[[], Awaitable[None]]) -> None:
+    def before_flush(
+        self, write: Callable[[], Awaitable[None]], *, key: object | None = None
+    ) -> None:
         """Run `write` when the buffered rows are written, before them (once per flush).
 
         For changes a repository keeps in memory over many use cases of one transaction and
-        writes once (see `shared`). Dropped on rollback.
+        writes once (see `shared`). Dropped on rollback (and by `forget_since`). With `key`,
+        a write already queued under that key is not queued again: a repository may ask on
+        every change, and is never left without a queued write after one was dropped.
         """
         self._require_open()
-        self._before_flush.append(write)
+        if key is not None and any(queued is key for queued, _ in self._before_flush):
+            return
+        self._before_flush.append((key, write))
 
     def _require_open(self) -> None:
         if self._session is None:
@@ -224,7 +231,7 @@ class UnitOfWork:
     async def flush(self) -> None:
         """Write the buffered rows now: one executemany per table, in first-added order."""
         writes, self._before_flush = self._before_flush, []
-        for write in writes:
+        for _, write in writes:
             await write()
         if not self._rows:
             return

@@ -188,3 +188,34 @@ async def test_added_rows_may_ignore_duplicates_and_callbacks_run_only_after_com
 
     assert [(r.key, r.value) for r in rows] == [("a", 1), ("c", 3)]
     assert ran == ["first", "second"]
+
+
+async def test_a_keyed_write_before_flush_is_queued_once_and_again_after_it_was_dropped(
+    shared_db,
+) -> None:
+    ran: list[str] = []
+    store, other = object(), object()
+
+    def write(name: str):  # type: ignore[no-untyped-def]
+        async def run() -> None:
+            ran.append(name)
+
+        return run
+
+    async with UnitOfWork(shared_db.sessions) as uow:
+        uow.before_flush(write("store"), key=store)
+        uow.before_flush(write("store again"), key=store)  # already queued: not again
+        uow.before_flush(write("other"), key=other)
+        uow.before_flush(write("unkeyed"))
+        uow.before_flush(write("unkeyed"))
+        await uow.flush()
+        assert ran == ["store", "other", "unkeyed", "unkeyed"]
+
+        # Once run (or dropped with a rolled-back savepoint), the key may be queued again.
+        uow.before_flush(write("store after the flush"), key=store)
+        mark = uow.mark()
+        uow.before_flush(write("forgotten"), key=other)
+        uow.forget_since(mark)
+        uow.before_flush(write("other after the savepoint"), key=other)
+        await uow.commit()
+    assert ran[4:] == ["store after the flush", "other after the savepoint"]

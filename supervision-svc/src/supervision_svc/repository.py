@@ -198,7 +198,8 @@ class SqlTaskRepository:
     async def departments_of(self, project_code: str) -> set[str]:
         if self._cache is not None and project_code in self._cache.tasks_of:
             return {t.department for t in self._cache.tasks_of[project_code]}
-        # A project the batch did not read: the query must see the tasks the batch added.
+        # Not a project a batch read up front: the query must see the tasks added and not
+        # written yet.
         await _write_pending(self._session, self._rows)
         rows = await self._session.exec(
             select(TaskView.department).where(col(TaskView.project_code) == project_code)
@@ -231,9 +232,8 @@ async def _keep(outbox: OutboxUnitOfWork, rows: RowStore[R], row: R, *, deferred
         rows.add(row)
         await rows.write(outbox.session)
         return
-    if not rows.pending:
-        session = outbox.session
-        outbox.before_flush(lambda: rows.write(session))
+    session = outbox.session
+    outbox.before_flush(lambda: rows.write(session), key=rows)
     rows.add(row)
 
 

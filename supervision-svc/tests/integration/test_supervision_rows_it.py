@@ -242,3 +242,25 @@ async def test_a_sweep_writes_the_rows_of_a_chunk_together_and_a_query_still_see
         ]
         assert due == [project]  # the object held (rows compare by identity), not a copy
         await work.commit()
+
+
+async def test_in_a_transaction_of_its_own_every_query_sees_the_rows_added_before_it(
+    engine: AsyncEngine,
+) -> None:
+    sessions = make_session_factory(engine)
+    code = f"2603-{uuid.uuid4().hex[:12]}-q"
+    task = _task(code, 1)  # pending, past its yellow threshold a day after T0
+    now = T0 + timedelta(days=19)
+    async with SqlUnitOfWork(OutboxUnitOfWork(sessions)) as uow:
+        project = _project(code)
+        project.next_check_at = T0
+        await uow.projects.add(project)
+        await uow.tasks.add(task)
+        assert await uow.projects.credit_codes({code}) == {code: project.credit_code}
+        assert await uow.projects.next_check_at() == T0
+        assert await uow.tasks.to_check_for_overdue(
+            now=now, kind="approval_overdue", after="", limit=10
+        ) == [task]
+        assert await uow.tasks.next_due(after=T0) == task.yellow_at
+        assert await uow.tasks.departments_of(code) == {"NDRC"}
+        await uow.commit()
