@@ -169,7 +169,7 @@ def test_time_in_another_offset_is_the_same_instant() -> None:
     assert event.time == datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("attribute", ["time", "datacontenttype"])
+@pytest.mark.parametrize("attribute", ["time", "datacontenttype", "id", "specversion"])
 def test_null_attributes_are_treated_as_unset(attribute: str) -> None:
     doc = json.loads(_event().to_json())
     doc[attribute] = None
@@ -177,6 +177,31 @@ def test_null_attributes_are_treated_as_unset(attribute: str) -> None:
     event = CloudEvent.from_json(json.dumps(doc))
 
     assert getattr(event, attribute) is not None
+    assert CloudEvent.from_json(event.to_json()) == event
+
+
+def test_null_optional_attributes_and_extensions_are_unset() -> None:
+    doc = json.loads(_event(correlationid="corr-1").to_json())
+    doc.update(subject=None, correlationid=None, traceparent=None, data=None)
+
+    event = CloudEvent.from_json(json.dumps(doc))
+
+    assert (event.subject, event.correlationid, event.data) == (None, None, None)
+    assert event.model_extra == {}
+    out = json.loads(event.to_json())
+    assert "traceparent" not in out
+    assert "subject" not in out
+
+
+@pytest.mark.parametrize("attribute", ["source", "type"])
+def test_a_required_attribute_that_is_null_is_refused(attribute: str) -> None:
+    doc = json.loads(_event().to_json())
+    doc[attribute] = None
+
+    with pytest.raises(ValidationError) as refused:
+        CloudEvent.from_json(json.dumps(doc))
+
+    assert refused.value.errors()[0]["loc"] == (attribute,)
 
 
 # --- the official SDK -------------------------------------------------------------------
