@@ -287,6 +287,7 @@ class CloudEvent(BaseModel):
         if extra and None in extra.values():
             for name in [name for name, value in extra.items() if value is None]:
                 del extra[name]
+                self.__pydantic_fields_set__.discard(name)
         return self
 
     @field_validator("time")

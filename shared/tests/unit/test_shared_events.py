@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -176,18 +177,24 @@ def test_null_attributes_are_treated_as_unset(attribute: str) -> None:
 
     event = CloudEvent.from_json(json.dumps(doc))
 
-    assert getattr(event, attribute) is not None
+    uuid.UUID(event.id)  # a fresh id
+    assert event.specversion == "1.0"
+    assert event.datacontenttype == "application/json"
+    assert event.time.tzinfo is not None
     assert CloudEvent.from_json(event.to_json()) == event
 
 
 def test_null_optional_attributes_and_extensions_are_unset() -> None:
-    doc = json.loads(_event(correlationid="corr-1").to_json())
-    doc.update(subject=None, correlationid=None, traceparent=None, data=None)
+    doc = json.loads(_event().to_json())
+    doc.update(subject=None, correlationid=None, causationid=None, traceparent=None, data=None)
 
     event = CloudEvent.from_json(json.dumps(doc))
 
-    assert (event.subject, event.correlationid, event.data) == (None, None, None)
+    assert (event.subject, event.correlationid, event.causationid, event.data) == (None,) * 4
     assert event.model_extra == {}
+    assert "traceparent" not in event.model_fields_set
+    built = CloudEvent(source="/x", type="t", traceparent=None, authtoken="tok")
+    assert built.model_extra == {"authtoken": "tok"}
     out = json.loads(event.to_json())
     assert "traceparent" not in out
     assert "subject" not in out
