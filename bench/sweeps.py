@@ -15,11 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 import supervision_svc
-from bench.harness import PG_SERVER, pg_admin
+from bench.reads.databases import fresh_databases
 from shared.db import make_engine, make_session_factory, sync_url
 from shared.migrations import upgrade
 from shared.outbox import UnitOfWork as OutboxUnitOfWork
@@ -98,26 +94,13 @@ async def sweep(url: str) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def database(kind: str) -> Iterator[str]:
-    if kind == "sqlite":
-        with tempfile.TemporaryDirectory() as folder:
-            yield f"sqlite:///{folder}/supervision-sweep.db"
-        return
-    name = f"bench_sweep_{uuid.uuid4().hex[:8]}"
-    pg_admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{PG_SERVER}/{name}"
-    finally:
-        pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     args = parser.parse_args()
-    with database(args.database) as url:
+    with fresh_databases(args.database, ["supervision"], prefix="bench_sweep") as urls:
+        url = urls["supervision"]
         upgrade(MIGRATIONS, url)
         seed(url, args.n)
         result = asyncio.run(sweep(url))

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Protocol
+from functools import partial
+from typing import Generic, Protocol
 
 from sqlalchemy import and_, func, or_, update
 from sqlalchemy import select as sa_select
@@ -87,8 +88,11 @@ class AlertRepository(Protocol):
         ...
 
 
-class SqlProjectRepository:
-    """`cache`: what a projection batch read up front (see `projection_cache`).
+class _RowRepository(Generic[R]):
+    """What the project and task repositories share: where their rows are kept and written.
+
+    `cache`: what a projection batch read up front (see `projection_cache`); it holds the
+    batch's row store, and a batch always writes deferred.
 
     `deferred`: changed rows are written once, when the transaction flushes (a projection
     batch, a sweep's chunk, an API request), and before a query of the table reads it (what
@@ -98,15 +102,44 @@ class SqlProjectRepository:
     def __init__(
         self,
         outbox: OutboxUnitOfWork,
-        cache: ProjectionCache | None = None,
+        rows: RowStore[R],
+        cache: ProjectionCache | None,
         *,
-        deferred: bool = False,
+        deferred: bool,
     ) -> None:
         self._outbox = outbox
         self._session = outbox.session
         self._cache = cache
-        self._rows = cache.project_rows if cache is not None else RowStore(PROJECT_ROWS)
+        self._rows: RowStore[R] = rows
         self._deferred = deferred or cache is not None
+        self._write = partial(rows.write, self._session)
+
+    async def _keep(self, row: R) -> None:
+        """Store `row`: deferred, with the rest of the transaction's changed rows (one write
+        per flush, however many rows change); else now."""
+        self._rows.add(row)
+        if self._deferred:
+            self._outbox.before_flush(self._write, key=self._rows)
+        else:
+            await self._write()
+
+    async def _write_pending(self) -> None:
+        """Before a query of the table: write the rows added and not written yet, so that the
+        query sees them."""
+        if self._rows.pending:
+            await self._write()
+
+
+class SqlProjectRepository(_RowRepository[ProjectRow]):
+    def __init__(
+        self,
+        outbox: OutboxUnitOfWork,
+        cache: ProjectionCache | None = None,
+        *,
+        deferred: bool = False,
+    ) -> None:
+        rows = cache.project_rows if cache is not None else RowStore(PROJECT_ROWS)
+        super().__init__(outbox, rows, cache, deferred=deferred)
 
     async def get(self, project_code: str) -> ProjectRow | None:
         if self._cache is not None and project_code in self._cache.projects:
@@ -116,12 +149,12 @@ class SqlProjectRepository:
     async def add(self, project: ProjectRow) -> None:
         if self._cache is not None:
             self._cache.projects[project.project_code] = project
-        await _keep(self._outbox, self._rows, project, deferred=self._deferred)
+        await self._keep(project)
 
     async def credit_codes(self, project_codes: Collection[str]) -> dict[str, str]:
         if not project_codes:
             return {}
-        await _write_pending(self._session, self._rows)
+        await self._write_pending()
         rows = await self._session.exec(
             select(ProjectView.project_code, ProjectView.credit_code).where(
                 col(ProjectView.project_code).in_(set(project_codes))
@@ -131,7 +164,7 @@ class SqlProjectRepository:
 
     async def due_for_check(self, *, now: datetime, after: str, limit: int) -> list[ProjectRow]:
         table = PROJECT_ROWS.table
-        await _write_pending(self._session, self._rows)
+        await self._write_pending()
         result = await self._session.execute(
             sa_select(table)
             .where(table.c.next_check_at <= now)
@@ -142,13 +175,11 @@ class SqlProjectRepository:
         return self._rows.load_all(result)
 
     async def next_check_at(self) -> datetime | None:
-        await _write_pending(self._session, self._rows)
+        await self._write_pending()
         return (await self._session.exec(select(func.min(ProjectView.next_check_at)))).one()
 
 
-class SqlTaskRepository:
-    """As `SqlProjectRepository`, for tasks."""
-
+class SqlTaskRepository(_RowRepository[TaskRow]):
     def __init__(
         self,
         outbox: OutboxUnitOfWork,
@@ -156,11 +187,8 @@ class SqlTaskRepository:
         *,
         deferred: bool = False,
     ) -> None:
-        self._outbox = outbox
-        self._session = outbox.session
-        self._cache = cache
-        self._rows = cache.task_rows if cache is not None else RowStore(TASK_ROWS)
-        self._deferred = deferred or cache is not None
+        rows = cache.task_rows if cache is not None else RowStore(TASK_ROWS)
+        super().__init__(outbox, rows, cache, deferred=deferred)
 
     async def get(self, task_id: str) -> TaskRow | None:
         if self._cache is not None and task_id in self._cache.tasks:
@@ -170,7 +198,7 @@ class SqlTaskRepository:
     async def add(self, task: TaskRow) -> None:
         if self._cache is not None:
             self._cache.task_added(task)
-        await _keep(self._outbox, self._rows, task, deferred=self._deferred)
+        await self._keep(task)
 
     async def to_check_for_overdue(
         self, *, now: datetime, kind: str, after: str, limit: int
@@ -185,7 +213,7 @@ class SqlTaskRepository:
             and_(table.c.status == "pending", table.c.yellow_at <= now),
             table.c.task_id.in_(with_open_alert),
         )
-        await _write_pending(self._session, self._rows)
+        await self._write_pending()
         result = await self._session.execute(
             sa_select(table)
             .where(candidates)
@@ -200,14 +228,14 @@ class SqlTaskRepository:
             return {t.department for t in self._cache.tasks_of[project_code]}
         # Not a project a batch read up front: the query must see the tasks added and not
         # written yet.
-        await _write_pending(self._session, self._rows)
+        await self._write_pending()
         rows = await self._session.exec(
             select(TaskView.department).where(col(TaskView.project_code) == project_code)
         )
         return set(rows.all())
 
     async def next_due(self, *, after: datetime) -> datetime | None:
-        await _write_pending(self._session, self._rows)
+        await self._write_pending()
         pending = col(TaskView.status) == "pending"
         yellow = await self._session.exec(
             select(func.min(TaskView.yellow_at)).where(pending, col(TaskView.yellow_at) > after)
@@ -216,25 +244,6 @@ class SqlTaskRepository:
             select(func.min(TaskView.due_at)).where(pending, col(TaskView.due_at) > after)
         )
         return earliest(yellow.one(), due.one())
-
-
-async def _write_pending(session: AsyncSession, rows: RowStore[R]) -> None:
-    """Before a query of the table: write the rows added and not written yet (what the ORM's
-    autoflush did), so that the query sees them."""
-    if rows.pending:
-        await rows.write(session)
-
-
-async def _keep(outbox: OutboxUnitOfWork, rows: RowStore[R], row: R, *, deferred: bool) -> None:
-    """Store `row`: deferred, with the rest of the transaction's buffered rows (once per
-    flush, however many rows change); else now."""
-    if not deferred:
-        rows.add(row)
-        await rows.write(outbox.session)
-        return
-    session = outbox.session
-    outbox.before_flush(lambda: rows.write(session), key=rows)
-    rows.add(row)
 
 
 class SqlAlertRepository:

@@ -65,8 +65,8 @@ class SqlUnitOfWork(OutboxBackedUnitOfWork):
         cache = ProjectionCache.of(self._outbox)
         # Projects and tasks are written once per transaction, except in a transaction joined
         # without a batch's cache: there each event may run in a savepoint of its own (see
-        # `SqlProjectRepository`).
-        deferred = cache is not None or not self._joined
+        # `repository._RowRepository`; a cache always defers).
+        deferred = not self._joined
         self.projects = SqlProjectRepository(self._outbox, cache, deferred=deferred)
         self.tasks = SqlTaskRepository(self._outbox, cache, deferred=deferred)
         self.alerts = SqlAlertRepository(session, cache)
