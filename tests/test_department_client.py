@@ -3,6 +3,7 @@ simulator's decision chooser."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import threading
@@ -14,12 +15,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cloudevents.core.bindings import kafka as ce_kafka
 from cloudevents.core.formats.json import JSONFormat
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 from services.broker import EmbeddedBroker
 from services.departments import DepartmentClient, DepartmentTask
 from services.offsets import OffsetTracker
-from services.simulate import DecisionChooser, DepartmentWorker, start_departments, stop_departments
+from services.simulate import (
+    DecisionChooser,
+    DepartmentWorker,
+    configure_parser,
+    start_departments,
+    stop_departments,
+)
 from shared.broker import ensure_topics
 from shared.decision_token import DecisionTokens, verify_decision_token
 from shared.events import CloudEvent, DecisionSubmittedData, TaskData, new_event
@@ -230,6 +237,68 @@ def test_worker_decides_after_the_delay(broker, producer):
         client.close()
 
 
+def _one_task(producer, department: str) -> tuple[TopicPartition, int, bytes]:
+    """Publishes one task to a topic no other test uses; its partition, offset and key."""
+    data = task_data(department)
+    event = new_event(
+        type="approval.task.assigned", source="/approval-svc", subject=data["project_code"],
+        data=data,
+    )  # fmt: skip
+    key = data["project_code"].encode()
+    sent = producer.send(tasks_topic(department), key=key, value=event.to_json()).get(10)
+    return TopicPartition(sent.topic, sent.partition), sent.offset, key
+
+
+def _committed(bootstrap: str, group: str, tp: TopicPartition) -> int | None:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        found = admin.list_group_offsets({group: [tp]}).get(group, {}).get(tp)
+    finally:
+        admin.close()
+    return None if found is None or found.offset < 0 else found.offset
+
+
+def _decide_one(worker: DepartmentWorker) -> None:
+    deadline = time.monotonic() + 30
+    while worker.client.stats["decided"] == 0 and time.monotonic() < deadline:
+        worker.step(100)
+    assert worker.client.stats["decided"] == 1
+
+
+@pytest.mark.integration
+def test_worker_sends_decisions_at_once_and_commits_offsets_once_per_interval(broker, producer):
+    group = f"t-ncha-{uuid.uuid4().hex[:8]}"
+    tp, offset, key = _one_task(producer, "NCHA")
+    client = DepartmentClient(broker.bootstrap, "NCHA", group_id=group)
+    worker = DepartmentWorker(
+        client, DecisionChooser(1, 0, 0), delay_s=0, stop=threading.Event(),
+        rng=random.Random(1), commit_interval_s=3600,
+    )  # fmt: skip
+    try:
+        _decide_one(worker)  # its first step committed (nothing done then); the next is due in 1 h
+        assert read_decision(broker.bootstrap, key) is not None  # out without waiting for it
+        assert _committed(broker.bootstrap, group, tp) is None
+    finally:
+        client.close()  # commits what is done, after the decisions are acknowledged
+    assert _committed(broker.bootstrap, group, tp) == offset + 1
+
+
+@pytest.mark.integration
+def test_worker_with_no_commit_interval_commits_after_every_poll(broker, producer):
+    group = f"t-cea-{uuid.uuid4().hex[:8]}"
+    tp, offset, _ = _one_task(producer, "CEA")
+    client = DepartmentClient(broker.bootstrap, "CEA", group_id=group)
+    worker = DepartmentWorker(
+        client, DecisionChooser(1, 0, 0), delay_s=0, stop=threading.Event(),
+        rng=random.Random(1), commit_interval_s=0,
+    )  # fmt: skip
+    try:
+        _decide_one(worker)
+        assert _committed(broker.bootstrap, group, tp) == offset + 1
+    finally:
+        client.close()
+
+
 def test_simulated_departments_fetch_with_the_platform_waits(broker, monkeypatch):
     monkeypatch.setenv("KAFKA_FETCH_MAX_WAIT_MS", "37")
     monkeypatch.setenv("KAFKA_FETCH_IDLE_WAIT_MS", "900")
@@ -298,3 +367,19 @@ def test_chooser_after_a_supplement_and_edge_cases():
     materials = chooser.materials(rng, "MEE")
     assert 1 <= len(materials) <= 2
     assert all(materials)
+
+
+@pytest.mark.parametrize("text", ["-1", "61", "nan", "inf", "soon"])
+def test_commit_interval_outside_0_to_60_seconds_is_refused(text, capsys):
+    parser = argparse.ArgumentParser()
+    configure_parser(parser)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--commit-interval", text])
+    assert "--commit-interval" in capsys.readouterr().err
+
+
+def test_commit_interval_defaults_to_a_second_and_takes_0():
+    parser = argparse.ArgumentParser()
+    configure_parser(parser)
+    assert parser.parse_args([]).commit_interval == 1.0
+    assert parser.parse_args(["--commit-interval", "0"]).commit_interval == 0.0
