@@ -8,13 +8,17 @@ uvicorn's `timeout_keep_alive` only runs between requests; once a client has sen
 byte nothing limits how long it takes to finish its headers, so a client that stalls holds a
 connection forever. `HeaderDeadlineProtocol` closes such a connection after the read timeout
 (`PLATFORM_HTTP_READ_TIMEOUT_S`); the body has the same deadline in `InputGuardMiddleware`.
+
+`Server` ticks once a second instead of uvicorn's ten times (see there).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import gc
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -95,6 +99,42 @@ class H11HeaderDeadlineProtocol(_HeaderDeadline, H11Protocol):
         self._disarm_if_started()
 
 
+class Server(uvicorn.Server):
+    """uvicorn's server with a housekeeping tick once a second, not every 0.1 s.
+
+    uvicorn wakes its loop ten times a second to refresh the Date header (which it does once a
+    second) and to see whether it should stop. At rest that was most of a service's wake-ups:
+    the portal, which has nothing else to do, spent a quarter of a percent of a core on it.
+    Each tick here refreshes the header, and a signal to stop wakes the loop at once rather
+    than at the next tick.
+    """
+
+    TICK_S = 1.0
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._stop_requested: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def main_loop(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop_requested = asyncio.Event()
+        counter = 0
+        should_exit = await self.on_tick(counter)
+        while not should_exit:
+            # uvicorn's on_tick refreshes the header on every tenth of its 0.1 s ticks.
+            counter = (counter + 10) % 864000
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop_requested.wait(), timeout=self.TICK_S)
+            should_exit = await self.on_tick(counter)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        loop, stop = self._loop, self._stop_requested
+        if loop is not None and stop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(stop.set)  # a signal handler, or another thread
+
+
 def server_config(app: FastAPI, settings: ServiceSettings, **overrides: Any) -> uvicorn.Config:
     options: dict[str, Any] = {
         "host": settings.host,
@@ -117,4 +157,4 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
     # otherwise stalls a request now and then for as long as it takes (~100 ms and more).
     gc.collect()
     gc.freeze()
-    uvicorn.Server(server_config(app, settings)).run()
+    Server(server_config(app, settings)).run()

@@ -1,18 +1,21 @@
-"""The HTTP server cuts off clients that stall mid-request (real uvicorn, raw sockets)."""
+"""The HTTP server cuts off clients that stall mid-request (real uvicorn, raw sockets), and
+ticks once a second yet stops at once when asked."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import signal
+import threading
 import time
+import urllib.request
 from collections.abc import AsyncIterator
 
 import pytest
-import uvicorn
 from pydantic import BaseModel
 
 from shared.http import create_service_app
-from shared.server import H11HeaderDeadlineProtocol, server_config
+from shared.server import H11HeaderDeadlineProtocol, Server, server_config
 from shared.settings import ServiceSettings, build_settings
 
 pytestmark = pytest.mark.integration
@@ -46,7 +49,7 @@ async def port(request: pytest.FixtureRequest) -> AsyncIterator[int]:
         overrides["http"] = functools.partial(
             H11HeaderDeadlineProtocol, header_timeout_s=settings.http_read_timeout_s
         )
-    server = uvicorn.Server(server_config(app, settings, host="127.0.0.1", port=0, **overrides))
+    server = Server(server_config(app, settings, host="127.0.0.1", port=0, **overrides))
     task = asyncio.create_task(server.serve())
     deadline = time.monotonic() + 10
     while not server.started:
@@ -120,3 +123,45 @@ async def test_a_slow_but_timely_request_is_served(port: int) -> None:
 
     assert answer.startswith(b"HTTP/1.1 200")
     writer.close()
+
+
+def _server_in_a_thread(tick_s: float) -> tuple[Server, threading.Thread]:
+    """A served app in a thread of its own (no signal handlers there); started."""
+    settings = build_settings(ServiceSettings)
+    app = create_service_app(
+        service="server-test", title="t", description="d", readiness=_ready, settings=settings
+    )
+    server = Server(server_config(app, settings, host="127.0.0.1", port=0))
+    server.TICK_S = tick_s
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive(), "server failed to start"
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.02)
+    return server, thread
+
+
+def test_a_stop_request_ends_the_server_without_waiting_for_its_tick() -> None:
+    server, thread = _server_in_a_thread(tick_s=3600.0)
+    server.handle_exit(signal.SIGTERM, None)  # what the SIGTERM handler calls
+    thread.join(timeout=15)
+    assert not thread.is_alive()  # it would have slept until the next tick, an hour on
+
+
+def test_each_tick_refreshes_the_date_header() -> None:
+    server, thread = _server_in_a_thread(tick_s=0.05)
+    try:
+        port = server.servers[0].sockets[0].getsockname()[1]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+            assert response.headers["Date"]
+        first = server.server_state.default_headers
+        deadline = time.monotonic() + 10
+        while server.server_state.default_headers is first:
+            assert time.monotonic() < deadline, "the headers were not refreshed"
+            time.sleep(0.02)
+        assert any(name == b"date" for name, _ in server.server_state.default_headers)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
