@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from shared.fetch_wait import IdleFetchBackoff
-from shared.kafka import aiokafka_wait_setter, install_on_aiokafka, make_faust_app
+from shared.kafka import (
+    FETCH_ROUTINE_TIMEOUT_MS,
+    aiokafka_wait_setter,
+    install_on_aiokafka,
+    make_faust_app,
+)
 from shared.settings import PlatformSettings, build_settings
 
 
@@ -30,6 +35,17 @@ async def test_the_consumer_fetch_min_bytes_is_the_setting(tmp_path: Path, min_b
     consumer = app.consumer._thread._create_worker_consumer(app.transport)  # type: ignore[attr-defined]
     try:
         assert consumer._fetch_min_bytes == min_bytes
+    finally:
+        await consumer.stop()  # never started: only releases its client
+
+
+async def test_the_consumer_fetch_routine_wakes_by_itself_once_a_second(tmp_path: Path) -> None:
+    settings = build_settings(PlatformSettings, data_dir=tmp_path)
+    app = make_faust_app("fetch-routine", settings)
+    consumer = app.consumer._thread._create_worker_consumer(app.transport)  # type: ignore[attr-defined]
+    try:
+        assert FETCH_ROUTINE_TIMEOUT_MS == 1000
+        assert consumer._consumer_timeout == 1.0  # aiokafka's default: 0.2
     finally:
         await consumer.stop()  # never started: only releases its client
 

@@ -35,7 +35,7 @@ from shared.db import SessionFactory
 from shared.epoch import EPOCH_CHECK_S
 from shared.events import CloudEvent
 from shared.fetch_wait import IdleFetchBackoff
-from shared.kafka import aiokafka_wait_setter, install_on_aiokafka
+from shared.kafka import FETCH_ROUTINE_TIMEOUT_MS, aiokafka_wait_setter, install_on_aiokafka
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,7 @@ class StreamFeed:
             retry_backoff_ms=200,
             fetch_max_wait_ms=self._fetch.max_wait_ms,
             fetch_min_bytes=self._fetch.min_bytes,
+            consumer_timeout_ms=FETCH_ROUTINE_TIMEOUT_MS,
         )
         await consumer.start()
         try:
