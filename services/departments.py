@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
+from kafka.consumer.subscription_state import AsyncConsumerRebalanceListener
 from kafka.errors import KafkaError, KafkaTimeoutError
 from pydantic import ValidationError
 
@@ -104,16 +104,20 @@ class _Sent:
     value: bytes
 
 
-class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python ships no types
+class _Rebalance(AsyncConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python ships no types
+    """kafka-python runs a rebalance listener on the consumer's IO thread, while the worker waits
+    in ``poll``. A blocking commit there would wait for that very thread (kafka-python refuses
+    it), so the commit of what is done is awaited instead."""
+
     def __init__(self, client: DepartmentClient) -> None:
         self._client = client
 
-    def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
         # Keep what is done; what is not is read again by whoever gets the partition.
-        self._client.commit(quiet=True)
+        await self._client.commit_before_revocation()
         self._client.tracker.forget(revoked)
 
-    def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         pass
 
 
@@ -313,15 +317,7 @@ class DepartmentClient:
         failed offset commit (e.g. during a rebalance) are logged, not raised; the offsets are
         committed with a later batch.
         """
-        try:
-            self.flush(timeout_s=5.0 if quiet else 30.0)
-        except KafkaTimeoutError as exc:
-            if not quiet:
-                raise
-            log.warning("%s: %s (broker away?): offsets committed later", self.department, exc)
-            return 0
-        assigned = self._consumer.assignment()
-        offsets = {tp: m for tp, m in self.tracker.committable().items() if tp in assigned}
+        offsets = self._acknowledged_offsets(quiet=quiet)
         if not offsets:
             return 0
         try:
@@ -329,11 +325,45 @@ class DepartmentClient:
         except KafkaError as exc:
             if not quiet:
                 raise
-            self.tracker.retry(offsets)
-            log.warning("%s: offset commit failed (retried later): %s", self.department, exc)
-            return 0
+            return self._commit_failed(offsets, exc)
         self.tracker.committed(offsets)
         return len(offsets)
+
+    async def commit_before_revocation(self) -> int:
+        """``commit(quiet=True)`` from the rebalance listener, on kafka-python's IO thread: the
+        commit is awaited there. Waiting for the decisions to be acknowledged blocks that
+        thread (heartbeats included) for at most the quiet flush's 5 s; the producer has a
+        thread of its own."""
+        offsets = self._acknowledged_offsets(quiet=True)
+        if not offsets:
+            return 0
+        try:
+            await self._consumer.commit_async(offsets)
+        except KafkaError as exc:
+            return self._commit_failed(offsets, exc)
+        self.tracker.committed(offsets)
+        return len(offsets)
+
+    def _acknowledged_offsets(self, *, quiet: bool) -> dict[TopicPartition, OffsetAndMetadata]:
+        """Flush the decisions; then the done prefix of each assigned partition, taken from the
+        tracker (nothing while decisions are unacknowledged: the broker is away)."""
+        try:
+            self.flush(timeout_s=5.0 if quiet else 30.0)
+        except KafkaTimeoutError as exc:
+            if not quiet:
+                raise
+            log.warning("%s: %s (broker away?): offsets committed later", self.department, exc)
+            return {}
+        assigned = self._consumer.assignment()
+        return {tp: m for tp, m in self.tracker.committable().items() if tp in assigned}
+
+    def _commit_failed(
+        self, offsets: dict[TopicPartition, OffsetAndMetadata], exc: KafkaError
+    ) -> int:
+        """A quiet commit failed (e.g. during a rebalance): those positions go with a later one."""
+        self.tracker.retry(offsets)
+        log.warning("%s: offset commit failed (retried later): %s", self.department, exc)
+        return 0
 
     # --- loop and life cycle ---------------------------------------------------------------
 

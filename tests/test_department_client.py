@@ -268,19 +268,47 @@ def _decide_one(worker: DepartmentWorker) -> None:
 @pytest.mark.integration
 def test_worker_sends_decisions_at_once_and_commits_offsets_once_per_interval(broker, producer):
     group = f"t-ncha-{uuid.uuid4().hex[:8]}"
-    tp, offset, key = _one_task(producer, "NCHA")
     client = DepartmentClient(broker.bootstrap, "NCHA", group_id=group)
     worker = DepartmentWorker(
         client, DecisionChooser(1, 0, 0), delay_s=0, stop=threading.Event(),
         rng=random.Random(1), commit_interval_s=3600,
     )  # fmt: skip
     try:
-        _decide_one(worker)  # its first step committed (nothing done then); the next is due in 1 h
+        worker.step(0)  # its first commit is due at once; the next one is an hour off
+        tp, offset, key = _one_task(producer, "NCHA")
+        _decide_one(worker)
         assert read_decision(broker.bootstrap, key) is not None  # out without waiting for it
         assert _committed(broker.bootstrap, group, tp) is None
     finally:
         client.close()  # commits what is done, after the decisions are acknowledged
     assert _committed(broker.bootstrap, group, tp) == offset + 1
+
+
+@pytest.mark.integration
+def test_a_rebalance_commits_what_is_done_before_the_partitions_go(broker, producer):
+    group = f"t-nfga-{uuid.uuid4().hex[:8]}"
+    client = DepartmentClient(broker.bootstrap, "NFGA", group_id=group)
+    worker = DepartmentWorker(
+        client, DecisionChooser(1, 0, 0), delay_s=0, stop=threading.Event(),
+        rng=random.Random(1), commit_interval_s=3600,
+    )  # fmt: skip
+    second = None
+    try:
+        worker.step(0)  # its first commit is due at once; the next one is an hour off
+        tp, offset, _ = _one_task(producer, "NFGA")
+        _decide_one(worker)
+        assert _committed(broker.bootstrap, group, tp) is None
+        second = DepartmentClient(broker.bootstrap, "NFGA", group_id=group)  # a rebalance
+        deadline = time.monotonic() + 30
+        while _committed(broker.bootstrap, group, tp) is None:
+            assert time.monotonic() < deadline, "nothing was committed on the rebalance"
+            worker.step(100)  # the first member learns of the rebalance and gives its partitions
+            second.poll(100)
+        assert _committed(broker.bootstrap, group, tp) == offset + 1
+    finally:
+        if second is not None:
+            second.close()
+        client.close()
 
 
 @pytest.mark.integration
