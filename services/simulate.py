@@ -112,8 +112,9 @@ class DepartmentWorker(threading.Thread):
     offsets of what is done are committed, after the decisions are acknowledged, once
     `commit_interval_s` has passed since the last commit. Committing on every poll cost a
     producer flush and an OffsetCommit round trip per task at moderate load (a poll then
-    holds one task), in this client and in the broker. A crash re-reads at most that interval's
-    tasks; the platform refuses a second decision of a task.
+    holds one task), in this client and in the broker. A crash re-reads what was done since
+    the last commit (about that interval and a poll, longer while commits fail) and what was
+    scheduled but not decided; the platform refuses a second decision of a task.
     """
 
     def __init__(

@@ -11,7 +11,7 @@ import uvicorn
 from portal_svc.app import create_app
 from portal_svc.settings import get_portal_settings
 from shared.logs import configure_logging
-from shared.server import Server
+from shared.server import run_server
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
         access_log=False,
         timeout_graceful_shutdown=5,
     )
-    Server(config).run()  # uvicorn's, with a tick a second instead of ten
+    run_server(config)  # uvicorn's server, with a tick a second instead of ten
 
 
 if __name__ == "__main__":
