@@ -30,6 +30,7 @@ import time
 from collections import Counter
 from collections.abc import Coroutine
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,8 @@ from shared.events import FINAL_PROJECT_EVENT_TYPES, EventType
 from shared.topics import APPROVAL_DECISIONS, APPROVAL_PROJECTS, all_topics
 
 CLOSED_TYPES = {str(t) for t in FINAL_PROJECT_EVENT_TYPES}
+FINE_STAGES = ("submitted sent", "decision sent", "approved stamped", "approved sent")
+"""Stages read off the records (CreateTime) and the approved event's time, not the tracker."""
 
 
 class WarmUpFailed(RuntimeError):
@@ -81,6 +84,12 @@ class Tracker(threading.Thread):
         # published, department clients). Decision to approval is the rest.
         self.announced: dict[str, float] = {}
         self.last_decision: dict[str, float] = {}
+        # The same stages without the tracker's own fetch, and the approval split in two: when
+        # approval's decision consumer applied the last decision (the approved event's `time`),
+        # and when its relay handed the event to the producer (the record's CreateTime). On
+        # the monotonic clock, like the rest (one machine: the wall clock is shared).
+        self.stamped: dict[str, dict[str, float]] = {s: {} for s in FINE_STAGES}
+        self._wall_to_mono = time.time() - time.monotonic()
         self.lock = threading.Lock()
         self.stop_event = threading.Event()
         self._ready = threading.Event()
@@ -130,21 +139,32 @@ class Tracker(threading.Thread):
             await consumer.stop()
 
     def _note(self, batch: list[Any], now: float) -> None:
+        sent = self.stamped
         for record in batch:
             value = record.value or b""
+            at = record.timestamp / 1000 - self._wall_to_mono  # the producer's send
             if record.topic == APPROVAL_DECISIONS:
                 if record.key:
                     self.last_decision[record.key.decode()] = now
+                    sent["decision sent"][record.key.decode()] = at
                 continue
             if b'"project.submitted"' in value[:400] and record.key:
-                self.announced.setdefault(record.key.decode(), now)
+                code = record.key.decode()
+                self.announced.setdefault(code, now)
+                sent["submitted sent"].setdefault(code, at)
                 continue
             if b'"project.' not in value[:400]:
                 continue  # task and decision events: counted only
-            kind = json.loads(value).get("type")
+            event = json.loads(value)
+            kind = event.get("type")
             if kind in CLOSED_TYPES and record.key:
+                code = record.key.decode()
+                if kind == EventType.PROJECT_APPROVED:
+                    stamped = datetime.fromisoformat(event["time"]).timestamp()
+                    sent["approved stamped"].setdefault(code, stamped - self._wall_to_mono)
+                    sent["approved sent"].setdefault(code, at)
                 with self.lock:
-                    self.closed.setdefault(record.key.decode(), (kind, now))
+                    self.closed.setdefault(code, (kind, now))
 
     def count(self, codes: set[str]) -> int:
         with self.lock:
@@ -219,6 +239,7 @@ class Phase:
     approved: dict[str, float]  # code: when its project.approved was seen
     announced: dict[str, float]  # code: when its project.submitted was seen
     last_decision: dict[str, float]  # code: when its last department decision was seen
+    stamped: dict[str, dict[str, float]]  # stage: code: its instant (`FINE_STAGES`)
     others: Counter[str]
     window_s: float
     moved: dict[str, int]
@@ -290,6 +311,10 @@ def measure(
         approved=approved,
         announced={c: tracker.announced[c] for c in approved if c in tracker.announced},
         last_decision={c: tracker.last_decision[c] for c in approved if c in tracker.last_decision},
+        stamped={
+            stage: {c: seen[c] for c in approved if c in seen}
+            for stage, seen in tracker.stamped.items()
+        },
         others=others,
         window_s=max(last - load.started, 1e-9),
         moved={t: after.get(t, 0) - before.get(t, 0) for t in after},
@@ -443,6 +468,11 @@ def report(args: argparse.Namespace, phases: list[Phase], raw: RawRate, sampler:
         print(
             "    by stage p50/p99  "
             + ", ".join(f"{n} {pct(v, 50):.0f}/{pct(v, 99):.0f} ms" for n, v in stages)
+        )
+        fine = [(n, phase.stage_ms(phase.stamped[n])) for n in FINE_STAGES]
+        print(
+            "    sent/stamped      "
+            + ", ".join(f"{n} {pct(v, 50):.0f}/{pct(v, 99):.0f} ms" for n, v in fine)
         )
         rate = phase.messages / phase.window_s
         print(
