@@ -36,6 +36,14 @@ class ApprovalSettings(ServiceSettings):
         "instance recorded.",
     )
 
+    consumer_batch_window_ms: int = Field(
+        default=10,
+        ge=0,
+        le=10_000,
+        description="How long a batch of decisions, opened by its first event, waits for more: "
+        "every approval waits it once, so it is short. Under load batches still fill, with what "
+        "queued while the previous batch was applied.",
+    )
     submit_group_max: int = Field(
         default=64,
         ge=1,
