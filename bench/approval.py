@@ -139,30 +139,29 @@ class Tracker(threading.Thread):
             await consumer.stop()
 
     def _note(self, batch: list[Any], now: float) -> None:
-        sent = self.stamped
+        stages = self.stamped
         for record in batch:
             value = record.value or b""
+            code = record.key.decode() if record.key else None
             at = record.timestamp / 1000 - self._wall_to_mono  # the producer's send
             if record.topic == APPROVAL_DECISIONS:
-                if record.key:
-                    self.last_decision[record.key.decode()] = now
-                    sent["decision sent"][record.key.decode()] = at
+                if code:
+                    self.last_decision[code] = now
+                    stages["decision sent"][code] = at
                 continue
-            if b'"project.submitted"' in value[:400] and record.key:
-                code = record.key.decode()
+            if b'"project.submitted"' in value[:400] and code:
                 self.announced.setdefault(code, now)
-                sent["submitted sent"].setdefault(code, at)
+                stages["submitted sent"].setdefault(code, at)
                 continue
             if b'"project.' not in value[:400]:
                 continue  # task and decision events: counted only
             event = json.loads(value)
             kind = event.get("type")
-            if kind in CLOSED_TYPES and record.key:
-                code = record.key.decode()
+            if kind in CLOSED_TYPES and code:
                 if kind == EventType.PROJECT_APPROVED:
                     stamped = datetime.fromisoformat(event["time"]).timestamp()
-                    sent["approved stamped"].setdefault(code, stamped - self._wall_to_mono)
-                    sent["approved sent"].setdefault(code, at)
+                    stages["approved stamped"].setdefault(code, stamped - self._wall_to_mono)
+                    stages["approved sent"].setdefault(code, at)
                 with self.lock:
                     self.closed.setdefault(code, (kind, now))
 
