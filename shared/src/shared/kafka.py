@@ -42,21 +42,6 @@ class KafkaProducer:
         self._bootstrap = bootstrap_servers
         self._client_id = client_id
         self._producer: AIOKafkaProducer | None = None
-        self._generation = 0
-
-    @property
-    def connection_generation(self) -> int:
-        """Grows whenever a connection of this producer closes, or the producer is reset.
-
-        While it stays the same, every message went over connections opened before: to the
-        same broker processes. A broker started anew (the in-memory one after a restart) can
-        only be reached over a new connection, which only replaces one that closed, so the
-        relay asks for topic ids before a batch only when this moved (`shared.relay`).
-        """
-        return self._generation
-
-    def _connection_closed(self) -> None:
-        self._generation += 1
 
     async def _ensure(self) -> AIOKafkaProducer:
         if self._producer is None:
@@ -69,15 +54,6 @@ class KafkaProducer:
                 request_timeout_ms=10_000,
                 retry_backoff_ms=200,
             )
-            # Read by each connection when it is opened (`on_close`): every one reports here.
-            client = producer.client
-            on_closed = client._on_connection_closed
-
-            def closed(conn: Any, reason: Any) -> None:
-                self._connection_closed()
-                on_closed(conn, reason)
-
-            client._on_connection_closed = closed
             try:
                 await producer.start()
             except Exception:
@@ -98,7 +74,6 @@ class KafkaProducer:
     async def reset(self) -> None:
         """Drop the connection after a failure so the next batch starts clean."""
         producer, self._producer = self._producer, None
-        self._connection_closed()
         if producer is not None:
             try:
                 await asyncio.wait_for(producer.stop(), timeout=5)

@@ -6,15 +6,9 @@ are acknowledged (at-least-once: consumers drop redeliveries by event id).
 
 Sent rows are kept for a retention window (``OUTBOX_RETENTION_HOURS``; a sweep deletes older
 ones) so that a broker that lost its topics (the in-memory embedded broker after a restart)
-gets them again: every few seconds, and before a batch that may go to another broker than
-the last check saw, the relay compares the ids of the topics it published to with the ids it
-recorded (see :mod:`shared.epoch`); a topic created anew has its retained rows marked unsent,
-and they go out again in id order. A batch may go to another broker when a connection of the
-producer closed since that check (a broker started anew is only reached over a new
-connection: `KafkaProducer.connection_generation`) or when it names a topic with no id
-recorded yet (recorded before its first event goes out, so a restart cannot pass it for
-new); otherwise it goes out without asking the broker (a metadata request, through a
-thread, on every round).
+gets them again: before each batch, and every few seconds when idle, the relay compares the
+ids of the topics it published to with the ids it recorded (see :mod:`shared.epoch`); a topic
+created anew has its retained rows marked unsent, and they go out again in id order.
 
 Idle, the relay sleeps until the first of: a commit of this process that wrote events (`wake`,
 called by the unit of work, so an event goes out within milliseconds), the next idle epoch
@@ -87,7 +81,6 @@ class OutboxRelay:
         self._epoch_check_interval_s = epoch_check_interval_s
         self._recorded: dict[str, str] | None = None  # topic -> id it had when we published
         self._last_epoch_check = float("-inf")
-        self._checked_generation: int | None = None  # the producer's, at the last check
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
         self._stopping = False
@@ -204,9 +197,7 @@ class OutboxRelay:
         ]
         # After the read session is closed: SQLite has a single connection.
         due = time.monotonic() - self._last_epoch_check >= self._epoch_check_interval_s
-        if (due or (rows and self._broker_may_differ(topics))) and (
-            await self.redrive_recreated_topics(topics)
-        ):
+        if (rows or due) and await self.redrive_recreated_topics(topics):
             self._wake.set()  # older rows are unsent again: start over with them
             return 0
         if not rows:
@@ -256,14 +247,6 @@ class OutboxRelay:
 
     # --- broker epochs: topics created anew get their retained rows again ------------------
 
-    def _broker_may_differ(self, topics: set[str]) -> bool:
-        """Whether a batch to `topics` may reach another broker than the last check saw."""
-        if self._topic_ids is None:
-            return False
-        if self._recorded is None or not topics.issubset(self._recorded):
-            return True
-        return self._producer.connection_generation != self._checked_generation
-
     async def redrive_recreated_topics(self, topics: set[str]) -> bool:
         """Compare the ids of `topics` and of every topic published to with those recorded.
 
@@ -275,7 +258,6 @@ class OutboxRelay:
             return False
         if self._recorded is None:
             self._recorded = await load_recorded_ids(self._factory)
-        generation = self._producer.connection_generation  # before asking: a close since counts
         ids = await self._topic_ids.get(topics | set(self._recorded))
         self._last_epoch_check = time.monotonic()
         gone = sorted(t for t, i in ids.items() if i is None and t in self._recorded)
@@ -285,7 +267,6 @@ class OutboxRelay:
         changed = {t: i for t, i in ids.items() if i and t in recorded and recorded[t] != i}
         fresh = {t: i for t, i in ids.items() if i and t not in self._recorded}
         if not changed and not fresh:
-            self._checked_generation = generation
             return False
         redriven: dict[str, int] = {}
         async with self._factory() as session:
@@ -302,7 +283,6 @@ class OutboxRelay:
             await session.commit()
         self._recorded.update(changed)
         self._recorded.update(fresh)
-        self._checked_generation = generation
         for topic, count in redriven.items():
             OUTBOX_REPUBLISHED.labels(self._service, topic).inc(count)
         if changed:
