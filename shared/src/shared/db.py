@@ -286,6 +286,31 @@ def make_read_engine(url: str, writer: AsyncEngine, *, pool_size: int = 4) -> As
     return engine
 
 
+def make_relay_engine(url: str, writer: AsyncEngine) -> AsyncEngine:
+    """The engine of the outbox relay: the writer's on SQLite (one writer connection); on
+    PostgreSQL a connection of its own, on which the planner takes no bitmap scans.
+
+    The relay reads the outbox as a queue: the oldest unsent rows, then marks them sent.
+    Marking a row sent writes a new row version and a new entry in the unsent index; the old
+    entry stays until a vacuum. A bitmap scan of that index visits every such entry again on
+    every round, so each read grew with the rows sent since the last vacuum (the planner
+    prefers one for the few rows it expects). A plain index scan marks those entries dead
+    the first time it meets them and skips them after: each read stays as cheap as its
+    batch. The service's other connections keep the planner's full choice.
+    """
+    target = async_url(url)
+    if is_sqlite(target):
+        return writer
+    return create_async_engine(
+        target,
+        poolclass=FairAsyncQueuePool,
+        pool_size=1,  # one round at a time; the overflow serves a failure's backlog count
+        max_overflow=1,
+        pool_pre_ping=True,
+        connect_args={"options": "-c enable_bitmapscan=off"},
+    )
+
+
 SessionFactory = async_sessionmaker[AsyncSession]
 
 

@@ -10,6 +10,10 @@ gets them again: before each batch, and every few seconds when idle, the relay c
 ids of the topics it published to with the ids it recorded (see :mod:`shared.epoch`); a topic
 created anew has its retained rows marked unsent, and they go out again in id order.
 
+On PostgreSQL it reads and marks rows on a connection of its own, without bitmap scans
+(`shared.db.make_relay_engine`: otherwise each read grew with the rows sent since the last
+vacuum).
+
 Idle, the relay sleeps until the first of: a commit of this process that wrote events (`wake`,
 called by the unit of work, so an event goes out within milliseconds), the next idle epoch
 check, the renewal of its lease (a third of the lease's time to live: held leases never lapse,
@@ -28,8 +32,9 @@ import socket
 import time
 import uuid
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import Select, delete, func, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -45,6 +50,18 @@ log = logging.getLogger(__name__)
 PURGE_INTERVAL_S = 60.0
 _OUTBOX = table_of(OutboxMessage)
 _TIMER_SLACK_S = 0.005
+
+
+def unsent_batch(limit: int) -> Select[Any]:
+    """The oldest unsent rows, in id order: the columns a batch sends, as plain rows (loading
+    an ORM entity per row cost more than publishing it)."""
+    return (
+        sa_select(_OUTBOX.c.id, _OUTBOX.c.event_type, _OUTBOX.c.topic)
+        .add_columns(_OUTBOX.c.message_key, _OUTBOX.c.payload)
+        .where(_OUTBOX.c.sent_at.is_(None))
+        .order_by(_OUTBOX.c.id)
+        .limit(limit)
+    )
 
 
 class OutboxRelay:
@@ -172,17 +189,7 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         """Publish one batch of unsent rows in id order; returns how many were sent."""
         async with self._factory() as session:
-            # Plain rows of the columns it sends, not ORM objects: loading an entity per row
-            # cost more than publishing it.
-            rows = (
-                await session.execute(
-                    sa_select(_OUTBOX.c.id, _OUTBOX.c.event_type, _OUTBOX.c.topic)
-                    .add_columns(_OUTBOX.c.message_key, _OUTBOX.c.payload)
-                    .where(_OUTBOX.c.sent_at.is_(None))
-                    .order_by(_OUTBOX.c.id)
-                    .limit(self._batch_size)
-                )
-            ).all()
+            rows = (await session.execute(unsent_batch(self._batch_size))).all()
             await session.rollback()
         ids = [r.id for r in rows]
         types = [r.event_type for r in rows]

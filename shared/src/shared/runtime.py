@@ -22,6 +22,7 @@ from shared.db import (
     SessionFactory,
     make_engine,
     make_read_engine,
+    make_relay_engine,
     make_session_factory,
     ping,
 )
@@ -63,8 +64,10 @@ class ServiceRuntime:
         # thread): the relay's epoch checks, the consumers' (below) and any other reader of
         # topics the service composes (notify's stream history) share it; `stop` closes it.
         self.topic_ids = TopicIds(settings.bootstrap_servers)
+        # The relay's own connection on PostgreSQL (see `make_relay_engine`).
+        self.relay_engine = make_relay_engine(settings.resolved_database_url, self.engine)
         self.relay = OutboxRelay(
-            session_factory=self.sessions,
+            session_factory=make_session_factory(self.relay_engine),
             producer=self.producer,
             service=self.service,
             batch_size=settings.outbox_batch_size,
@@ -185,8 +188,9 @@ class ServiceRuntime:
         await self.producer.stop()
         with contextlib.suppress(Exception):  # the relay's too: it is the same client
             await asyncio.wait_for(self.topic_ids.close(), timeout=2)
-        if self.read_engine is not self.engine:
-            await self.read_engine.dispose()
+        for engine in (self.read_engine, self.relay_engine):
+            if engine is not self.engine:
+                await engine.dispose()
         await self.engine.dispose()
 
     async def _end_jobs(self, *, within_s: float) -> None:
