@@ -32,25 +32,25 @@ if __package__ in (None, ""):  # run as a script: import from the repository roo
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import sqlalchemy as sa
-from alembic.migration import MigrationContext
-from alembic.operations import Operations
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.reads.databases import fresh_databases
 from shared.db import OutboxMessage, make_engine, make_relay_engine, sync_url, table_of
-from shared.migrations import create_platform_tables
+from shared.events import EventType
+from shared.migrations import create_platform_tables_in
 from shared.relay import unsent_batch
+from shared.topics import APPROVAL_PROJECTS
 
 _OUTBOX = table_of(OutboxMessage)
 PAYLOAD = os.urandom(1500)
 
 
 def create_tables(url: str) -> None:
+    create_platform_tables_in(url)
     engine = sa.create_engine(sync_url(url))
     try:
-        with engine.begin() as conn:
-            create_platform_tables(Operations(MigrationContext.configure(conn)))
-            if engine.dialect.name == "postgresql":
+        if engine.dialect.name == "postgresql":
+            with engine.begin() as conn:
                 conn.execute(sa.text("ALTER TABLE outbox SET (autovacuum_enabled = off)"))
     finally:
         engine.dispose()
@@ -71,8 +71,8 @@ class Relayed:
         rows = [
             {
                 "event_id": f"e-{self._serial + i}",
-                "event_type": "approval.task.assigned",
-                "topic": "approval.projects",
+                "event_type": EventType.TASK_ASSIGNED,
+                "topic": APPROVAL_PROJECTS,
                 "message_key": f"P-{(self._serial + i) % 997}",
                 "payload": PAYLOAD,
                 "created_at": now,

@@ -7,14 +7,11 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import pytest
-import sqlalchemy
-from alembic.migration import MigrationContext
-from alembic.operations import Operations
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.broker import ensure_topics
-from shared.db import SessionFactory, make_engine, make_session_factory, sync_url
-from shared.migrations import create_platform_tables
+from shared.db import SessionFactory, make_engine, make_session_factory
+from shared.migrations import create_platform_tables_in
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -38,22 +35,11 @@ class SharedDB:
         return self.engine.dialect.name
 
 
-def create_shared_tables(url: str) -> None:
-    """Only the shared tables (outbox, processed_events, outbox_lease), as every service's
-    migration creates them."""
-    engine = sqlalchemy.create_engine(sync_url(url))
-    try:
-        with engine.begin() as conn:
-            create_platform_tables(Operations(MigrationContext.configure(conn)))
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture
 async def shared_db(database_factory: Callable[[str], str]) -> AsyncIterator[SharedDB]:
     """A fresh database (SQLite, or PostgreSQL when APPROVAL_DATABASE_URL names one)."""
     url = database_factory("approval")
-    create_shared_tables(url)
+    create_platform_tables_in(url)
     engine = make_engine(url)
     try:
         yield SharedDB(url=url, engine=engine, sessions=make_session_factory(engine))

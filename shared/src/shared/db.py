@@ -236,7 +236,9 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
+def make_engine(
+    url: str, *, echo: bool = False, pool_size: int = 10, pg_options: str | None = None
+) -> AsyncEngine:
     """The engine for transactions that write.
 
     SQLite allows one writer at a time, so the pool holds ONE connection: concurrent
@@ -265,6 +267,8 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEn
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
+        # Server settings for the connection's session (PostgreSQL's `-c name=value`).
+        connect_args={"options": pg_options} if pg_options else {},
     )
 
 
@@ -298,17 +302,10 @@ def make_relay_engine(url: str, writer: AsyncEngine) -> AsyncEngine:
     the first time it meets them and skips them after: each read stays as cheap as its
     batch. The service's other connections keep the planner's full choice.
     """
-    target = async_url(url)
-    if is_sqlite(target):
+    if is_sqlite(async_url(url)):
         return writer
-    return create_async_engine(
-        target,
-        poolclass=FairAsyncQueuePool,
-        pool_size=1,  # one round at a time; the overflow serves a failure's backlog count
-        max_overflow=1,
-        pool_pre_ping=True,
-        connect_args={"options": "-c enable_bitmapscan=off"},
-    )
+    # One round at a time; the overflow connection serves a failure's backlog count.
+    return make_engine(url, pool_size=1, pg_options="-c enable_bitmapscan=off")
 
 
 SessionFactory = async_sessionmaker[AsyncSession]

@@ -7,6 +7,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command, context
 from alembic.config import Config
+from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy import MetaData, engine_from_config, pool
 from sqlmodel.sql.sqltypes import AutoString
@@ -96,6 +97,17 @@ def create_platform_tables(op: Operations) -> None:
         sa.Column("processed_at", UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("consumer", "event_id"),
     )
+
+
+def create_platform_tables_in(url: str) -> None:
+    """The platform tables alone, in the database at `url`, as every service's first
+    migration creates them: for tests and benchmarks of the plumbing, without a service."""
+    engine = sa.create_engine(sync_url(url))
+    try:
+        with engine.begin() as conn:
+            create_platform_tables(Operations(MigrationContext.configure(conn)))
+    finally:
+        engine.dispose()
 
 
 def drop_platform_tables(op: Operations) -> None:

@@ -86,6 +86,7 @@ class OutboxRelay:
         self._producer = producer
         self._service = service
         self._batch_size = batch_size
+        self._unsent = unsent_batch(batch_size)  # built once: the same query every round
         self._poll = poll_interval_s
         self._lease_ttl = timedelta(seconds=lease_ttl_s)
         # Renewed when a third of the time to live has passed: two renewals may fail or come
@@ -189,7 +190,7 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         """Publish one batch of unsent rows in id order; returns how many were sent."""
         async with self._factory() as session:
-            rows = (await session.execute(unsent_batch(self._batch_size))).all()
+            rows = (await session.execute(self._unsent)).all()
             await session.rollback()
         ids = [r.id for r in rows]
         types = [r.event_type for r in rows]

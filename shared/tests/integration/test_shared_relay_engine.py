@@ -10,7 +10,9 @@ from sqlalchemy import insert, text, update
 from sqlalchemy.dialects import postgresql
 
 from shared.db import OutboxMessage, make_relay_engine, table_of
+from shared.events import EventType
 from shared.relay import unsent_batch
+from shared.topics import APPROVAL_PROJECTS
 
 pytestmark = pytest.mark.integration
 
@@ -33,8 +35,8 @@ async def test_on_postgresql_the_relay_reads_unsent_rows_by_index_scan(shared_db
             [
                 {
                     "event_id": f"e-{i}",
-                    "event_type": "project.submitted",
-                    "topic": "approval.projects",
+                    "event_type": EventType.PROJECT_SUBMITTED,
+                    "topic": APPROVAL_PROJECTS,
                     "message_key": f"P-{i % 7}",
                     "payload": b"x" * 1500,
                     "created_at": now,
