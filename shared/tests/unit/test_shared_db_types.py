@@ -156,17 +156,17 @@ def test_sqlite_round_trip_keeps_the_instant() -> None:
         (
             "postgresql://u:p@h:5432/db",
             "postgresql+psycopg://u:p@h:5432/db",
-            "postgresql+psycopg://u:p@h:5432/db",
+            "postgresql+asyncpg://u:p@h:5432/db",
         ),
         (
             "postgresql+asyncpg://u@h/db",
             "postgresql+psycopg://u@h/db",
-            "postgresql+psycopg://u@h/db",
+            "postgresql+asyncpg://u@h/db",
         ),
         (
             "postgresql+psycopg2://u:p%40ss@h/db?sslmode=require",
             "postgresql+psycopg://u:p%40ss@h/db?sslmode=require",
-            "postgresql+psycopg://u:p%40ss@h/db?sslmode=require",
+            "postgresql+asyncpg://u:p%40ss@h/db?ssl=require",
         ),
     ],
 )

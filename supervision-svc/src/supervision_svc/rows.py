@@ -22,7 +22,7 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import CursorResult, Result, Table, bindparam, insert, select, update
+from sqlalchemy import CursorResult, Result, Table, bindparam, func, insert, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import table_of
@@ -201,9 +201,25 @@ class RowStore(Generic[R]):
             # of a batch changed the same columns.
             batch = [params for _, params in run]
             result = await session.execute(self.kind.update_statement, batch)
-            found = cast("CursorResult[Any]", result)
-            if found.supports_sane_multi_rowcount() and found.rowcount != len(batch):
+            found = await self._rows_updated(session, cast("CursorResult[Any]", result), batch)
+            if found != len(batch):
                 raise LostRowError(
-                    f"{self.kind.table.name}: {len(batch)} rows to update, {found.rowcount} found"
+                    f"{self.kind.table.name}: {len(batch)} rows to update, {found} found"
                 )
         self.stored.update(written)
+
+    async def _rows_updated(
+        self, session: AsyncSession, result: CursorResult[Any], batch: list[dict[str, Any]]
+    ) -> int:
+        """How many rows the UPDATE found. A single row's count comes with the statement
+        (SQLAlchemy sends one parameter set with `execute`). asyncpg's `executemany` gives no
+        count; there the rows are counted by key instead: the UPDATE matched by key alone and
+        holds their locks until the end of the transaction, so the ones that exist are the
+        ones it found."""
+        if len(batch) == 1 or result.supports_sane_multi_rowcount():
+            return result.rowcount
+        count = 0
+        for chunk in chunks([params[_KEY] for params in batch]):
+            query = select(func.count()).where(self.kind.key_column.in_(chunk))
+            count += int((await session.execute(query)).scalar_one())
+        return count

@@ -180,6 +180,30 @@ async def test_an_update_of_a_row_the_database_lacks_is_an_error_not_a_silent_lo
         await session.rollback()
 
 
+async def test_an_executemany_update_missing_one_of_its_rows_is_an_error_too(
+    engine: AsyncEngine,
+) -> None:
+    """Several rows in one executemany (on PostgreSQL asyncpg reports no count for it, so the
+    rows are counted by key): one of them missing still fails the write."""
+    sessions = make_session_factory(engine)
+    prefix = uuid.uuid4().hex[:12]
+    stored, missing = f"2603-{prefix}-0", f"2603-{prefix}-1"
+    async with sessions() as session:
+        fresh = RowStore(PROJECT_ROWS)
+        fresh.add(_project(stored))
+        await fresh.write(session)
+        await session.commit()
+    store = RowStore(PROJECT_ROWS)
+    for code in (stored, missing):  # both believed read; only the first is in the database
+        row = store.loaded(_project(code))
+        row.status = "approved"
+        store.add(row)
+    async with sessions() as session:
+        with pytest.raises(LostRowError, match="2 rows to update, 1 found"):
+            await store.write(session)
+        await session.rollback()
+
+
 async def test_in_a_batch_a_query_about_a_project_it_did_not_read_sees_the_tasks_it_added(
     engine: AsyncEngine,
 ) -> None:
