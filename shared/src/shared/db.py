@@ -170,11 +170,11 @@ def sync_url(url: str) -> str:
 def async_url(url: str) -> str:
     """The URL the services' engines use: aiosqlite, or asyncpg on PostgreSQL.
 
-    asyncpg rather than psycopg's async mode: on the same statements it spent about a fifth
-    less CPU per project across the services, and at half load the p99 from submission to
-    approval fell from 1,954 and 3,534 ms to 632 and 419 ms (`bench.approval`, PostgreSQL,
-    runs interleaved; figures in bench/README). A service's event loop runs its HTTP
-    requests, consumers and relay together, so every statement's cost is a wait for the rest.
+    asyncpg rather than psycopg's async mode: on the same statements the services spent
+    about a fifth less CPU per project at saturation (12.66 -> 10.36 ms, 122 -> 143 projects/s
+    in `bench.approval` on PostgreSQL; figures in bench/README). A service's event loop runs
+    its HTTP requests, consumers and relay together, so every statement's cost is a wait for
+    the rest.
     """
     parsed = make_url(sync_url(url))
     if parsed.get_backend_name() == "sqlite":
