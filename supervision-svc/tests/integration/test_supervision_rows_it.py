@@ -168,16 +168,8 @@ async def test_only_what_changed_is_written_one_statement_per_set_of_columns(
 async def test_an_update_of_a_row_the_database_lacks_is_an_error_not_a_silent_loss(
     engine: AsyncEngine,
 ) -> None:
-    sessions = make_session_factory(engine)
-    code = f"2603-{uuid.uuid4().hex[:12]}-x"
-    store = RowStore(PROJECT_ROWS)
-    row = store.loaded(_project(code))  # believed read, never stored
-    row.status = "approved"
-    store.add(row)
-    async with sessions() as session:
-        with pytest.raises(LostRowError, match="1 rows to update, 0 found"):
-            await store.write(session)
-        await session.rollback()
+    code = f"2603-{uuid.uuid4().hex[:12]}-x"  # believed read, never stored
+    await _approve_as_if_read(engine, [code], lost="1 rows to update, 0 found")
 
 
 async def test_an_executemany_update_missing_one_of_its_rows_is_an_error_too(
@@ -193,13 +185,19 @@ async def test_an_executemany_update_missing_one_of_its_rows_is_an_error_too(
         fresh.add(_project(stored))
         await fresh.write(session)
         await session.commit()
+    # Both believed read; only the first is in the database.
+    await _approve_as_if_read(engine, [stored, missing], lost="2 rows to update, 1 found")
+
+
+async def _approve_as_if_read(engine: AsyncEngine, codes: list[str], *, lost: str) -> None:
+    """Approve projects the store believes it read; the write must fail with `lost`."""
     store = RowStore(PROJECT_ROWS)
-    for code in (stored, missing):  # both believed read; only the first is in the database
+    for code in codes:
         row = store.loaded(_project(code))
         row.status = "approved"
         store.add(row)
-    async with sessions() as session:
-        with pytest.raises(LostRowError, match="2 rows to update, 1 found"):
+    async with make_session_factory(engine)() as session:
+        with pytest.raises(LostRowError, match=lost):
             await store.write(session)
         await session.rollback()
 
