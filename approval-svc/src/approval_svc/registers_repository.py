@@ -7,12 +7,13 @@ asks them once for all of its submissions (see ``prefetch``).
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, bindparam, select, tuple_, update
+from sqlalchemy import bindparam, select, tuple_, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from approval_svc import models
@@ -25,10 +26,66 @@ if TYPE_CHECKING:
 
 IDEMPOTENCY = table_of(models.IdempotencyRecord)
 CREDIT = table_of(models.CreditStanding)
+CODE_SEQUENCES = table_of(models.CodeSequence)
+DOCUMENT_SEQUENCES = table_of(models.DocumentSequence)
+
+# The statements of the hot paths are built once (per dialect where the upsert differs), on
+# the Tables, with bound parameters: built per call on the model, an upsert took the ORM's
+# bulk path and cost about 2.5 times the CPU of the prebuilt one (490 against 200 us on
+# SQLite, a scratch loop of 3,000), which also keeps its cache key from one call to the next.
+_KEYS_USED = select(
+    IDEMPOTENCY.c.owner, IDEMPOTENCY.c.key, IDEMPOTENCY.c.request_hash, IDEMPOTENCY.c.response
+).where(tuple_(IDEMPOTENCY.c.owner, IDEMPOTENCY.c.key).in_(bindparam("keys", expanding=True)))
+_CREDIT = select(CREDIT.c.credit_code, CREDIT.c.status, CREDIT.c.changed_at)
+_CREDIT_OF = _CREDIT.where(CREDIT.c.credit_code == bindparam("code"))
+_CREDIT_OF_LOCKED = _CREDIT_OF.with_for_update()
+_CREDITS_OF = _CREDIT.where(CREDIT.c.credit_code.in_(bindparam("codes", expanding=True)))
+_SET_DOCUMENT_SERIAL = (
+    update(DOCUMENT_SEQUENCES)
+    .where(DOCUMENT_SEQUENCES.c.department == bindparam("key_department"))
+    .where(DOCUMENT_SEQUENCES.c.year == bindparam("key_year"))
+    .values(last_serial=bindparam("serial"))
+)
 
 
 def upsert_into(session: AsyncSession) -> Any:
-    return insert_with_conflict(session.get_bind().dialect.name)
+    return insert_with_conflict(_dialect(session))
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+@functools.cache
+def _next_project_serial(dialect: str) -> Any:
+    stmt = insert_with_conflict(dialect)(CODE_SEQUENCES).values(
+        prefix=bindparam("prefix"), last_serial=1
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["prefix"], set_={"last_serial": CODE_SEQUENCES.c.last_serial + 1}
+    ).returning(CODE_SEQUENCES.c.last_serial)
+
+
+@functools.cache
+def _take_project_serials(dialect: str) -> Any:
+    stmt = insert_with_conflict(dialect)(CODE_SEQUENCES).values(
+        prefix=bindparam("prefix"), last_serial=bindparam("n")
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["prefix"],
+        set_={"last_serial": CODE_SEQUENCES.c.last_serial + stmt.excluded.last_serial},
+    ).returning(CODE_SEQUENCES.c.prefix, CODE_SEQUENCES.c.last_serial)
+
+
+@functools.cache
+def _next_document_serial(dialect: str) -> Any:
+    stmt = insert_with_conflict(dialect)(DOCUMENT_SEQUENCES).values(
+        department=bindparam("department"), year=bindparam("year"), last_serial=1
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["department", "year"],
+        set_={"last_serial": DOCUMENT_SEQUENCES.c.last_serial + 1},
+    ).returning(DOCUMENT_SEQUENCES.c.last_serial)
 
 
 class SqlSequences:
@@ -64,29 +121,20 @@ class SqlSequences:
             serial = self._prefetched.next_serial(prefix)
             if serial is not None:
                 return serial
-        stmt = (
-            upsert_into(self._session)(models.CodeSequence)
-            .values(prefix=prefix, last_serial=1)
-            .on_conflict_do_update(
-                index_elements=["prefix"],
-                set_={"last_serial": models.CodeSequence.last_serial + 1},
-            )
-            .returning(models.CodeSequence.last_serial)
-        )
-        return int((await self._session.execute(stmt)).scalar_one())
+        stmt = _next_project_serial(_dialect(self._session))
+        return int((await self._session.execute(stmt, {"prefix": prefix})).scalar_one())
 
     async def take_project_serials(self, needed: Mapping[str, int]) -> dict[str, deque[int]]:
         """`needed[prefix]` serials of each prefix in one upsert (``last + n``, returning the
         last), in prefix order so that two transactions on PostgreSQL lock rows in one order."""
-        insert = upsert_into(self._session)(models.CodeSequence).values(
-            [{"prefix": p, "last_serial": n} for p, n in sorted(needed.items())]
-        )
-        stmt = insert.on_conflict_do_update(
-            index_elements=["prefix"],
-            set_={"last_serial": models.CodeSequence.last_serial + insert.excluded.last_serial},
-        ).returning(models.CodeSequence.prefix, models.CodeSequence.last_serial)
+        # One executemany of a prebuilt upsert: SQLAlchemy sends it as one INSERT of many
+        # VALUES rows (its "insertmanyvalues"), compiled once; an INSERT built with its VALUES
+        # rows has no cache key and was compiled anew for every submission group.
+        stmt = _take_project_serials(_dialect(self._session))
+        rows = [{"prefix": p, "n": n} for p, n in sorted(needed.items())]
+        result = await self._session.execute(stmt, rows)
         taken: dict[str, deque[int]] = {}
-        for prefix, last in (await self._session.execute(stmt)).all():
+        for prefix, last in result.all():
             count = needed[prefix]
             taken[prefix] = deque(range(int(last) - count + 1, int(last) + 1))
         return taken
@@ -99,28 +147,17 @@ class SqlSequences:
                 self._outbox.before_flush(self._write_documents)
             self._unwritten.add(key)
             return self._documents[key]
-        stmt = (
-            upsert_into(self._session)(models.DocumentSequence)
-            .values(department=department, year=year, last_serial=1)
-            .on_conflict_do_update(
-                index_elements=["department", "year"],
-                set_={"last_serial": models.DocumentSequence.last_serial + 1},
-            )
-            .returning(models.DocumentSequence.last_serial)
-        )
-        serial = int((await self._session.execute(stmt)).scalar_one())
+        stmt = _next_document_serial(_dialect(self._session))
+        result = await self._session.execute(stmt, {"department": department, "year": year})
+        serial = int(result.scalar_one())
         if self._deferred:
             self._documents[key] = serial
         return serial
 
     async def _write_documents(self) -> None:
         keys, self._unwritten = sorted(self._unwritten), set()
-        table = table_of(models.DocumentSequence)
         await self._session.execute(
-            update(table)
-            .where(table.c.department == bindparam("key_department"))
-            .where(table.c.year == bindparam("key_year"))
-            .values(last_serial=bindparam("serial")),
+            _SET_DOCUMENT_SERIAL,
             [
                 {"key_department": d, "key_year": y, "serial": self._documents[(d, y)]}
                 for d, y in keys
@@ -154,14 +191,7 @@ class SqlIdempotencyKeys:
         """`get` of each (owner, key) in one query."""
         found: dict[tuple[str, str], tuple[str, dict[str, Any]] | None] = dict.fromkeys(keys)
         if found:
-            rows = await self._session.execute(
-                select(
-                    IDEMPOTENCY.c.owner,
-                    IDEMPOTENCY.c.key,
-                    IDEMPOTENCY.c.request_hash,
-                    IDEMPOTENCY.c.response,
-                ).where(tuple_(IDEMPOTENCY.c.owner, IDEMPOTENCY.c.key).in_(sorted(found)))
-            )
+            rows = await self._session.execute(_KEYS_USED, {"keys": sorted(found)})
             for r in rows:
                 found[(r.owner, r.key)] = (r.request_hash, r.response)
         return found
@@ -197,26 +227,18 @@ class SqlCreditStandings:
             and credit_code in self._prefetched.credit
         ):
             return self._prefetched.credit[credit_code]
-        query = self._select().where(CREDIT.c.credit_code == credit_code)
-        row = (
-            await self._session.execute(query.with_for_update() if for_update else query)
-        ).first()
+        query = _CREDIT_OF_LOCKED if for_update else _CREDIT_OF
+        row = (await self._session.execute(query, {"code": credit_code})).first()
         return None if row is None else _standing(row)
 
     async def get_many(self, credit_codes: Collection[str]) -> dict[str, CreditStanding | None]:
         """`get` of each code in one query."""
         found: dict[str, CreditStanding | None] = dict.fromkeys(credit_codes)
         if found:
-            rows = await self._session.execute(
-                self._select().where(CREDIT.c.credit_code.in_(sorted(found)))
-            )
+            rows = await self._session.execute(_CREDITS_OF, {"codes": sorted(found)})
             for row in rows:
                 found[row.credit_code] = _standing(row)
         return found
-
-    @staticmethod
-    def _select() -> Select[Any]:
-        return select(CREDIT.c.credit_code, CREDIT.c.status, CREDIT.c.changed_at)
 
     async def put(self, standing: CreditStanding, *, at: datetime) -> None:
         values = {
@@ -226,7 +248,7 @@ class SqlCreditStandings:
             "updated_at": at,
         }
         stmt = (
-            upsert_into(self._session)(models.CreditStanding)
+            upsert_into(self._session)(CREDIT)
             .values(**values)
             .on_conflict_do_update(
                 index_elements=["credit_code"],

@@ -152,6 +152,36 @@ _TASK_COLUMNS = tuple(TASKS.c)
 # Ids per IN list: well inside every driver's limit on bound parameters.
 _IN_CHUNK = 500
 
+# Built once, with bound parameters (IN lists expand at execution): built per call, a
+# statement cost more CPU than running it, and a prebuilt one keeps its cache key.
+_PROJECT_LOCKED = (
+    select(PROJECTS).where(PROJECTS.c.project_code == bindparam("code")).with_for_update()
+)
+_TASKS_OF = (
+    select(*_TASK_COLUMNS)
+    .where(TASKS.c.project_code == bindparam("code"))
+    .order_by(TASKS.c.position)
+)
+_CODE_OF_TASK = select(TASKS.c.project_code).where(TASKS.c.task_id == bindparam("task_id"))
+_CODES_OF_TASKS = (
+    select(TASKS.c.project_code)
+    .where(TASKS.c.task_id.in_(bindparam("task_ids", expanding=True)))
+    .distinct()
+)
+# Locked in code order, as any other transaction locking several would.
+_PROJECTS_LOCKED = (
+    select(PROJECTS)
+    .where(PROJECTS.c.project_code.in_(bindparam("codes", expanding=True)))
+    .order_by(PROJECTS.c.project_code)
+    .with_for_update()
+)
+_TASKS_OF_PROJECTS = select(*_TASK_COLUMNS).where(
+    TASKS.c.project_code.in_(bindparam("codes", expanding=True))
+)
+_UPDATE_PROJECT = update(PROJECTS).where(PROJECTS.c.project_code == bindparam("key_code"))
+# The SET clause is made of the parameters' keys that name columns.
+_UPDATE_TASK = update(TASKS).where(TASKS.c.task_id == bindparam("key_task_id"))
+
 
 class SqlProjects:
     """Projects in the approval database, within one session's transaction.
@@ -180,27 +210,17 @@ class SqlProjects:
         known = self._loaded.get(code)
         if known is not None:
             return known  # already read, and locked, by this transaction
-        query = select(PROJECTS).where(PROJECTS.c.project_code == code).with_for_update()
-        row = (await self._session.execute(query)).first()
+        row = (await self._session.execute(_PROJECT_LOCKED, {"code": code})).first()
         if row is None:
             return None
-        tasks = (
-            await self._session.execute(
-                select(*_TASK_COLUMNS)
-                .where(TASKS.c.project_code == code)
-                .order_by(TASKS.c.position)
-            )
-        ).all()
+        tasks = (await self._session.execute(_TASKS_OF, {"code": code})).all()
         return self._read(project_from_rows(row, tasks))
 
     async def get_by_task(self, task_id: str) -> Project | None:
         code = self._code_of_task.get(task_id)
         if code is None:
-            code = (
-                await self._session.execute(
-                    select(TASKS.c.project_code).where(TASKS.c.task_id == task_id)
-                )
-            ).scalar_one_or_none()
+            result = await self._session.execute(_CODE_OF_TASK, {"task_id": task_id})
+            code = result.scalar_one_or_none()
         return await self.get(code) if code else None
 
     async def preload_tasks(self, task_ids: Sequence[str]) -> None:
@@ -209,27 +229,13 @@ class SqlProjects:
         wanted = sorted({t for t in task_ids if t not in self._code_of_task})
         for start in range(0, len(wanted), _IN_CHUNK):
             chunk = wanted[start : start + _IN_CHUNK]
-            found = await self._session.execute(
-                select(TASKS.c.project_code).where(TASKS.c.task_id.in_(chunk)).distinct()
-            )
+            found = await self._session.execute(_CODES_OF_TASKS, {"task_ids": chunk})
             codes = sorted(set(found.scalars().all()) - self._loaded.keys())
             if not codes:
                 continue
-            # Locked in code order, as any other transaction locking several would.
-            rows = (
-                await self._session.execute(
-                    select(PROJECTS)
-                    .where(PROJECTS.c.project_code.in_(codes))
-                    .order_by(PROJECTS.c.project_code)
-                    .with_for_update()
-                )
-            ).all()
+            rows = (await self._session.execute(_PROJECTS_LOCKED, {"codes": codes})).all()
             tasks: dict[str, list[Any]] = {}
-            for task in (
-                await self._session.execute(
-                    select(*_TASK_COLUMNS).where(TASKS.c.project_code.in_(codes))
-                )
-            ).all():
+            for task in (await self._session.execute(_TASKS_OF_PROJECTS, {"codes": codes})).all():
                 tasks.setdefault(task.project_code, []).append(task)
             for row in rows:
                 self._read(project_from_rows(row, tasks.get(row.project_code, ())))
@@ -287,15 +293,9 @@ class SqlProjects:
             )
             self._stored[code] = project
         if projects:
-            await self._session.execute(
-                update(PROJECTS).where(PROJECTS.c.project_code == bindparam("key_code")),
-                projects,
-            )
+            await self._session.execute(_UPDATE_PROJECT, projects)
         if changed:
-            # The SET clause is made of the parameters' keys that name columns.
-            await self._session.execute(
-                update(TASKS).where(TASKS.c.task_id == bindparam("key_task_id")), changed
-            )
+            await self._session.execute(_UPDATE_TASK, changed)
 
     async def consultations_due(self, now: datetime, limit: int) -> list[str]:
         """Ids of pending consultations whose reply limit has passed (``Project.
