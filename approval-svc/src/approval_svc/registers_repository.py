@@ -57,16 +57,6 @@ def _dialect(session: AsyncSession) -> str:
 
 
 @functools.cache
-def _next_project_serial(dialect: str) -> Any:
-    stmt = insert_with_conflict(dialect)(CODE_SEQUENCES).values(
-        prefix=bindparam("prefix"), last_serial=1
-    )
-    return stmt.on_conflict_do_update(
-        index_elements=["prefix"], set_={"last_serial": CODE_SEQUENCES.c.last_serial + 1}
-    ).returning(CODE_SEQUENCES.c.last_serial)
-
-
-@functools.cache
 def _take_project_serials(dialect: str) -> Any:
     stmt = insert_with_conflict(dialect)(CODE_SEQUENCES).values(
         prefix=bindparam("prefix"), last_serial=bindparam("n")
@@ -121,8 +111,7 @@ class SqlSequences:
             serial = self._prefetched.next_serial(prefix)
             if serial is not None:
                 return serial
-        stmt = _next_project_serial(_dialect(self._session))
-        return int((await self._session.execute(stmt, {"prefix": prefix})).scalar_one())
+        return (await self.take_project_serials({prefix: 1}))[prefix][0]
 
     async def take_project_serials(self, needed: Mapping[str, int]) -> dict[str, deque[int]]:
         """`needed[prefix]` serials of each prefix in one upsert (``last + n``, returning the
