@@ -48,6 +48,7 @@ from shared.auth import (
 )
 from shared.clock import Clock
 from shared.events import ProjectData, TaskData
+from shared.jsontext import FastJSONResponse
 from shared.pagination import DEFAULT_LIMIT, Cursor, Cursors, Limit, Page
 from shared.problems import ProblemError, field_error, not_found, problem_response
 from shared.runtime import ServiceRuntime
@@ -147,7 +148,7 @@ async def submit_project(
     idempotency_key: Annotated[
         str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)
     ] = None,
-) -> JSONResponse:
+) -> FastJSONResponse:
     """Submit a project: a code is assigned and every required department gets its task."""
     command = SubmitProject(
         credit_code=enterprise_credit_code(principal),
@@ -171,7 +172,7 @@ async def submit_project(
     headers = {"Location": f"/api/v1/projects/{submitted.project['project_code']}"}
     if not submitted.created:
         headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(submitted.project, status_code=201, headers=headers)
+    return FastJSONResponse(submitted.project, status_code=201, headers=headers)
 
 
 @router.get("/projects", response_model=Page[ProjectData], tags=["projects"])

@@ -35,7 +35,7 @@ from sqlalchemy.types import Numeric, TypeDecorator
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared import sqlite_driver
+from shared import jsontext, sqlite_driver
 from shared.pool import FairAsyncQueuePool
 
 
@@ -66,6 +66,25 @@ class UTCDateTime(TypeDecorator[datetime]):
             raise ValueError("naive datetime given where an aware one is required")
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        # On SQLite, the text SQLAlchemy's DATETIME writes by default, made by `isoformat`:
+        # its own formatter (a %-format over a dict of seven fields, after this type's
+        # conversion) was 2-4 % of each service's CPU under load. The same text byte for
+        # byte, so stored rows, comparisons and their order are unchanged.
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is not UTC:
+                if value.tzinfo is None:
+                    raise ValueError("naive datetime given where an aware one is required")
+                value = value.astimezone(UTC)
+            return value.isoformat(" ", "microseconds")[:26]  # without its "+00:00"
+
+        return process
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -250,6 +269,13 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+# JSON columns written and read by orjson (`shared.jsontext`): the same values, less CPU.
+_JSON_CODEC: dict[str, Any] = {
+    "json_serializer": jsontext.column_text,
+    "json_deserializer": jsontext.column_value,
+}
+
+
 def make_engine(
     url: str,
     *,
@@ -273,6 +299,7 @@ def make_engine(
             module=sqlite_driver.dbapi(),
             poolclass=FairAsyncQueuePool,
             pool_size=1,
+            **_JSON_CODEC,
             max_overflow=0,
             pool_timeout=120,
         )
@@ -285,6 +312,7 @@ def make_engine(
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
+        **_JSON_CODEC,
         # Settings of each connection's session on the server (PostgreSQL's `SET name=value`).
         connect_args={"server_settings": pg_settings} if pg_settings else {},
     )
@@ -302,6 +330,7 @@ def make_read_engine(url: str, writer: AsyncEngine, *, pool_size: int = 4) -> As
         poolclass=FairAsyncQueuePool,
         pool_size=pool_size,
         max_overflow=0,
+        **_JSON_CODEC,
         pool_timeout=120,
     )
     _sqlite_pragmas(engine, writer=False)

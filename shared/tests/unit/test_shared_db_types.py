@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Numeric, String
@@ -142,6 +143,37 @@ def test_sqlite_round_trip_keeps_the_instant() -> None:
 
     assert back == local
     assert back.tzinfo is UTC
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2025, 3, 4, 13, 0, tzinfo=BEIJING),
+        datetime(2025, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(2026, 1, 1, tzinfo=UTC),  # no microseconds: still six places
+        datetime(1, 1, 1, tzinfo=UTC),  # the year padded to four digits
+        datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(2025, 6, 1, 0, 0, 0, 1, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
+        datetime(2025, 6, 1, 12, 0, tzinfo=ZoneInfo("UTC")),  # a UTC that is not `UTC`
+    ],
+)
+def test_sqlite_text_is_what_sqlalchemys_datetime_writes(value: datetime) -> None:
+    # The processor SQLAlchemy runs: the type's SQLite implementation, as the engine caches it.
+    ours = UTCDateTime().dialect_impl(SQLITE).bind_processor(SQLITE)
+    theirs = sqlite.DATETIME().bind_processor(SQLITE)
+
+    text = ours(value)
+
+    assert text == theirs(value.astimezone(UTC).replace(tzinfo=None))
+    assert len(text) == len("2025-03-04 05:00:00.000000")
+
+
+def test_sqlite_text_refuses_naive_and_passes_none() -> None:
+    process = UTCDateTime().dialect_impl(SQLITE).bind_processor(SQLITE)
+
+    with pytest.raises(ValueError, match="naive"):
+        process(datetime(2025, 1, 1))
+    assert process(None) is None
 
 
 # --- URLs --------------------------------------------------------------------------------
