@@ -19,8 +19,9 @@ UUID at each start (tested). Both halves of a service use that:
   (faust skips offsets below the last one it read). A restarted service computes the same
   fingerprint, so it resumes where its group left off.
 
-Ids are read with kafka-python's admin client (aiokafka's metadata request, version 5, has no
-topic ids); a describe request never creates a topic.
+Ids are read by a Metadata request of version 10 on aiokafka's client
+(`shared.topic_metadata`; aiokafka's own goes up to version 5, which has no topic ids); the
+request never creates a topic.
 """
 
 from __future__ import annotations
@@ -30,13 +31,15 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Any
 
+from aiokafka.client import AIOKafkaClient
 from sqlalchemy import delete, insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import RelayLease, SessionFactory, utcnow
+from shared.topic_metadata import TopicIdsRequest
+from shared.topic_metadata import topic_ids as topic_ids_of
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +56,13 @@ def fingerprint(ids: Mapping[str, str | None]) -> str:
 
 
 class TopicIds:
-    """Reads topic ids from the cluster; one admin client kept, re-created after an error."""
+    """Reads topic ids from the cluster (`shared.topic_metadata`): one client kept, made
+    again after an error."""
 
     def __init__(self, bootstrap_servers: str, *, timeout_s: float = 5.0) -> None:
         self._bootstrap = bootstrap_servers
         self._timeout_s = timeout_s
-        self._admin: Any = None
+        self._client: AIOKafkaClient | None = None
         self._lock = asyncio.Lock()
 
     async def get(self, topics: Iterable[str]) -> dict[str, str | None]:
@@ -68,40 +72,42 @@ class TopicIds:
             return {}
         async with self._lock:
             try:
-                return await asyncio.to_thread(self._describe, wanted)
+                return await asyncio.wait_for(self._describe(wanted), self._timeout_s)
             except BaseException:
-                await asyncio.to_thread(self._close)
+                await self._close()
                 raise
 
-    def _describe(self, topics: list[str]) -> dict[str, str | None]:
-        if self._admin is None:
-            from kafka.admin import KafkaAdminClient
-
+    async def _describe(self, topics: list[str]) -> dict[str, str | None]:
+        if self._client is None:
             ms = int(self._timeout_s * 1000)
-            self._admin = KafkaAdminClient(
+            client = AIOKafkaClient(
                 bootstrap_servers=self._bootstrap,
                 client_id="platform-epoch",
                 request_timeout_ms=ms,
-                bootstrap_timeout_ms=ms,
             )
+            self._client = client
+            await client.bootstrap()
+        node = self._client.get_random_node()
+        if node is None:
+            raise RuntimeError("the cluster named no broker")
+        response = await self._client.send(node, TopicIdsRequest(topics))
         ids: dict[str, str | None] = dict.fromkeys(topics)
-        for desc in self._admin.describe_topics(topics):
-            code = desc.get("error_code", 0)
-            if code == 0 and desc.get("topic_id"):
-                ids[desc["name"]] = str(desc["topic_id"])
+        for name, code, topic_id in topic_ids_of(response):
+            if code == 0 and topic_id:
+                ids[name] = topic_id
             elif code != UNKNOWN_TOPIC:
-                raise RuntimeError(f"describing topic {desc.get('name')} failed: error {code}")
+                raise RuntimeError(f"describing topic {name} failed: error {code}")
         return ids
 
-    def _close(self) -> None:
-        admin, self._admin = self._admin, None
-        if admin is not None:
+    async def _close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
             with contextlib.suppress(Exception):
-                admin.close()
+                await client.close()
 
     async def close(self) -> None:
         async with self._lock:
-            await asyncio.to_thread(self._close)
+            await self._close()
 
 
 # The ids of the topics the relay published to live in the lease table (no schema change): one

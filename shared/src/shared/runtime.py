@@ -60,9 +60,9 @@ class ServiceRuntime:
         self.read_engine = make_read_engine(settings.resolved_database_url, self.engine)
         self.read_sessions: SessionFactory = make_session_factory(self.read_engine)
         self.producer = KafkaProducer(settings.bootstrap_servers, client_id=f"{self.service}-svc")
-        # One admin client for topic ids per process (each kafka-python client has an IO
-        # thread): the relay's epoch checks, the consumers' (below) and any other reader of
-        # topics the service composes (notify's stream history) share it; `stop` closes it.
+        # One topic-id client per process (it holds a broker connection): the relay's epoch
+        # checks, the consumers' (below) and any other reader of topics the service composes
+        # (notify's stream history) share it; `stop` closes it.
         self.topic_ids = TopicIds(settings.bootstrap_servers)
         # The relay's own connection on PostgreSQL (see `make_relay_engine`).
         self.relay_engine = make_relay_engine(settings.resolved_database_url, self.engine)

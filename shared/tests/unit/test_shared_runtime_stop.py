@@ -100,7 +100,7 @@ async def test_a_job_that_swallows_one_cancel_still_ends_with_the_stop(tmp_path:
 async def test_the_relay_and_the_consumers_share_one_topic_id_client(tmp_path: Path) -> None:
     runtime = _runtime(tmp_path)
     try:
-        # Each kafka-python admin client has its own IO thread; one per process is enough.
+        # Each topic-id client holds a broker connection of its own; one per process is enough.
         assert runtime.relay._topic_ids is runtime.topic_ids
     finally:
         await runtime.engine.dispose()
