@@ -94,6 +94,7 @@ class ServiceRuntime:
         self._relay_task: asyncio.Task[None] | None = None
         self._faust_started = False
         self._faust_starting: asyncio.Future[None] | None = None
+        self._ping: asyncio.Future[None] | None = None
         self._broker_check: tuple[float, str | None] = (0.0, None)
         self._commit_listeners: list[Callable[[], None]] = []
 
@@ -170,6 +171,9 @@ class ServiceRuntime:
             await asyncio.wait({self._relay_task}, timeout=RELAY_FLUSH_S)
         # The jobs first, so that nothing can start faust once it is stopped below.
         await self._end_jobs(within_s=5.0)
+        if self._ping is not None and not self._ping.done():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._ping), timeout=3)
         if self._faust_started:
             # Never stop faust in the middle of its start (a group join can take seconds): a
             # start that completes after the stop leaves its consumer thread running, and that
@@ -358,7 +362,14 @@ class ServiceRuntime:
     async def readiness(self) -> list[str]:
         problems: list[str] = []
         try:
-            await asyncio.wait_for(ping(self.engine), timeout=3)
+            # Shielded, and let finish by `stop` before the engines close: a ping cancelled
+            # while its connection was being opened left SQLite's connection thread to answer
+            # an event loop that had gone (seen in tests: "Event loop is closed"). One at a
+            # time: while the database hangs, later checks wait on the same ping.
+            if self._ping is None or self._ping.done():
+                self._ping = asyncio.ensure_future(ping(self.engine))
+                self._ping.add_done_callback(_retrieve_outcome)
+            await asyncio.wait_for(asyncio.shield(self._ping), timeout=3)
         except Exception as exc:
             problems.append(f"database unreachable: {type(exc).__name__}: {exc}")
         now = time.monotonic()
@@ -369,3 +380,10 @@ class ServiceRuntime:
         if reason:
             problems.append(reason)
         return problems
+
+
+def _retrieve_outcome(future: asyncio.Future[None]) -> None:
+    # A ping nobody awaits any more (its check timed out) must not be logged as an
+    # exception never retrieved: the check that timed out has reported it.
+    if not future.cancelled():
+        future.exception()

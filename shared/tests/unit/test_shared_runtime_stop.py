@@ -105,3 +105,67 @@ async def test_the_relay_and_the_consumers_share_one_topic_id_client(tmp_path: P
     finally:
         await runtime.engine.dispose()
         await runtime.read_engine.dispose()
+
+
+async def test_a_stop_lets_a_readiness_ping_in_flight_finish(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = _runtime(tmp_path)
+    runtime._consume = False  # only the readiness gauge
+    pinging = asyncio.Event()
+    outcomes: list[str] = []
+
+    async def slow_ping(_engine: Any) -> None:
+        pinging.set()
+        try:
+            await asyncio.sleep(0.2)  # a connection being opened
+        except asyncio.CancelledError:
+            outcomes.append("cancelled")
+            raise
+        outcomes.append("answered")
+
+    async def no_broker(_servers: str) -> str | None:
+        return None
+
+    monkeypatch.setattr(runtime_module, "ping", slow_ping)
+    monkeypatch.setattr(runtime_module, "broker_reachable", no_broker)
+
+    await runtime.start()
+    await pinging.wait()
+    await runtime.stop()
+
+    assert outcomes == ["answered"]
+
+
+async def test_readiness_checks_share_the_ping_of_a_database_that_hangs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = _runtime(tmp_path)
+    pings: list[int] = []
+    pinging = asyncio.Event()
+    release = asyncio.Event()
+
+    async def hanging_ping(_engine: Any) -> None:
+        pings.append(1)
+        pinging.set()
+        await release.wait()
+        raise ConnectionError("the database went away")
+
+    async def no_broker(_servers: str) -> str | None:
+        return None
+
+    monkeypatch.setattr(runtime_module, "ping", hanging_ping)
+    monkeypatch.setattr(runtime_module, "broker_reachable", no_broker)
+    try:
+        checks = asyncio.gather(runtime.readiness(), runtime.readiness())
+        await pinging.wait()  # both checks are waiting by now: the ping runs after them
+        release.set()
+        first, second = await checks
+
+        assert pings == [1]
+        assert first == second == ["database unreachable: ConnectionError: the database went away"]
+        assert await runtime.readiness() == first  # the next check pings again
+        assert pings == [1, 1]
+    finally:
+        await runtime.engine.dispose()
+        await runtime.read_engine.dispose()
