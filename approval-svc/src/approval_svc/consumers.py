@@ -19,6 +19,7 @@ from approval_svc import handlers
 from approval_svc.domain.commands import Actor
 from approval_svc.domain.credit import CreditStanding, CreditStatus
 from approval_svc.domain.errors import DomainError
+from approval_svc.domain.identifiers import is_project_code
 from approval_svc.metrics import DECISIONS_REFUSED
 from approval_svc.schemas import DecisionIn
 from approval_svc.unit_of_work import EnlistedUnitOfWork
@@ -69,15 +70,21 @@ def decision_handlers(*, clock: Clock, jwt_secret: str) -> dict[str, Handler]:
 async def preload_decided_projects(events: Sequence[CloudEvent], batch: OutboxUnitOfWork) -> None:
     """Before a batch of decisions: the projects of all their tasks, read and locked at once
     (a malformed event is left to its handler, which rejects it)."""
-    task_ids = [
-        task_id
-        for event in events
-        if event.type == EventType.DECISION_SUBMITTED
-        and isinstance(event.data, dict)
-        and isinstance(task_id := event.data.get("task_id"), str)
-    ]
+    task_ids: list[str] = []
+    codes: list[str] = []
+    for event in events:
+        if (
+            event.type == EventType.DECISION_SUBMITTED
+            and isinstance(event.data, dict)
+            and isinstance(task_id := event.data.get("task_id"), str)
+        ):
+            task_ids.append(task_id)
+            # The contract's subject is the project code: read by it first, which spares
+            # looking the codes up by task (a wrong subject only costs that lookup again).
+            if event.subject and is_project_code(event.subject):
+                codes.append(event.subject)
     if task_ids:
-        await EnlistedUnitOfWork.of(batch).projects.preload_tasks(task_ids)
+        await EnlistedUnitOfWork.of(batch).projects.preload_tasks(task_ids, codes=codes)
 
 
 def credit_handlers(*, clock: Clock) -> dict[str, Handler]:
