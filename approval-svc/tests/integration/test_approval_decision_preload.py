@@ -4,7 +4,7 @@ subject names another project. Either way no handler needs a statement to find i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -32,17 +32,6 @@ async def _submitted(service: Service, n: int) -> list[tuple[str, str]]:
     return found
 
 
-async def _each_found_without_a_statement(
-    projects: SqlProjects, selects: list[str], submitted: list[tuple[str, str]]
-) -> None:
-    selects.clear()
-    for code, task in submitted:
-        found = await projects.get_by_task(task)
-        assert found is not None
-        assert found.code == code
-    assert selects == []
-
-
 @pytest.fixture
 async def batch(service: Service) -> AsyncIterator[tuple[SqlProjects, list[str]]]:
     """A deferred repository in an open transaction, and the SELECTs it sends."""
@@ -62,43 +51,45 @@ async def batch(service: Service) -> AsyncIterator[tuple[SqlProjects, list[str]]
         await engine.dispose()
 
 
-async def test_projects_named_by_the_subjects_are_read_with_two_statements(
-    service: Service, batch: tuple[SqlProjects, list[str]]
+def _right(codes: list[str]) -> list[str]:
+    return codes
+
+
+def _third_names_the_first(codes: list[str]) -> list[str]:
+    # The third decision says it is about the first project; one subject names no project.
+    return [codes[0], codes[1], codes[0], "2026-999999-99-99-999999"]
+
+
+def _none(codes: list[str]) -> list[str]:
+    return []
+
+
+@pytest.mark.parametrize(
+    ("subjects", "expected_selects"),
+    [
+        (_right, 2),  # the projects (locked) and their tasks; no lookup by task
+        (_third_names_the_first, 2 + 1 + 2),  # by code; the third's code by task; its project
+        (_none, 3),  # the codes by task; the projects; their tasks
+    ],
+    ids=["right-subjects", "a-wrong-subject", "no-subjects"],
+)
+async def test_a_batch_finds_every_project_whatever_its_subjects(
+    service: Service,
+    batch: tuple[SqlProjects, list[str]],
+    subjects: Callable[[list[str]], list[str]],
+    expected_selects: int,
 ) -> None:
     projects, selects = batch
     submitted = await _submitted(service, 3)
 
     await projects.preload_tasks(
-        [task for _, task in submitted], codes=[code for code, _ in submitted]
+        [task for _, task in submitted], codes=subjects([code for code, _ in submitted])
     )
 
-    assert len(selects) == 2  # the projects (locked) and their tasks; no lookup by task
-    await _each_found_without_a_statement(projects, selects, submitted)
-
-
-async def test_a_task_whose_subject_names_another_project_is_looked_up_by_id(
-    service: Service, batch: tuple[SqlProjects, list[str]]
-) -> None:
-    projects, selects = batch
-    submitted = await _submitted(service, 3)
-    (first, _), (second, _), _ = submitted
-
-    # The third decision says it is about the first project.
-    await projects.preload_tasks(
-        [task for _, task in submitted], codes=[first, second, first, "2026-999999-99-99-999999"]
-    )
-
-    assert len(selects) == 2 + 1 + 2  # by code; the third's code by its task; its project
-    await _each_found_without_a_statement(projects, selects, submitted)
-
-
-async def test_without_subjects_the_projects_are_found_by_task(
-    service: Service, batch: tuple[SqlProjects, list[str]]
-) -> None:
-    projects, selects = batch
-    submitted = await _submitted(service, 2)
-
-    await projects.preload_tasks([task for _, task in submitted])
-
-    assert len(selects) == 3
-    await _each_found_without_a_statement(projects, selects, submitted)
+    assert len(selects) == expected_selects
+    selects.clear()
+    for code, task in submitted:
+        found = await projects.get_by_task(task)
+        assert found is not None
+        assert found.code == code
+    assert selects == []  # no statement to find a task's project

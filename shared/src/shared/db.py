@@ -78,11 +78,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         def process(value: datetime | None) -> str | None:
             if value is None:
                 return None
-            if value.tzinfo is not UTC:
-                if value.tzinfo is None:
-                    raise ValueError("naive datetime given where an aware one is required")
-                value = value.astimezone(UTC)
-            return value.isoformat(" ", "microseconds")[:26]  # without its "+00:00"
+            if value.tzinfo is not UTC:  # refused if naive, else converted (made naive)
+                value = cast(datetime, self.process_bind_param(value, dialect))
+            return value.isoformat(" ", "microseconds")[:26]  # without a "+00:00"
 
         return process
 

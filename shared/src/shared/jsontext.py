@@ -33,18 +33,12 @@ def column_value(text: str | bytes) -> Any:
         return json.loads(text)
 
 
-def response_body(content: Any) -> bytes:
-    """The body Starlette's `JSONResponse` renders (compact, UTF-8, no NaN), by orjson."""
-    try:
-        return orjson.dumps(content)
-    except TypeError:
-        return json.dumps(
-            content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
-        ).encode("utf-8")
-
-
 class FastJSONResponse(JSONResponse):
-    """`JSONResponse` with the same body, rendered by orjson."""
+    """`JSONResponse` with the same body (compact, UTF-8, no NaN), rendered by orjson; what
+    orjson cannot write is rendered by Starlette as before."""
 
     def render(self, content: Any) -> bytes:
-        return response_body(content)
+        try:
+            return orjson.dumps(content)
+        except TypeError:
+            return super().render(content)
